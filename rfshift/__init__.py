@@ -1,0 +1,40 @@
+"""rfshift: exact asymptotics of random-feature ridge regression under covariate shift.
+
+Core API (NumPy/SciPy only; JAX and Streamlit are never imported here)::
+
+    import rfshift as rf
+    spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5])             # atoms (λ, λ*) of the joint spectrum
+    res = rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.01, noise_var=0.25, activation="relu")
+    res.error, res.bias, res.variance, res.error_id
+
+Conventions (THEORY.md): φ = n0/m, ψ = n0/n1, kernel FᵀF/n1 + γI, errors exclude test-label noise.
+"""
+
+from __future__ import annotations
+
+from ._errors import ConvergenceError
+from .activations import (
+    Activation,
+    ActivationConstants,
+    activation_constants,
+    available_activations,
+    get_activation,
+)
+from .engine import Asymptotics, VarianceTerms, asymptotics
+from .spectra import Spectrum
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "ActivationConstants",
+    "Asymptotics",
+    "ConvergenceError",
+    "Spectrum",
+    "VarianceTerms",
+    "__version__",
+    "activation_constants",
+    "asymptotics",
+    "available_activations",
+    "get_activation",
+]

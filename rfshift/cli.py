@@ -1,0 +1,167 @@
+"""Command line: ``rfshift curve | info | validate | app`` (also ``python -m rfshift``)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import __version__
+from ._errors import ConvergenceError
+from .activations import available_activations, get_activation
+from .engine import asymptotics
+from .io import load_spectrum
+from .shifts import FAMILIES, make_shift
+
+__all__ = ["build_parser", "main"]
+
+_FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id", "kappa")
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = float(val)
+        except ValueError:
+            raise ValueError(f"--param {key}: {val!r} is not a number") from None
+    return out
+
+
+def _cmd_curve(args: argparse.Namespace) -> int:
+    spec = (
+        load_spectrum(args.spectrum_file)
+        if args.spectrum_file
+        else make_shift(args.shift, **_parse_params(args.param))
+    )
+    if args.num < 1:
+        raise ValueError(f"--num must be >= 1, got {args.num}")
+    lo, hi = args.start, args.stop
+    if args.log:
+        if lo <= 0 or hi <= 0:
+            raise ValueError("--log needs positive --start and --stop")
+        values = np.geomspace(lo, hi, args.num)
+    else:
+        values = np.linspace(lo, hi, args.num)
+    params = {"phi": args.phi, "psi": args.psi, "gamma": args.gamma}
+    params[args.sweep] = values
+    res = asymptotics(spec, **params, noise_var=args.noise_var, activation=args.activation)
+    rows = []
+    for i, x in enumerate(values):
+        row = {args.sweep: float(x)}
+        row.update({f: float(np.ravel(getattr(res, f))[i]) for f in _FIELDS})
+        rows.append(row)
+    if args.format == "json":
+        json.dump({"spectrum": repr(spec), "activation": res.activation.name, "rows": rows},
+                  sys.stdout, indent=2, allow_nan=True)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        cols = list(rows[0])
+        print("  ".join(f"{c:>12}" for c in cols))
+        for row in rows:
+            print("  ".join(f"{row[c]:>12.6g}" for c in cols))
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    act = get_activation(args.activation)
+    print(f"activation: {act.name}")
+    print(f"{'v':>10} {'mu0':>20} {'mu1':>20} {'mu_perp2':>20}")
+    for v in args.v:
+        c = act.constants(v)
+        print(f"{v:>10.6g} {c.mu0:>20.15g} {c.mu1:>20.15g} {c.mu_perp2:>20.15g}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        from .montecarlo.validate import main as validate_main
+    except ImportError as exc:
+        print(f"rfshift validate needs JAX: pip install 'rfshift[mc]' ({exc})", file=sys.stderr)
+        return 2
+    return int(validate_main(args))
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+    if not script.is_file():
+        print(f"app not found at {script} (run from a source checkout)", file=sys.stderr)
+        return 2
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port)]
+    if args.headless:
+        cmd += ["--server.headless", "true"]
+    return subprocess.call(cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rfshift",
+        description="Exact asymptotics of random-feature ridge regression under covariate shift.",
+    )
+    p.add_argument("--version", action="version", version=f"rfshift {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("curve", help="sweep phi, psi or gamma and print error/bias/variance")
+    c.add_argument("--sweep", choices=["phi", "psi", "gamma"], default="psi")
+    c.add_argument("--start", type=float, default=0.05)
+    c.add_argument("--stop", type=float, default=2.0)
+    c.add_argument("--num", type=int, default=20)
+    c.add_argument("--log", action="store_true", help="log-spaced sweep values")
+    c.add_argument("--phi", type=float, default=0.5, help="n0/m (default 0.5)")
+    c.add_argument("--psi", type=float, default=0.25, help="n0/n1 (default 0.25)")
+    c.add_argument("--gamma", type=float, default=1e-2, help="ridge (default 0.01)")
+    c.add_argument("--noise-var", type=float, default=0.1, dest="noise_var")
+    c.add_argument("--activation", default="relu", help=f"one of {', '.join(available_activations())}")
+    c.add_argument("--shift", default="swap", choices=sorted(FAMILIES))
+    c.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="shift-family parameter, repeatable")
+    c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weight]) or .npz/.npy covariances")
+    c.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    c.set_defaults(func=_cmd_curve)
+
+    i = sub.add_parser("info", help="Gaussian-equivalence constants of an activation")
+    i.add_argument("activation")
+    i.add_argument("--v", type=float, nargs="+", default=[1.0], help="pre-activation variances")
+    i.set_defaults(func=_cmd_info)
+
+    v = sub.add_parser("validate", help="Monte Carlo vs theory on a documented suite (needs JAX)")
+    v.add_argument("--n0", type=int, default=None)
+    v.add_argument("--trials", type=int, default=None)
+    v.add_argument("--quick", action="store_true")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--fine", action="store_true", help="also check the fine-grained variance terms")
+    v.set_defaults(func=_cmd_validate)
+
+    a = sub.add_parser("app", help="start the Streamlit app")
+    a.add_argument("--port", type=int, default=8501)
+    a.add_argument("--headless", action="store_true")
+    a.set_defaults(func=_cmd_app)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, TypeError, ConvergenceError) as exc:
+        print(f"rfshift {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

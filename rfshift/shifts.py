@@ -1,0 +1,143 @@
+"""Named covariate-shift families built on :class:`rfshift.Spectrum`.
+
+Each family is a function returning a ``Spectrum``; :data:`FAMILIES` lists them with their
+parameters (default, lower, upper bound) for the CLI and the app.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spectra import Spectrum
+
+__all__ = [
+    "FAMILIES",
+    "ShiftFamily",
+    "isotropic_scaling",
+    "make_shift",
+    "power_law",
+    "rotation",
+    "swap",
+    "tilt",
+]
+
+
+def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(x) or x < lo or x > hi or (lo_open and x == lo):
+        lo_s = f"({lo}" if lo_open else f"[{lo}"
+        raise ValueError(f"{name} must be in {lo_s}, {hi}], got {value!r}")
+    return x
+
+
+def isotropic_scaling(c: float = 2.0, *, lam: object = (1.0,), weights: object | None = None) -> Spectrum:
+    """Σ* = c Σ (test inputs c times larger in every direction); ``lam`` is the training spectrum."""
+    c = _check("c", c, 0.0, 1e6, lo_open=True)
+    lam_a = np.asarray(lam, dtype=float)
+    return Spectrum(lam_a, c * lam_a, weights)
+
+
+def swap(high: float = 1.5, low: float = 0.5) -> Spectrum:
+    """Two equally weighted directions; the test law swaps their variances: λ = (high, low),
+    λ* = (low, high). Equal traces; the shift moves test mass to the poorly learned direction."""
+    high = _check("high", high, 0.0, 1e6, lo_open=True)
+    low = _check("low", low, 0.0, 1e6)
+    return Spectrum([high, low], [low, high])
+
+
+def power_law(
+    exponent: float = 1.0, alpha: float = 0.5, *, n_atoms: int = 200, trace: str = "equal"
+) -> Spectrum:
+    """Power-law training spectrum λ_k ∝ k^(−exponent), k = 1..n_atoms, normalised to tr Σ/n0 = 1,
+    and test spectrum Σ* = Σ^alpha renormalised to the same trace (``trace="equal"``) or left as is
+    (``trace="raw"``). alpha > 1 moves test mass to the top directions, alpha < 1 to the tail."""
+    exponent = _check("exponent", exponent, 0.0, 10.0)
+    alpha = _check("alpha", alpha, -5.0, 5.0)
+    n = int(_check("n_atoms", n_atoms, 1, 1e6))
+    if trace not in ("equal", "raw"):
+        raise ValueError(f"trace must be 'equal' or 'raw', got {trace!r}")
+    k = np.arange(1, n + 1, dtype=float)
+    lam = k**-exponent
+    lam /= lam.mean()
+    lam_star = lam**alpha
+    if trace == "equal":
+        lam_star *= lam.mean() / lam_star.mean()
+    return Spectrum(lam, lam_star)
+
+
+def tilt(tau: float = 1.0, *, lam: object | None = None, weights: object | None = None) -> Spectrum:
+    """Tilt the test mass toward large (tau > 0) or small (tau < 0) training eigen-directions at
+    equal trace: λ*_k ∝ λ_k exp(tau · z_k), z_k the standardised log λ_k. Default training spectrum:
+    10 atoms log-spaced over [0.1, 10]."""
+    tau = _check("tau", tau, -10.0, 10.0)
+    lam_a = np.geomspace(0.1, 10.0, 10) if lam is None else np.asarray(lam, dtype=float)
+    spec0 = Spectrum(lam_a, lam_a, weights)
+    logl = np.log(np.where(spec0.lam > 0, spec0.lam, np.nan))
+    mean = np.nansum(spec0.weights * logl) / spec0.weights[spec0.lam > 0].sum()
+    sd = math.sqrt(np.nansum(spec0.weights * (logl - mean) ** 2)) or 1.0
+    z = np.nan_to_num((logl - mean) / sd, nan=0.0)
+    lam_star = spec0.lam * np.exp(tau * z)
+    lam_star *= spec0.s / float(spec0.weights @ lam_star)
+    return Spectrum(spec0.lam, lam_star, spec0.weights)
+
+
+def rotation(angle: float = 45.0, high: float = 1.5, low: float = 0.5) -> Spectrum:
+    """Σ = diag(high, low) and Σ* = R Σ Rᵀ with R a rotation by ``angle`` degrees (non-commuting
+    for 0 < angle < 90): λ* = (high cos²θ + low sin²θ, high sin²θ + low cos²θ)."""
+    angle = _check("angle", angle, -360.0, 360.0)
+    high = _check("high", high, 0.0, 1e6, lo_open=True)
+    low = _check("low", low, 0.0, 1e6)
+    c, s = math.cos(math.radians(angle)) ** 2, math.sin(math.radians(angle)) ** 2
+    return Spectrum([high, low], [high * c + low * s, high * s + low * c])
+
+
+@dataclass(frozen=True)
+class ShiftFamily:
+    """A named family: ``fn(**params)`` returns a Spectrum; ``params`` maps name -> (default, lo, hi)."""
+
+    name: str
+    fn: Callable[..., Spectrum]
+    params: dict[str, tuple[float, float, float]]
+    description: str
+
+    def __call__(self, **kwargs: float) -> Spectrum:
+        unknown = set(kwargs) - set(self.params)
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {sorted(unknown)} for shift {self.name!r}; "
+                f"allowed: {sorted(self.params)}"
+            )
+        return self.fn(**kwargs)
+
+
+FAMILIES: dict[str, ShiftFamily] = {
+    "none": ShiftFamily("none", lambda: Spectrum.isotropic(), {}, "no shift, Σ = Σ* = I"),
+    "scaling": ShiftFamily("scaling", isotropic_scaling, {"c": (2.0, 0.05, 10.0)}, "Σ* = cΣ"),
+    "swap": ShiftFamily("swap", swap, {"high": (1.5, 0.05, 10.0), "low": (0.5, 0.0, 10.0)},
+                        "two directions whose variances swap at test time"),
+    "power_law": ShiftFamily("power_law", power_law,
+                             {"exponent": (1.0, 0.0, 3.0), "alpha": (0.5, -2.0, 3.0)},
+                             "λ_k ∝ k^-exponent, Σ* ∝ Σ^alpha at equal trace"),
+    "tilt": ShiftFamily("tilt", tilt, {"tau": (1.0, -3.0, 3.0)},
+                        "test mass tilted toward large (tau>0) or small (tau<0) directions"),
+    "rotation": ShiftFamily("rotation", rotation,
+                            {"angle": (45.0, 0.0, 90.0), "high": (1.5, 0.05, 10.0),
+                             "low": (0.5, 0.0, 10.0)},
+                            "Σ* a rotated copy of Σ (non-commuting)"),
+}
+
+
+def make_shift(name: str, **params: float) -> Spectrum:
+    """Build a named shift: ``make_shift("swap", high=2, low=0.5)``."""
+    try:
+        fam = FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown shift family {name!r}; choose one of {', '.join(FAMILIES)}") from None
+    return fam(**params)
