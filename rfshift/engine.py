@@ -319,6 +319,86 @@ def _side(
     return bias, variance, terms
 
 
+def _evaluate(
+    spec: Spectrum,
+    kx: np.ndarray,
+    ph: np.ndarray,
+    ps: np.ndarray,
+    ga: np.ndarray,
+    nv: np.ndarray,
+    *,
+    mu1: float,
+    mu_perp2: float,
+    mu1_t: float,
+    mu_perp2_t: float,
+) -> dict[str, object]:
+    """All closed formulas at solved k_x for 1-D parameter arrays (THEORY.md §5, §7)."""
+    mup2 = mu_perp2
+    rho = mu1 * mu1
+    lam, p = spec.lam, spec.weights
+    cols = np.stack([p, p * spec.lam_star, p * lam], axis=1)
+    m = _all_moments(kx, lam, cols)
+    a1, a2, c0, uq = m["q"][:, 0], m["qq"][:, 0], m["d2"][:, 0], m["uq"][:, 0]
+    ridgeless = ga == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mterm = np.where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
+        mterm2 = np.where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
+        P = a1 + mterm
+        # Factors 1 − ψP = t̄ and 1/φ − P = t/φ. On the side where one is small, use the fixed
+        # point γ = μ1² k_x t̄ (t/φ) to avoid cancellation; in the ridgeless limit it is exactly 0.
+        f1 = 1.0 - ps * P
+        f2 = 1.0 / ph - P
+        small_f2 = ph * f2 <= f1
+        f2 = np.where(small_f2 & (kx > 0), ga / (rho * kx * f1), f2)
+        f1 = np.where(~small_f2 & (kx > 0), ga / (rho * kx * f2), f1)
+    t = ph * f2
+    t_bar = f1
+    v = 1.0 - ps * a2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
+        delta = t + ph * t_bar * (uq + mterm) / v
+        # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
+        rho_beta = (kx * uq + ps * a2 * mup2 / rho) / v
+    common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
+                  delta=delta, rho_beta=rho_beta, mu1=mu1, mu_perp2=mup2, mterm2=mterm2)
+    bias, var, terms = _side(m, 1, s_test=spec.s_star, mu1_t=mu1_t, mu_perp2_t=mu_perp2_t,
+                             **common)
+    bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2, **common)
+
+    # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at its rank threshold).
+    peak = ridgeless & ((ps == ph) | ~(delta > 0) | ~(v > 0) | ~(1.0 - ph * a2 > 0))
+    if peak.any():
+        for arr in (var, var_id):
+            arr[peak] = np.inf
+        for tm in (terms, terms_id):
+            for name in ("wx", "wx_eps"):
+                getattr(tm, name)[peak] = np.inf
+            for name in ("w", "x", "x_eps"):
+                arr = getattr(tm, name)
+                arr[peak & ~np.isfinite(arr)] = np.inf
+        delta = np.where(peak, 0.0, delta)
+
+    err, err_id = bias + var, bias_id + var_id
+    finite_expected = ~peak
+    for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
+        bad = finite_expected & ~np.isfinite(arr)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ConvergenceError(
+                f"non-finite {name} at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}, "
+                f"noise_var={nv[i]!r}; please report this configuration"
+            )
+    if (peak & (ga > 0)).any():  # pragma: no cover - theory guarantees δ, v > 0 for γ > 0
+        i = int(np.flatnonzero(peak & (ga > 0))[0])
+        raise ConvergenceError(f"degenerate denominator at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}")
+
+    with np.errstate(divide="ignore"):
+        kappa = np.where(kx > 0, ph / np.where(kx > 0, kx, 1.0), np.inf)
+    return dict(error=err, bias=bias, variance=var, error_id=err_id, bias_id=bias_id,
+                variance_id=var_id, terms=terms, terms_id=terms_id, kappa=kappa, t=t,
+                t_bar=t_bar, delta=delta, peak=peak)
+
+
 def asymptotics(
     spec: Spectrum,
     *,
@@ -393,66 +473,11 @@ def asymptotics(
             f"activation {act.name!r} has mu1(s) = {mu1:.3g} at the training variance s = {spec.s:.6g}: "
             "its features carry no linear signal, which the theory does not support (THEORY.md §3)"
         )
-    rho = mu1 * mu1
 
     kx = solve_kx(spec, ph, ps, ga, mu1, mup2)
 
-    lam, p = spec.lam, spec.weights
-    cols = np.stack([p, p * spec.lam_star, p * lam], axis=1)
-    m = _all_moments(kx, lam, cols)
-    a1, a2, c0, uq = m["q"][:, 0], m["qq"][:, 0], m["d2"][:, 0], m["uq"][:, 0]
-    ridgeless = ga == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mterm = np.where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
-        mterm2 = np.where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
-        P = a1 + mterm
-        # Factors 1 − ψP = t̄ and 1/φ − P = t/φ. On the side where one is small, use the fixed
-        # point γ = μ1² k_x t̄ (t/φ) to avoid cancellation; in the ridgeless limit it is exactly 0.
-        f1 = 1.0 - ps * P
-        f2 = 1.0 / ph - P
-        small_f2 = ph * f2 <= f1
-        f2 = np.where(small_f2 & (kx > 0), ga / (rho * kx * f1), f2)
-        f1 = np.where(~small_f2 & (kx > 0), ga / (rho * kx * f2), f1)
-    t = ph * f2
-    t_bar = f1
-    v = 1.0 - ps * a2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
-        delta = t + ph * t_bar * (uq + mterm) / v
-        # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
-        rho_beta = (kx * uq + ps * a2 * mup2 / rho) / v
-    common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
-                  delta=delta, rho_beta=rho_beta, mu1=mu1, mu_perp2=mup2, mterm2=mterm2)
-    bias, var, terms = _side(m, 1, s_test=spec.s_star, mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2,
-                             **common)
-    bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2, **common)
-
-    # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at its rank threshold).
-    peak = ridgeless & ((ps == ph) | ~(delta > 0) | ~(v > 0) | ~(1.0 - ph * a2 > 0))
-    if peak.any():
-        for arr in (var, var_id):
-            arr[peak] = np.inf
-        for tm in (terms, terms_id):
-            for name in ("wx", "wx_eps"):
-                getattr(tm, name)[peak] = np.inf
-            for name in ("w", "x", "x_eps"):
-                arr = getattr(tm, name)
-                arr[peak & ~np.isfinite(arr)] = np.inf
-        delta = np.where(peak, 0.0, delta)
-
-    err, err_id = bias + var, bias_id + var_id
-    finite_expected = ~peak
-    for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
-        bad = finite_expected & ~np.isfinite(arr)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ConvergenceError(
-                f"non-finite {name} at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}, "
-                f"noise_var={nv[i]!r}; please report this configuration"
-            )
-    if (peak & (ga > 0)).any():  # pragma: no cover - theory guarantees δ, v > 0 for γ > 0
-        i = int(np.flatnonzero(peak & (ga > 0))[0])
-        raise ConvergenceError(f"degenerate denominator at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}")
+    flat = _evaluate(spec, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
+                     mu_perp2_t=te_c.mu_perp2)
 
     def shaped(a: np.ndarray) -> np.ndarray:
         a = np.asarray(a, dtype=float).reshape(shape)
@@ -461,14 +486,13 @@ def asymptotics(
     def shaped_terms(tm: VarianceTerms) -> VarianceTerms:
         return VarianceTerms(**{k: shaped(val) for k, val in tm.as_dict().items()})
 
-    with np.errstate(divide="ignore"):
-        kappa = np.where(kx > 0, ph / np.where(kx > 0, kx, 1.0), np.inf)
     return Asymptotics(
         phi=shaped(ph), psi=shaped(ps), gamma=shaped(ga), noise_var=shaped(nv),
-        error=shaped(err), bias=shaped(bias), variance=shaped(var),
-        error_id=shaped(err_id), bias_id=shaped(bias_id), variance_id=shaped(var_id),
-        variance_terms=shaped_terms(terms), variance_terms_id=shaped_terms(terms_id),
-        kappa=shaped(kappa), k_x=shaped(kx), t=shaped(t), t_bar=shaped(t_bar),
-        delta=shaped(delta), interpolation_peak=np.asarray(peak.reshape(shape))[()],
+        error=shaped(flat["error"]), bias=shaped(flat["bias"]), variance=shaped(flat["variance"]),
+        error_id=shaped(flat["error_id"]), bias_id=shaped(flat["bias_id"]),
+        variance_id=shaped(flat["variance_id"]),
+        variance_terms=shaped_terms(flat["terms"]), variance_terms_id=shaped_terms(flat["terms_id"]),
+        kappa=shaped(flat["kappa"]), k_x=shaped(kx), t=shaped(flat["t"]), t_bar=shaped(flat["t_bar"]),
+        delta=shaped(flat["delta"]), interpolation_peak=np.asarray(flat["peak"].reshape(shape))[()],
         activation=act, train_constants=tr_c, test_constants=te_c,
     )
