@@ -314,7 +314,7 @@ def _side(
         v_wxe = (noise_var / delta) * d_star - v_xe
     zeros = np.zeros_like(v_w)
     terms = VarianceTerms(w=v_w, x=v_x, eps=zeros, wx=v_wx, w_eps=zeros, x_eps=v_xe, wx_eps=v_wxe)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         variance = v_w + ((rho_beta + noise_var) / delta) * d_star  # V = V_W + τ² D*
     return bias, variance, terms
 
@@ -366,7 +366,8 @@ def _evaluate(
     bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2, **common)
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at its rank threshold).
-    peak = ridgeless & ((ps == ph) | ~(delta > 0) | ~(v > 0) | ~(1.0 - ph * a2 > 0))
+    # (At k_x = 0 — linear features of rank n0·μ(λ>0) below both m and n1 — ψ = φ is no threshold.)
+    peak = ridgeless & (((ps == ph) & (kx > 0)) | ~(delta > 0) | ~(v > 0) | ~(1.0 - ph * a2 > 0))
     if peak.any():
         for arr in (var, var_id):
             arr[peak] = np.inf
