@@ -1,9 +1,12 @@
 """Vectorised bracketed root finder for strictly increasing scalar functions.
 
-Safeguarded Newton: every point keeps a bracket ``lo < root < hi`` (found by outward doubling
-steps) and takes a Newton step when it lands strictly inside the bracket, a bisection step
-otherwise. All points advance together; converged points drop out. Convergence is guaranteed by
-the bracket; a point that has not converged after ``maxiter`` steps is reported, never returned.
+Every point keeps a bracket ``lo < root < hi`` with ``f(lo) < 0 < f(hi)``. Brackets are either
+given (e.g. from a table search) or found by Newton-guided outward steps that at least double.
+Inside the bracket each point takes a Newton step from the endpoint with the smaller ``|f|``; if
+that leaves the bracket, a Newton step from the other endpoint or a regula-falsi step; if ``|f|``
+has not halved over three steps, a bisection. All points advance together and converged points
+drop out. Convergence is guaranteed by the bracket; a point that has not converged after
+``maxiter`` steps is reported (``ok = False``), never returned as a root.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ __all__ = ["solve_increasing"]
 Fun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+def _nan(n: int) -> np.ndarray:
+    return np.full(n, np.nan)
+
+
 def solve_increasing(
     fun: Fun,
     y0: np.ndarray,
     *,
+    bracket: tuple[np.ndarray, ...] | None = None,
     ytol: float = 1e-14,
     y_min: float = -700.0,
     y_max: float = 700.0,
@@ -28,75 +36,110 @@ def solve_increasing(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Roots of increasing functions ``f_i(y)``, one per point ``i``.
 
-    ``fun(y, idx)`` returns ``(f, dfdy)`` at points ``idx`` (an index array) and abscissae ``y``;
-    ``f`` may be ``-inf``/``+inf`` where the function is only known by its sign.
+    ``fun(y, idx)`` returns ``(f, dfdy)`` at points ``idx`` (an index array) and abscissae ``y``.
+    ``bracket = (lo, hi, f_lo, f_hi, d_lo, d_hi)`` optionally gives known brackets (NaN where
+    unknown); other points start from ``y0``.
 
     Returns ``(y, ok)``: the roots and a mask of points that converged to ``|Δy| <= ytol`` (absolute
-    in y; with y = log x this is a relative tolerance on x). Points whose root lies outside
+    in y, but never below 4 float spacings of y; with y = log x this is a relative tolerance on x).
+    Points whose root lies outside
     ``[y_min, y_max]`` or that did not converge have ``ok = False``.
     """
     y0 = np.asarray(y0, dtype=float)
     n = y0.size
     y = y0.copy()
     ok = np.zeros(n, dtype=bool)
-    lo = np.full(n, -np.inf)
-    hi = np.full(n, np.inf)
-    f_at, d_at = fun(y, np.arange(n))
-    ycur = y.copy()
-    fcur = f_at.copy()
-    dcur = d_at.copy()
-    zero = fcur == 0
-    ok[zero] = True
-    lo = np.where(fcur < 0, y, lo)
-    hi = np.where(fcur > 0, y, hi)
+    if bracket is None:
+        lo, hi, f_lo, f_hi, d_lo, d_hi = (_nan(n) for _ in range(6))
+    else:
+        lo, hi, f_lo, f_hi, d_lo, d_hi = (np.array(a, dtype=float) for a in bracket)
+    known = np.isfinite(lo) & np.isfinite(hi) & (f_lo < 0) & (f_hi > 0)
 
-    # 1. Bracket: Newton-guided outward steps, doubling, until the sign changes.
+    # 1. Points without a bracket: evaluate at y0, then Newton-guided outward steps.
+    idx = np.flatnonzero(~known)
+    if idx.size:
+        f0, g0 = fun(y0[idx], idx)
+        ok[idx[f0 == 0]] = True
+        neg, pos = f0 < 0, f0 > 0
+        lo[idx] = np.where(neg, y0[idx], lo[idx])
+        f_lo[idx], d_lo[idx] = np.where(neg, f0, f_lo[idx]), np.where(neg, g0, d_lo[idx])
+        hi[idx] = np.where(pos, y0[idx], hi[idx])
+        f_hi[idx], d_hi[idx] = np.where(pos, f0, f_hi[idx]), np.where(pos, g0, d_hi[idx])
     step = np.ones(n)
-    need = ~ok & (np.isinf(lo) | np.isinf(hi))
+    need = ~ok & ~(np.isfinite(lo) & np.isfinite(hi))
     for _ in range(64):
         idx = np.flatnonzero(need)
         if idx.size == 0:
             break
-        going_up = np.isinf(hi[idx])
+        going_up = np.isnan(hi[idx])
         base = np.where(going_up, lo[idx], hi[idx])
         with np.errstate(all="ignore"):
-            newton = -fcur[idx] / dcur[idx]
+            newton = -np.where(going_up, f_lo[idx] / d_lo[idx], f_hi[idx] / d_hi[idx])
         usable = np.isfinite(newton) & (np.sign(newton) == np.where(going_up, 1.0, -1.0))
-        jump = np.where(usable, np.maximum(np.abs(newton) * 1.5, step[idx]), step[idx])
+        jump = np.where(usable, np.clip(np.abs(newton) * 1.5, step[idx], 4.0 * step[idx]), step[idx])
         ytry = np.clip(base + np.where(going_up, jump, -jump), y_min, y_max)
         f_t, d_t = fun(ytry, idx)
-        ycur[idx], fcur[idx], dcur[idx] = ytry, f_t, d_t
-        lo[idx] = np.where(f_t < 0, ytry, lo[idx])
-        hi[idx] = np.where(f_t > 0, ytry, hi[idx])
+        neg, pos = f_t < 0, f_t > 0
+        lo[idx] = np.where(neg, ytry, lo[idx])
+        f_lo[idx], d_lo[idx] = np.where(neg, f_t, f_lo[idx]), np.where(neg, d_t, d_lo[idx])
+        hi[idx] = np.where(pos, ytry, hi[idx])
+        f_hi[idx], d_hi[idx] = np.where(pos, f_t, f_hi[idx]), np.where(pos, d_t, d_hi[idx])
         hit = f_t == 0
         ok[idx[hit]] = True
         y[idx[hit]] = ytry[hit]
         step[idx] *= 2.0
-        stuck = (ytry <= y_min) & (f_t > 0) | (ytry >= y_max) & (f_t < 0)
+        stuck = ((ytry <= y_min) & pos) | ((ytry >= y_max) & neg)
         need[idx[stuck]] = False  # root outside the representable range: reported as not ok
-        need = need & ~ok & (np.isinf(lo) | np.isinf(hi))
-    bracketed = np.isfinite(lo) & np.isfinite(hi)
+        need &= ~ok & ~(np.isfinite(lo) & np.isfinite(hi))
+    active = ~ok & np.isfinite(lo) & np.isfinite(hi)
 
     # 2. Safeguarded Newton inside the bracket.
-    active = bracketed & ~ok
+    fbest_old = np.minimum(np.abs(f_lo), np.abs(f_hi))
     for it in range(maxiter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
         l_, h_ = lo[idx], hi[idx]
+        fl, fh, dl, dh = f_lo[idx], f_hi[idx], d_lo[idx], d_hi[idx]
         with np.errstate(all="ignore"):
-            ynew = ycur[idx] - fcur[idx] / dcur[idx]
-        inside = np.isfinite(ynew) & (ynew > l_) & (ynew < h_)
-        if it % 6 == 5:  # a periodic bisection bounds the worst case: width halves every 6 steps
-            inside &= (h_ - l_) < 1e3 * ytol
+            use_lo = np.abs(fl) <= np.abs(fh)
+            base = np.where(use_lo, l_, h_)
+            step = -np.where(use_lo, fl / dl, fh / dh)
+            # converged: the Newton correction from the best endpoint is below tolerance
+            tol = np.maximum(ytol, 4.0 * np.spacing(np.abs(base)))
+            done = np.abs(step) <= tol
+            ynew = base + step
+            inside = np.isfinite(ynew) & (ynew > l_) & (ynew < h_)
+            alt = np.where(use_lo, h_ - fh / dh, l_ - fl / dl)
+            alt_in = ~inside & np.isfinite(alt) & (alt > l_) & (alt < h_)
+            ynew = np.where(alt_in, alt, ynew)
+            inside |= alt_in
+            secant = l_ - fl * (h_ - l_) / (fh - fl)
+            sec_in = ~inside & np.isfinite(secant) & (secant > l_) & (secant < h_)
+            ynew = np.where(sec_in, secant, ynew)
+            inside |= sec_in
+        if it % 3 == 2:  # |f| must halve every three steps, else bisect (guaranteed progress)
+            fbest = np.minimum(np.abs(fl), np.abs(fh))
+            inside &= ~(fbest > 0.5 * fbest_old[idx])
+            fbest_old[idx] = fbest
         ynew = np.where(inside, ynew, 0.5 * (l_ + h_))
-        converged_newton = inside & (np.abs(ynew - ycur[idx]) <= ytol)
-        f_n, d_n = fun(ynew, idx)
-        ycur[idx], fcur[idx], dcur[idx] = ynew, f_n, d_n
-        lo[idx] = np.where(f_n < 0, ynew, l_)
-        hi[idx] = np.where(f_n > 0, ynew, h_)
-        done = converged_newton | (f_n == 0) | (hi[idx] - lo[idx] <= ytol)
+        ynew = np.where(done, base + step, ynew)
         y[idx[done]] = ynew[done]
         ok[idx[done]] = True
         active[idx[done]] = False
+        idx_e, y_e = idx[~done], ynew[~done]
+        if idx_e.size == 0:
+            continue
+        f_n, d_n = fun(y_e, idx_e)
+        neg, pos = f_n < 0, f_n > 0
+        lo[idx_e] = np.where(neg, y_e, lo[idx_e])
+        f_lo[idx_e], d_lo[idx_e] = np.where(neg, f_n, f_lo[idx_e]), np.where(neg, d_n, d_lo[idx_e])
+        hi[idx_e] = np.where(pos, y_e, hi[idx_e])
+        f_hi[idx_e], d_hi[idx_e] = np.where(pos, f_n, f_hi[idx_e]), np.where(pos, d_n, d_hi[idx_e])
+        zero = f_n == 0
+        narrow = hi[idx_e] - lo[idx_e] <= np.maximum(ytol, 4.0 * np.spacing(np.abs(y_e)))
+        fin = zero | narrow
+        y[idx_e[fin]] = np.where(zero[fin], y_e[fin], 0.5 * (lo[idx_e[fin]] + hi[idx_e[fin]]))
+        ok[idx_e[fin]] = True
+        active[idx_e[fin]] = False
     return y, ok

@@ -18,20 +18,19 @@ and the error are ``inf`` (``interpolation_peak`` is True there).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ._errors import ConvergenceError
+from ._moments import KINDS, ChebyshevMoments, exact_moments
 from ._solve import solve_increasing
 from ._validation import check_parameter
 from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
 
 __all__ = ["Asymptotics", "VarianceTerms", "asymptotics", "solve_kx"]
-
-#: Target number of (point × atom) entries per block of work; keeps temporaries in cache.
-_BLOCK = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -135,49 +134,22 @@ class Asymptotics:
 
 # --- moments -------------------------------------------------------------------------------------
 
-
-def _blocks(n_points: int, n_atoms: int) -> list[slice]:
-    size = max(1, _BLOCK // max(n_atoms, 1))
-    return [slice(i, min(i + size, n_points)) for i in range(0, n_points, size)]
+MomentFn = Callable[..., dict[str, np.ndarray]]
 
 
-def _fixed_point_moments(kx: np.ndarray, lam: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, ...]:
-    """a1 = ⟨λ/(λ+k)⟩ and uq = ⟨u(1−u)⟩ = k⟨λ/(λ+k)²⟩ for k > 0 (u = k/(λ+k))."""
-    a1 = np.empty_like(kx)
-    uq = np.empty_like(kx)
-    for sl in _blocks(kx.size, lam.size):
-        k = kx[sl, None]
-        inv = 1.0 / (lam + k)
-        q = lam * inv
-        a1[sl] = q @ p
-        uq[sl] = (q * (k * inv)) @ p
-    return a1, uq
+def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
+    """Moments of ``spec`` for weight columns (p, pλ*, pλ): a Chebyshev table in log k_x when many
+    points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact."""
+    lam, p = spec.lam, spec.weights
+    cols = np.stack([p, p * spec.lam_star, p * lam], axis=1)
+    # The table is built lazily (only panels that roots visit), so it pays off from a few dozen points.
+    if n_points >= 64 and spec.n_atoms > 8:
+        return ChebyshevMoments(lam, cols)
 
+    def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False) -> dict:
+        return exact_moments(kx, lam, cols[:, :1] if first_column else cols, kinds)
 
-def _all_moments(kx: np.ndarray, lam: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
-    """Weighted sums over atoms of q=λ/(λ+k), q², d2=λ/(λ+k)², u=k/(λ+k), u², uq, for the weight
-    columns ``cols`` (A × J). Exact at k = 0 (u = 1[λ=0], q = 1[λ>0], d2 = 1[λ>0]/λ)."""
-    n, j = kx.size, cols.shape[1]
-    out = {key: np.empty((n, j)) for key in ("q", "qq", "d2", "u", "uu", "uq")}
-    pos = lam > 0
-    inv_lam = np.where(pos, 1.0 / np.where(pos, lam, 1.0), 0.0)
-    for sl in _blocks(n, lam.size):
-        k = kx[sl, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = 1.0 / (lam + k)
-            q = np.where(pos, lam * inv, 0.0)
-            u = np.where(pos, k * inv, 1.0)
-            d2 = np.where(pos, q * inv, 0.0)
-        zero = kx[sl] == 0
-        if zero.any():
-            d2[zero] = inv_lam
-        out["q"][sl] = q @ cols
-        out["qq"][sl] = (q * q) @ cols
-        out["d2"][sl] = d2 @ cols
-        out["u"][sl] = u @ cols
-        out["uu"][sl] = (u * u) @ cols
-        out["uq"][sl] = (u * q) @ cols
-    return out
+    return exact
 
 
 # --- fixed point ---------------------------------------------------------------------------------
@@ -190,76 +162,122 @@ def solve_kx(
     gamma: np.ndarray,
     mu1: float,
     mu_perp2: float,
+    moments: MomentFn | None = None,
 ) -> np.ndarray:
     """Physical root k_x >= 0 of the fixed point for 1-D arrays of (φ, ψ, γ) (THEORY.md §4).
 
-    γ > 0: γ = μ1² k (1 − ψP)(1/φ − P) on the branch where both factors are >= 0 (the clipped
-    residual is increasing, so the root is unique). γ = 0: P(k) = min(1/φ, 1/ψ) (ridgeless),
-    with k = 0 when μ⊥² = 0 and min(1/φ, 1/ψ) >= μ(λ > 0) (linear activation: κ = ∞).
+    With P(k) = a1(k) + μ⊥²/(μ1² k) decreasing and q = min(1/φ, 1/ψ):
+
+    1. the boundary of the physical branch, P(k_b) = q, i.e. h(k) = μ1² k (q − a1) − μ⊥² = 0
+       (THEORY-derivation.md §3, a single upward crossing); this is the ridgeless root, and
+       k_b = 0 when μ⊥² = 0 and q >= μ(λ > 0) (linear features: κ = ∞);
+    2. for γ > 0, the unique root of γ = μ1² k (1 − ψP)(1/φ − P) on (k_b, ∞), where both factors
+       are positive and the right side increases from 0 to ∞.
+
+    Both are solved in y = log k as bounded increasing residuals, h/(μ1² k q + μ⊥²) and
+    (X − γ)/(X + γ) with X = μ1² k (1 − ψP)(1/φ − P), by the safeguarded Newton of ``_solve``.
     Raises :class:`ConvergenceError` naming the parameters of any point that does not converge.
     """
     lam, p = spec.lam, spec.weights
     rho = mu1 * mu1
     n = phi.size
+    if moments is None:
+        moments = _moment_source(spec, n)
     with np.errstate(divide="ignore"):
         q_cap = np.minimum(1.0 / phi, np.where(psi > 0, 1.0 / np.where(psi > 0, psi, 1.0), np.inf))
-    ridgeless = gamma == 0
-    kx = np.zeros(n)
     pi_pos = float(p[lam > 0].sum())
-    # Ridgeless linear-type case with the root at k = 0 (THEORY.md §4: κ = ∞).
-    at_zero = ridgeless & (mu_perp2 == 0) & (q_cap >= pi_pos)
-    todo = ~at_zero
-    if not todo.any():
-        return kx
-    idx_all = np.flatnonzero(todo)
-    ph, ps, ga, qc, rl = phi[idx_all], psi[idx_all], gamma[idx_all], q_cap[idx_all], ridgeless[idx_all]
-    log_rho = np.log(rho)
-    with np.errstate(divide="ignore"):
-        log_gamma = np.log(ga)
-        log_mup2 = np.log(mu_perp2) if mu_perp2 > 0 else -np.inf
+    open_below = (mu_perp2 == 0) & (q_cap >= pi_pos)  # k_b = 0
+    grid = getattr(moments, "edges", None)
 
-    def fun(y: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def boundary_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
+        A = rho * np.exp(y)
+        q = q_cap[idx]
+        num = A * (q - a1) - mu_perp2
+        den = A * q + mu_perp2
+        dnum = A * (q - a1 + uq)
+        return num / den, (dnum * den - num * A * q) / (den * den)
+
+    def ridge_terms(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
         k = np.exp(y)
-        a1, uq = _fixed_point_moments(k, lam, p)
         mterm = mu_perp2 / (rho * k)
         P = a1 + mterm
         mP_y = uq + mterm  # −dP/dy > 0
-        f = np.empty_like(y)
-        d = np.empty_like(y)
-        r_ = rl[idx]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # ridge: log γ-residual, −inf where a factor is <= 0 (non-physical side)
-            f1 = 1.0 - ps[idx] * P
-            f2 = 1.0 / ph[idx] - P
-            good = (f1 > 0) & (f2 > 0)
-            fr = np.where(good, log_rho + y + np.log(np.where(good, f1, 1.0))
-                          + np.log(np.where(good, f2, 1.0)) - log_gamma[idx], -np.inf)
-            dr = 1.0 + ps[idx] * mP_y / f1 + mP_y / f2
-            # ridgeless: μ⊥² > 0 → log(μ1² k (q − a1)) − log μ⊥²; μ⊥² = 0 → q − a1
-            gap = qc[idx] - a1
-            if mu_perp2 > 0:
-                pos = gap > 0
-                f0 = np.where(pos, log_rho + y + np.log(np.where(pos, gap, 1.0)) - log_mup2,
-                              -np.inf)
-                d0 = 1.0 + uq / gap
-            else:
-                f0 = gap
-                d0 = uq
-        f[:] = np.where(r_, f0, fr)
-        d[:] = np.where(r_, d0, dr)
-        return f, d
+        f1 = 1.0 - psi[idx] * P
+        f2 = 1.0 / phi[idx] - P
+        good = (f1 > 0) & (f2 > 0)
+        X = np.where(good, rho * k * f1 * f2, 0.0)
+        dX = rho * k * (f1 * f2 + psi[idx] * mP_y * f2 + f1 * mP_y)
+        return X, dX, good
 
-    y0 = np.full(idx_all.size, np.log(spec.s))
-    y, ok = solve_increasing(fun, y0, ytol=1e-14)
-    if not ok.all():
-        bad = idx_all[~ok][0]
-        raise ConvergenceError(
-            "fixed point did not converge for "
-            f"phi={phi[bad]!r}, psi={psi[bad]!r}, gamma={gamma[bad]!r} "
-            f"({int((~ok).sum())} of {n} points failed; the root lies outside the float64 range "
-            "or the bracket could not be found)"
-        )
-    kx[idx_all] = np.exp(y)
+    def ridge_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
+        X, dX, good = ridge_terms(y, a1, uq, idx)
+        g = gamma[idx]
+        with np.errstate(over="ignore", invalid="ignore"):
+            f = (X - g) / (X + g)
+            d = np.where(good, 2.0 * g * dX / (X + g) ** 2, 0.0)
+        return f, np.where(np.isfinite(d), d, 0.0)
+
+    def solve(residual, idx: np.ndarray, lo0: np.ndarray | None) -> np.ndarray:
+        def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mom = moments(np.exp(y), ("q", "uq"), first_column=True)
+            return residual(y, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
+
+        m_pts = idx.size
+        nan = np.full(m_pts, np.nan)
+        lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
+        if grid is not None:
+            # Bisection over the table's panel edges (moments known exactly there).
+            y_e, a1_e, uq_e = grid
+            i_lo, i_hi = np.zeros(m_pts, dtype=np.int64), np.full(m_pts, y_e.size - 1)
+            (fl, dl), (fh, dh) = residual(y_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx), \
+                residual(y_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
+            inside = (fl < 0) & (fh > 0)
+            while True:
+                go = inside & (i_hi - i_lo > 1)
+                if not go.any():
+                    break
+                mid = (i_lo + i_hi) // 2
+                fm, dm = residual(y_e[mid], a1_e[mid], uq_e[mid], idx)
+                neg, pos = go & (fm < 0), go & (fm >= 0)
+                i_lo, fl, dl = np.where(neg, mid, i_lo), np.where(neg, fm, fl), np.where(neg, dm, dl)
+                i_hi, fh, dh = np.where(pos, mid, i_hi), np.where(pos, fm, fh), np.where(pos, dm, dh)
+            lo, hi = np.where(inside, y_e[i_lo], nan), np.where(inside, y_e[i_hi], nan)
+            f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
+            d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
+        if lo0 is not None:
+            # Known lower end (the physical boundary): f = −1 there, slope from dX.
+            use = np.isfinite(lo0) & ~(lo > lo0)
+            y_b = np.where(use, lo0, 0.0)
+            mom = moments(np.exp(y_b), ("q", "uq"), first_column=True)
+            _, dX, _ = ridge_terms(y_b, mom["q"][:, 0], mom["uq"][:, 0], idx)
+            slope = 2.0 * np.abs(dX) / gamma[idx]  # d/dy (X − γ)/(X + γ) at X = 0
+            lo, f_lo, d_lo = np.where(use, y_b, lo), np.where(use, -1.0, f_lo), np.where(use, slope, d_lo)
+            hi = np.where(use & ~(hi > y_b), np.nan, hi)
+            # without an upper end, start one (doubled) Newton step above the boundary
+            with np.errstate(divide="ignore", invalid="ignore"):
+                newton = np.clip(2.0 / slope, 1e-12 * np.maximum(1.0, np.abs(y_b)), 1.0)
+            y0 = np.where(use & np.isnan(hi), y_b + np.nan_to_num(newton, nan=1.0), np.log(spec.s))
+        else:
+            y0 = np.full(m_pts, np.log(spec.s))
+        y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
+        if not ok.all():
+            bad = idx[~ok][0]
+            raise ConvergenceError(
+                "fixed point did not converge for "
+                f"phi={phi[bad]!r}, psi={psi[bad]!r}, gamma={gamma[bad]!r} "
+                f"({int((~ok).sum())} of {n} points failed; the root lies outside the float64 range "
+                "or the bracket could not be found)"
+            )
+        return y
+
+    y_b = np.full(n, -np.inf)
+    need_b = np.flatnonzero(~open_below)
+    if need_b.size:
+        y_b[need_b] = solve(boundary_residual, need_b, None)
+    kx = np.where(np.isfinite(y_b), np.exp(y_b), 0.0)
+    ridge = np.flatnonzero(gamma > 0)
+    if ridge.size:
+        kx[ridge] = np.exp(solve(ridge_residual, ridge, y_b[ridge]))
     return kx
 
 
@@ -321,6 +339,7 @@ def _side(
 
 def _evaluate(
     spec: Spectrum,
+    moments: MomentFn,
     kx: np.ndarray,
     ph: np.ndarray,
     ps: np.ndarray,
@@ -335,9 +354,7 @@ def _evaluate(
     """All closed formulas at solved k_x for 1-D parameter arrays (THEORY.md §5, §7)."""
     mup2 = mu_perp2
     rho = mu1 * mu1
-    lam, p = spec.lam, spec.weights
-    cols = np.stack([p, p * spec.lam_star, p * lam], axis=1)
-    m = _all_moments(kx, lam, cols)
+    m = moments(kx)
     a1, a2, c0, uq = m["q"][:, 0], m["qq"][:, 0], m["d2"][:, 0], m["uq"][:, 0]
     ridgeless = ga == 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -475,9 +492,10 @@ def asymptotics(
             "its features carry no linear signal, which the theory does not support (THEORY.md §3)"
         )
 
-    kx = solve_kx(spec, ph, ps, ga, mu1, mup2)
+    moments = _moment_source(spec, ph.size)
+    kx = solve_kx(spec, ph, ps, ga, mu1, mup2, moments)
 
-    flat = _evaluate(spec, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
+    flat = _evaluate(spec, moments, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
                      mu_perp2_t=te_c.mu_perp2)
 
     def shaped(a: np.ndarray) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""The Chebyshev moment table and the vectorised solver agree with exact sums and scalar brentq."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+import rfshift as rf
+from rfshift import engine
+from rfshift._moments import KINDS, ChebyshevMoments, exact_moments
+
+
+def _random_spectrum(rng: np.random.Generator, n_atoms: int) -> rf.Spectrum:
+    lam = np.exp(rng.uniform(-8, 8, n_atoms)) * (rng.random(n_atoms) > 0.1)
+    lam[0] = 1.0
+    lam_star = np.exp(rng.uniform(-3, 3, n_atoms)) * (rng.random(n_atoms) > 0.1)
+    lam_star[0] += 0.1
+    return rf.Spectrum(lam, lam_star, rng.random(n_atoms) + 0.01)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_table_matches_exact_sums(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    spec = _random_spectrum(rng, 300)
+    cols = np.stack([spec.weights, spec.weights * spec.lam_star, spec.weights * spec.lam], axis=1)
+    table = ChebyshevMoments(spec.lam, cols)
+    kx = np.exp(rng.uniform(-30, 30, 4000))  # inside and outside the tabulated range
+    got = table(kx)
+    want = exact_moments(kx, spec.lam, cols)
+    for key in KINDS:
+        rel = np.abs(got[key] - want[key]) / np.maximum(np.abs(want[key]), 1e-300)
+        assert rel.max() < 1e-13, (key, rel.max())
+    assert not table.bad.any()
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "tanh", "linear"])
+def test_vectorised_engine_matches_per_point_engine(activation: str) -> None:
+    """Many points (table path) vs the same points in chunks of 10 (exact sums) away from the peak."""
+    rng = np.random.default_rng(7)
+    spec = _random_spectrum(rng, 200)
+    n = 1000
+    phi = np.exp(rng.uniform(-3, 3, n))
+    psi = phi * np.exp(rng.choice([-1, 1], n) * rng.uniform(0.05, 5, n))
+    psi[:100] = 0.0
+    gamma = np.exp(rng.uniform(-20, 8, n))
+    gamma[100:400] = 0.0
+    noise = rng.uniform(0, 2, n)
+    big = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise, activation=activation)
+    assert isinstance(engine._moment_source(spec, n), ChebyshevMoments)
+    small = np.concatenate([
+        np.atleast_1d(rf.asymptotics(spec, phi=phi[i:i + 10], psi=psi[i:i + 10], gamma=gamma[i:i + 10],
+                                     noise_var=noise[i:i + 10], activation=activation).error)
+        for i in range(0, n, 10)
+    ])
+    np.testing.assert_allclose(big.error, small, rtol=1e-11, atol=0)
+
+
+def test_solver_matches_scalar_brentq() -> None:
+    """k_x from the vectorised solver equals an independent scalar brentq on THEORY.md §4."""
+    spec = rf.Spectrum([3.0, 1.0, 0.2, 0.0], [1.0, 1.0, 2.0, 0.5], [0.2, 0.3, 0.4, 0.1])
+    c = rf.activation_constants("relu", spec.s)
+    rho, omega = c.mu1**2, c.mu_perp2 / c.mu1**2
+    rng = np.random.default_rng(3)
+    phi = np.exp(rng.uniform(-2, 2, 50))
+    psi = np.exp(rng.uniform(-2, 2, 50))
+    gamma = np.exp(rng.uniform(-10, 3, 50))
+    res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma)
+    for i in range(50):
+        ph, ps, ga = phi[i], psi[i], gamma[i]
+
+        def g(kappa: float, ph: float = ph, ps: float = ps, ga: float = ga) -> float:
+            i11 = ph * np.sum(spec.weights * spec.lam / (ph + kappa * spec.lam))
+            disc = np.sqrt((ps - ph) ** 2 + 4 * kappa * ps * ph * ga / rho)
+            t = (disc + ps - ph) / (2 * ps) if ps >= ph else 2 * kappa * ph * ga / rho / (disc + ph - ps)
+            return kappa * (omega + i11) - 1 + t
+
+        kappa = brentq(g, 1e-12, 1e6, xtol=1e-300, rtol=1e-15)
+        assert res.kappa[i] == pytest.approx(kappa, rel=1e-12)
