@@ -1,0 +1,187 @@
+"""Page 1 — learning curves: error, bias and variance (ID and OOD) against N/n, n/d or γ."""
+
+from __future__ import annotations
+
+import components as cp
+import numpy as np
+import streamlit as st
+
+AXES = {
+    "Nn": ("N/n", "N/n — features per sample (= φ/ψ)"),
+    "nd": ("n/d", "n/d — samples per dimension (= 1/φ), N/d fixed"),
+    "gamma": ("γ", "γ — ridge"),
+}
+X_DEFAULT_RANGE = {"Nn": (0.1, 10.0), "nd": (0.1, 10.0), "gamma": (1e-4, 10.0)}
+
+st.title("Learning curves")
+st.caption(
+    "Exact limiting test error of random-feature ridge regression as one ratio varies; solid lines "
+    "test on the shifted law Σ* (OOD), dashed lines on the training law Σ (ID)."
+)
+
+sb = st.sidebar
+choice = cp.spectrum_picker()
+activation = cp.activation_select()
+noise_var = cp.noise_slider()
+sb.divider()
+axis = str(
+    sb.radio("Horizontal axis", list(AXES), format_func=lambda a: AXES[a][1], key="axis", bind="query-params")
+)
+n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
+N_over_n = cp.ratio_slider(
+    "N/n = φ/ψ (features per sample)", "Nn", 2.0, help="N > n (N/n > 1) is the overparameterised regime."
+)
+gamma = cp.gamma_slider(default=0.0)
+if axis == "gamma":
+    lo, hi = cp.ratio_range("γ range", "xr_gamma", X_DEFAULT_RANGE["gamma"], grid=cp.GAMMA_GRID[1:])
+else:
+    lo, hi = cp.ratio_range(f"{AXES[axis][0]} range", f"xr_{axis}", X_DEFAULT_RANGE[axis])
+if not hi > lo:
+    cp.fail(f"The {AXES[axis][0]} range is empty ({lo:g} to {hi:g}); choose two different ends.")
+n_points = int(sb.slider("Points on the curve", 20, 400, 200, 10, key="points", bind="query-params"))
+quantities = sb.multiselect(
+    "Quantities", list(cp.QUANTITIES), default=list(cp.QUANTITIES), key="show", bind="query-params"
+)
+tests = sb.multiselect("Test law", ["OOD", "ID"], default=["OOD", "ID"], key="tests", bind="query-params")
+log_y = bool(sb.toggle("Log y-axis", value=True, key="logy", bind="query-params"))
+show_terms = bool(
+    sb.toggle("Fine-grained variance terms (OOD)", value=False, key="terms", bind="query-params")
+)
+
+phi0 = 1.0 / n_over_d
+psi0 = phi0 / N_over_n
+x = np.geomspace(lo, hi, n_points)
+if axis == "Nn":
+    peak_x = 1.0  # ψ = φ
+    x_label = "N/n (features per sample)"
+elif axis == "nd":
+    peak_x = 1.0 / psi0  # φ = ψ  ⇔  n/d = N/d
+    x_label = f"n/d (samples per dimension; N/d = {1 / psi0:g} fixed)"
+else:
+    peak_x = None
+    x_label = "γ (ridge)"
+if gamma == 0 and peak_x is not None and lo <= peak_x <= hi:
+    x = np.union1d(x, [peak_x])  # evaluate exactly at the threshold so the peak is marked, not skipped
+
+if axis == "Nn":
+    sweep = dict(phi=phi0, psi=phi0 / x, gamma=gamma)
+    base_x = N_over_n
+elif axis == "nd":
+    sweep = dict(phi=1.0 / x, psi=psi0, gamma=gamma)
+    base_x = n_over_d
+else:
+    sweep = dict(phi=phi0, psi=psi0, gamma=x)
+    base_x = gamma if gamma > 0 else None
+
+lam, lam_star, w = choice.arrays
+curve = cp.guarded(
+    cp.cached_curve,
+    lam,
+    lam_star,
+    w,
+    **sweep,
+    noise_var=noise_var,
+    activation=activation,
+    terms=show_terms,
+    what="Engine",
+)
+base = cp.guarded(
+    cp.cached_curve,
+    lam,
+    lam_star,
+    w,
+    phi=phi0,
+    psi=psi0,
+    gamma=gamma,
+    noise_var=noise_var,
+    activation=activation,
+    what="Engine",
+)
+
+st.markdown(
+    f"**Shift:** `{choice.label}` · {choice.spec.n_atoms} atoms · s = tr Σ/d = {choice.spec.s:.4g}, "
+    f"s* = tr Σ*/d = {choice.spec.s_star:.4g} · activation **{activation}** · σ² = {noise_var:g}"
+)
+st.markdown(
+    f"**At the base point** n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), "
+    f"γ = {cp._fmt_gamma(gamma)}:"
+)
+m = st.columns(5)
+e_ood, e_id = float(base["error"]), float(base["error_id"])
+m[0].metric("OOD error", cp.fmt(e_ood))
+m[1].metric("ID error", cp.fmt(e_id))
+m[2].metric("OOD / ID", cp.fmt(e_ood / e_id if np.isfinite(e_ood) and e_id > 0 else np.inf, 4))
+m[3].metric("OOD bias", cp.fmt(float(base["bias"])))
+m[4].metric("OOD variance", cp.fmt(float(base["variance"])))
+if bool(base["peak"]):
+    st.warning(
+        "The base point sits on the interpolation threshold (γ = 0, N = n): the variance, hence the "
+        "error, is infinite there. Move N/n or n/d off 1, or add a ridge."
+    )
+
+x_name = {"Nn": "N_over_n", "nd": "n_over_d", "gamma": "gamma"}[axis]
+df = cp.curve_frame(x_name, x, curve)
+peaks = cp.peak_positions(df, x_name)
+if not quantities or not tests:
+    st.info("Pick at least one quantity and one test law in the sidebar.")
+else:
+    long = cp.long_frame(df, x_name, quantities, tests, log_y=log_y)
+    chart = cp.curve_chart(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, marker=base_x)
+    st.altair_chart(chart, width="stretch")
+    if len(peaks):
+        st.caption(
+            f"Red dashed line: the interpolation peak at {AXES[axis][0]} = "
+            f"{', '.join(f'{p:g}' for p in peaks)} (γ = 0, N = n). The variance and error are +∞ "
+            "there (∞ in the CSV); the curves are exact right up to it and are not clipped. "
+            "Grey line: the base point."
+        )
+    else:
+        st.caption(
+            "Grey line: the base point. With γ = 0 the curve has an infinite interpolation peak at "
+            "N = n when that lies in the range."
+        )
+    cols = [q if t == "OOD" else f"{q}_id" for q in quantities for t in tests]
+    n_zero = int((df[cols].to_numpy() <= 0).sum())
+    if log_y and n_zero:
+        st.caption(f"{n_zero} values of exactly 0 are not drawn on the log axis; they are in the CSV.")
+    title = (
+        f"{choice.label}, {activation}, σ²={noise_var:g}, "
+        + (f"n/d={n_over_d:g}, " if axis != "nd" else f"N/d={1 / psi0:g}, ")
+        + (f"N/n={N_over_n:g}, " if axis == "gamma" else "")
+        + (f"γ={gamma:g}" if axis != "gamma" else "")
+    )
+    cp.downloads(
+        df,
+        lambda: cp.curve_png(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, title=title),
+        f"learning_curve_{axis}",
+        key="curve",
+    )
+
+if show_terms:
+    st.subheader("Fine-grained variance (OOD)")
+    st.caption(
+        "ANOVA split of the OOD variance over the random features W, the training data X and the "
+        "label noise ε (THEORY.md §7). V_ε and V_Wε vanish identically and are not drawn."
+    )
+    st.altair_chart(cp.terms_chart(df, x_name, x_title=x_label), width="stretch")
+    term_cols = [c for c in df.columns if c.startswith("variance_term_")]
+    cp.downloads(
+        df[[x_name, *term_cols]],
+        lambda: cp.terms_png(df, x_name, x_title=x_label),
+        f"variance_terms_{axis}",
+        key="terms",
+    )
+
+cp.share_box(
+    {
+        "shift": choice.family or "upload",
+        **{f"{choice.family}_{k}": v for k, v in choice.params.items()},
+        "act": activation,
+        "noise": noise_var,
+        "axis": axis,
+        "nd": n_over_d,
+        "Nn": N_over_n,
+        "gamma": gamma,
+        "points": n_points,
+    }
+)
