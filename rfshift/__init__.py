@@ -12,6 +12,7 @@ Conventions (THEORY.md): φ = n0/m, ψ = n0/n1, kernel FᵀF/n1 + γI, errors ex
 
 from __future__ import annotations
 
+from . import analysis
 from ._errors import ConvergenceError
 from .activations import (
     Activation,
@@ -19,6 +20,20 @@ from .activations import (
     activation_constants,
     available_activations,
     get_activation,
+)
+from .analysis import (
+    CertifiedRegion,
+    LinearRelation,
+    OptimalRidge,
+    RobustnessCurve,
+    ShiftComparison,
+    ShiftEffect,
+    certified_region,
+    compare_shifts,
+    linear_relation,
+    optimal_ridge,
+    robustness_curve,
+    shift_effect,
 )
 from .engine import Asymptotics, VarianceTerms, asymptotics
 from .spectra import Spectrum
@@ -29,12 +44,25 @@ __all__ = [
     "Activation",
     "ActivationConstants",
     "Asymptotics",
+    "CertifiedRegion",
     "ConvergenceError",
+    "LinearRelation",
+    "OptimalRidge",
+    "RobustnessCurve",
+    "ShiftComparison",
+    "ShiftEffect",
     "Spectrum",
     "VarianceTerms",
     "__version__",
     "activation_constants",
+    "analysis",
     "asymptotics",
     "available_activations",
+    "certified_region",
+    "compare_shifts",
     "get_activation",
+    "linear_relation",
+    "optimal_ridge",
+    "robustness_curve",
+    "shift_effect",
 ]

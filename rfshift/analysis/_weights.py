@@ -1,0 +1,97 @@
+"""Per-direction weight of the OOD error (THEORY.md §6), evaluated at the engine's solved fixed point.
+
+With u(λ) = φ/(φ + κλ) = k_x/(λ + k_x), K = ρ*ψκ/D and D = φγ + ρ(tψ + t̄φ)(ω + φI_{1,2})::
+
+    E* = F(s*) + ∫ w(u(λ)) ν(dλ),       ν(dλ) = λ* μ(dλ),
+    w(u) = ((1−r) + r u)² + A2 u² + A1 u + Aq u(1 − u),
+    A2 = K t I_{2,2},  A1 = K (σ² + I_{1,1})(ω + φI_{1,2}),  Aq = K (φ/(ψκ)) t̄ (σ² + φI_{1,2}),
+    F  = K ω* [t I_{2,2} + (σ² + I_{1,1})(ω + φI_{1,2})] = ω* (A1 + A2).
+
+The moments are computed here from the atoms (THEORY.md §4): I_{1,1} = ∫λu dμ, φI_{1,2} = ∫λu² dμ,
+κI_{2,2} = ∫λu(1−u) dμ. ``K φ/(ψκ)`` is written as (ρ*κ/D)·k_x so that ψ = 0 (kernel limit) is finite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine import Asymptotics
+from ..spectra import Spectrum
+
+__all__ = ["WeightCoefficients", "atom_u", "weight_coefficients"]
+
+
+@dataclass(frozen=True)
+class WeightCoefficients:
+    """Terms of w(u) = ((1−r) + r u)² + A2 u² + A1 u + Aq u(1 − u) and the shift-independent part F.
+
+    Arrays are per point (1-D). The terms are kept apart (not collected into powers of u) because
+    A1 and Aq can differ by many orders of magnitude (e.g. tiny ridge, linear activation) and
+    collecting them would cancel digits. ``valid`` is False where the decomposition is undefined
+    (ridgeless interpolation peak, where the error is infinite, or κ = ∞ for a ridgeless linear model).
+    """
+
+    r: float
+    A1: np.ndarray
+    A2: np.ndarray
+    Aq: np.ndarray
+    F: np.ndarray
+    k_x: np.ndarray
+    valid: np.ndarray
+
+    def w(self, u: np.ndarray) -> np.ndarray:
+        """w(u) for ``u`` of shape (points, atoms)."""
+        r = self.r
+        return (((1.0 - r) + r * u) ** 2 + self.A2[:, None] * u * u + self.A1[:, None] * u
+                + self.Aq[:, None] * u * (1.0 - u))
+
+    def dw_du(self, u: np.ndarray) -> np.ndarray:
+        """dw/du = 2r((1−r) + ru) + 2A2 u + A1 + Aq(1 − 2u) (affine in u, THEORY.md §6)."""
+        r = self.r
+        return (2.0 * r * ((1.0 - r) + r * u) + 2.0 * self.A2[:, None] * u + self.A1[:, None]
+                + self.Aq[:, None] * (1.0 - 2.0 * u))
+
+
+def atom_u(k_x: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """u = k_x/(λ + k_x) for points × atoms (u = 1 on λ = 0 atoms); requires k_x > 0."""
+    k = np.asarray(k_x, dtype=float).reshape(-1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = k / (lam[None, :] + k)
+    return np.where(lam[None, :] == 0, 1.0, u)
+
+
+def weight_coefficients(spec: Spectrum, res: Asymptotics) -> WeightCoefficients:
+    """THEORY.md §6 coefficients of w and F for the test law of ``spec`` at the points of ``res``."""
+    phi, psi, gamma, nv = (np.ravel(np.broadcast_to(a, res.shape)).astype(float)
+                           for a in (res.phi, res.psi, res.gamma, res.noise_var))
+    kx = np.ravel(np.asarray(res.k_x, dtype=float))
+    t = np.ravel(np.asarray(res.t, dtype=float))
+    tb = np.ravel(np.asarray(res.t_bar, dtype=float))
+    peak = np.ravel(np.asarray(res.interpolation_peak, dtype=bool))
+    valid = ~peak & (kx > 0) & np.isfinite(kx)
+    kx_safe = np.where(valid, kx, 1.0)
+    lam, p = spec.lam, spec.weights
+    u = atom_u(kx_safe, lam)
+    i11 = (u * lam) @ p  # I_{1,1} = ∫ λ u dμ            (THEORY.md §4)
+    phi_i12 = (u * u * lam) @ p  # φ I_{1,2} = ∫ λ u² dμ
+    kappa = phi / kx_safe
+    i22 = ((u * (1.0 - u) * lam) @ p) / kappa  # κ I_{2,2} = ∫ λ u(1−u) dμ
+    rho, omega = res.rho, res.omega
+    rho_s, omega_s, r = res.rho_star, res.omega_star, res.r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        D = phi * gamma + rho * (t * psi + tb * phi) * (omega + phi_i12)  # THEORY.md §5
+        kp = rho_s * kappa / D  # K/ψ
+        a2 = psi * kp * t * i22
+        a1 = psi * kp * (nv + i11) * (omega + phi_i12)
+        aq = kp * kx_safe * tb * (nv + phi_i12)
+    valid &= np.isfinite(a1) & np.isfinite(a2) & np.isfinite(aq) & (D > 0)
+    zero = np.zeros_like(phi)
+
+    def clean(a: np.ndarray) -> np.ndarray:
+        return np.where(valid, a, zero)
+
+    a1, a2, aq = clean(a1), clean(a2), clean(aq)
+    F = omega_s * (a1 + a2)  # THEORY.md §6: F = K ω*[t I_{2,2} + (σ² + I_{1,1})(ω + φ I_{1,2})]
+    return WeightCoefficients(r=float(r), A1=a1, A2=a2, Aq=aq, F=F, k_x=kx, valid=valid)

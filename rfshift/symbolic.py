@@ -1,0 +1,616 @@
+"""Symbolic formulas (sympy) and the arbitrary-precision engine (mpmath).
+
+* :func:`equations` / :func:`latex_equations`: the fixed point and error formulas of THEORY.md §4–6
+  and §8 as sympy expressions and their LaTeX.
+* :func:`fixed_point_polynomial`: for a finite-atom spectrum with rational data (and rational
+  activation constants ρ = μ1², μ⊥²), the fixed point as a polynomial in k_x = φ/κ with exact
+  rational coefficients and a certified isolating interval of the physical root.
+* :func:`isotropic_ridgeless_kx`, :func:`isotropic_error_ridgeless`: closed forms for Σ = λ I.
+* :func:`asymptotics_mp`: one parameter point re-solved in arbitrary precision (mpmath), returning
+  mpf values; used to check the float64 engine near the interpolation peak.
+
+sympy and mpmath are imported lazily, so importing this module is cheap and ``import rfshift`` never
+pays for sympy.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from .activations import Activation, get_activation
+from .spectra import Spectrum
+
+__all__ = [
+    "FixedPointPolynomial",
+    "MPAsymptotics",
+    "asymptotics_mp",
+    "equations",
+    "fixed_point_polynomial",
+    "isotropic_error_ridgeless",
+    "isotropic_ridgeless_kx",
+    "latex_equations",
+    "symbols",
+]
+
+
+# --- symbols and equations -----------------------------------------------------------------------
+
+
+def symbols() -> dict[str, Any]:
+    """The sympy symbols used by :func:`equations` (positive reals unless noted)."""
+    import sympy as sp
+
+    pos = dict(positive=True)
+    nn = dict(nonnegative=True)
+    s = {
+        "phi": sp.Symbol("phi", **pos), "psi": sp.Symbol("psi", **nn), "gamma": sp.Symbol("gamma", **nn),
+        "kappa": sp.Symbol("kappa", **pos), "k_x": sp.Symbol("k_x", **pos),
+        "rho": sp.Symbol("rho", **pos), "omega": sp.Symbol("omega", **nn),
+        "rho_star": sp.Symbol("rho^*", **pos), "omega_star": sp.Symbol("omega^*", **nn),
+        "r": sp.Symbol("r", real=True), "sigma2": sp.Symbol("sigma^2", **nn),
+        "lam": sp.Symbol("lambda", **nn), "lam_star": sp.Symbol("lambda^*", **nn),
+        "u": sp.Symbol("u", **pos), "t": sp.Symbol("t", **nn), "t_bar": sp.Symbol(r"\bar{t}", **nn),
+        "mu1": sp.Symbol("mu_1", real=True), "mu_perp2": sp.Symbol(r"mu_\perp^2", **nn),
+        "a": sp.Symbol("a", integer=True), "b": sp.Symbol("b", integer=True),
+        "D": sp.Symbol("D", **pos), "K": sp.Symbol("K", **nn),
+    }
+    for name in ("I11", "I12", "I22", "Is11", "Is12", "Is22"):
+        star = "^*" if name.startswith("Is") else ""
+        ab = name[-2:]
+        s[name] = sp.Symbol(f"I{star}_{{{ab[0]},{ab[1]}}}", **nn)
+    s["mu"] = sp.Function("mu")
+    return s
+
+
+def equations() -> dict[str, Any]:
+    """THEORY.md formulas as sympy objects (``Eq`` for definitions/equations, keyed by name).
+
+    Keys: ``I_ab``, ``u``, ``t``, ``t_bar``, ``fixed_point``, ``master_kx``, ``D``, ``bias``,
+    ``variance``, ``error``, ``variance_ridgeless_over``, ``variance_ridgeless_under``,
+    ``variance_kernel``, ``weight``, ``F``, ``error_split``, ``linear_slope``, ``linear_intercept``.
+    Moments I_{a,b} appear as symbols (I_{1,1}, I^*_{1,1}, ...) defined by ``I_ab``.
+    """
+    import sympy as sp
+
+    S = symbols()
+    phi, psi, gamma, kappa, kx = S["phi"], S["psi"], S["gamma"], S["kappa"], S["k_x"]
+    rho, omega, rho_s, omega_s = S["rho"], S["omega"], S["rho_star"], S["omega_star"]
+    r, s2 = S["r"], S["sigma2"]
+    lam, u, t, tb = S["lam"], S["u"], S["t"], S["t_bar"]
+    I11, I12, I22, Is11, Is12, Is22 = (S[k] for k in ("I11", "I12", "I22", "Is11", "Is12", "Is22"))
+    a, b, mu = S["a"], S["b"], S["mu"]
+    Iab = sp.Function("I")(a, b)
+    eqs: dict[str, Any] = {}
+    # THEORY.md §4
+    eqs["I_ab"] = sp.Eq(Iab, phi * sp.Integral(lam**a / (phi + kappa * lam) ** b * mu(lam), (lam, 0, sp.oo)))
+    eqs["u"] = sp.Eq(u, phi / (phi + kappa * lam))
+    root = sp.sqrt((psi - phi) ** 2 + 4 * kappa * psi * phi * gamma / rho)
+    eqs["t"] = sp.Eq(t, (root + psi - phi) / (2 * psi))
+    eqs["t_bar"] = sp.Eq(tb, 1 + (psi / phi) * (t - 1))
+    eqs["fixed_point"] = sp.Eq(kappa * (omega + I11), 1 - t)
+    mu1, mup2 = S["mu1"], S["mu_perp2"]
+    A = mu1**2 * kx
+    a1 = sp.Symbol("a_1", nonnegative=True)
+    kf = A * (1 / psi - a1) - mup2
+    ks = A * (1 / phi - a1) - mup2
+    eqs["master_kx"] = sp.Eq(gamma * mu1**2 * kx, psi * kf * ks)
+    # THEORY.md §5
+    D = phi * gamma + rho * (t * psi + tb * phi) * (omega + phi * I12)
+    eqs["D"] = sp.Eq(S["D"], D)
+    eqs["bias"] = sp.Eq(sp.Symbol("B^*"),
+                        sp.Integral(S["lam_star"] * ((1 - r) + r * u) ** 2 * mu(lam), (lam, 0, sp.oo)))
+    V = (rho_s * psi * kappa / S["D"]) * (
+        t * (omega_s + phi * Is12) * I22 + (s2 + I11) * (omega + phi * I12) * (omega_s + Is11)
+        + (phi / psi) * tb * (s2 + phi * I12) * Is22
+    )
+    eqs["variance"] = sp.Eq(sp.Symbol("V^*"), V)
+    eqs["error"] = sp.Eq(sp.Symbol("E^*"), sp.Symbol("B^*") + sp.Symbol("V^*"))
+    c = rho_s / rho
+    eqs["variance_ridgeless_over"] = sp.Eq(
+        sp.Symbol("V^*_{\\psi<\\phi}"),
+        c * psi * kappa * (s2 + I11) * (omega_s + Is11) / (phi - psi)
+        + c * kappa * (s2 + phi * I12) * Is22 / (omega + phi * I12))
+    eqs["variance_ridgeless_under"] = sp.Eq(
+        sp.Symbol("V^*_{\\psi>\\phi}"),
+        c * psi * kappa * (s2 + I11) * (omega_s + Is11) / (psi - phi)
+        + c * kappa * (omega_s + phi * Is12) * I22 / (omega + phi * I12))
+    eqs["variance_kernel"] = sp.Eq(
+        sp.Symbol("V^*_{\\psi=0}"), c * kappa * (s2 + phi * I12) * Is22 / (gamma / rho + omega + phi * I12))
+    # THEORY.md §6
+    K = S["K"]
+    w = ((1 - r) + r * u) ** 2 + K * t * I22 * u**2 + K * (s2 + I11) * (omega + phi * I12) * u \
+        + K * (phi / (psi * kappa)) * tb * (s2 + phi * I12) * u * (1 - u)
+    eqs["weight"] = sp.Eq(sp.Function("w")(u), w)
+    eqs["F"] = sp.Eq(sp.Symbol("F"), K * omega_s * (t * I22 + (s2 + I11) * (omega + phi * I12)))
+    eqs["error_split"] = sp.Eq(
+        sp.Symbol("E^*"),
+        sp.Symbol("F") + sp.Integral(sp.Function("w")(u) * S["lam_star"] * mu(lam), (lam, 0, sp.oo)))
+    # THEORY.md §8
+    eqs["linear_slope"] = sp.Eq(sp.Symbol("slope"), (rho_s / rho) * (omega_s + Is11) / (omega + I11))
+    a_id, a_ood = sp.Symbol("a_{ID}"), sp.Symbol("a_{OOD}")
+    eqs["linear_intercept"] = sp.Eq(sp.Symbol("intercept"), a_ood - sp.Symbol("slope") * a_id)
+    return eqs
+
+
+def latex_equations() -> dict[str, str]:
+    """LaTeX of every entry of :func:`equations` (for display, e.g. the app's Formulas page)."""
+    import sympy as sp
+
+    return {k: sp.latex(v) for k, v in equations().items()}
+
+
+# --- exact polynomial fixed point ----------------------------------------------------------------
+
+
+def _rational(x: object, name: str) -> Any:
+    import sympy as sp
+
+    if isinstance(x, bool):
+        raise TypeError(f"{name} must be a rational number, got a boolean")
+    if isinstance(x, sp.Rational):
+        return x
+    if isinstance(x, (int, Fraction)):
+        return sp.Rational(x)
+    if isinstance(x, str):
+        try:
+            return sp.Rational(x)
+        except (TypeError, ValueError, sp.SympifyError):
+            raise ValueError(f"{name} = {x!r} is not a rational number") from None
+    if isinstance(x, float) or hasattr(x, "__float__"):
+        xf = float(x)  # the shortest decimal that round-trips, e.g. 0.3 -> 3/10
+        if xf != xf or xf in (float("inf"), float("-inf")):
+            raise ValueError(f"{name} must be finite, got {x!r}")
+        return sp.Rational(repr(xf))
+    raise TypeError(f"{name} must be a rational number (int, Fraction, str or float), got {type(x).__name__}")
+
+
+@dataclass(frozen=True)
+class FixedPointPolynomial:
+    """The fixed point of THEORY-derivation.md (M) as an exact polynomial in k_x (k_x = φ/κ).
+
+    ``poly`` (sympy ``Poly`` in ``k_x`` over QQ); ``interval`` = (lo, hi), exact rationals isolating
+    the physical root (the largest real root, see :func:`fixed_point_polynomial`); ``root``: that root
+    as an mpf to ``digits`` digits; ``kappa`` = φ/root; ``real_roots``: isolating intervals of all
+    real roots.
+    """
+
+    poly: Any
+    interval: tuple[Any, Any]
+    root: Any
+    kappa: Any
+    real_roots: list[tuple[Any, Any]]
+    digits: int
+
+
+def fixed_point_polynomial(
+    spec: Spectrum | None = None,
+    *,
+    lam: object | None = None,
+    weights: object | None = None,
+    phi: object,
+    psi: object,
+    gamma: object,
+    activation: str = "linear",
+    rho: object | None = None,
+    mu_perp2: object | None = None,
+    digits: int = 30,
+) -> FixedPointPolynomial:
+    """Exact rational polynomial for the fixed point and certified isolation of its physical root.
+
+    With A = ρ k, a1(k) = Σ p_j λ_j/(λ_j + k), κ_f = A(1/ψ − a1) − μ⊥², κ_s = A(1/φ − a1) − μ⊥², the
+    master equation γ ρ k = ψ κ_f κ_s (THEORY-derivation.md §3) times Π_j (λ_j + k)² is a polynomial
+    of degree 2·#atoms + 2 in k with rational coefficients when λ, p, φ, ψ, γ, ρ, μ⊥² are rational.
+
+    Physical root: on (k_x0, ∞) the map k ↦ ψκ_fκ_s/(ρk) increases strictly from 0 to ∞ (k_x0 the
+    upward zero of ρk(1/max(φ, ψ) − a1) − μ⊥²), so the equation has exactly one root there, and no
+    root of the polynomial exceeds it: the physical root is the **largest real root**. Its isolating
+    interval comes from sympy's certified real-root isolation (``Poly.intervals``, continued-fraction
+    method, exact rational arithmetic) and is refined to width < 10^-digits.
+
+    Data: ``spec`` (floats are read as their shortest decimal, 0.3 → 3/10) or ``lam``/``weights`` as
+    ints, Fractions or strings like "3/10". Activation constants must be rational: ``activation =
+    "linear"`` gives ρ = 1, μ⊥² = 0; for other activations pass ``rho`` (= μ1²) and ``mu_perp2``
+    (ReLU's μ⊥² = s(1/4 − 1/(2π)) is irrational, so give a rational value of your choice).
+
+    Examples
+    --------
+    >>> from rfshift.symbolic import fixed_point_polynomial
+    >>> fp = fixed_point_polynomial(lam=["3/2", "1/2"], phi="1/2", psi="1/4", gamma="1/10")
+    >>> fp.poly.degree(), bool(fp.interval[0] <= fp.root <= fp.interval[1])
+    (6, True)
+    """
+    import mpmath
+    import sympy as sp
+
+    if spec is not None:
+        if not isinstance(spec, Spectrum):
+            raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
+        if lam is not None or weights is not None:
+            raise ValueError("give either spec or lam/weights, not both")
+        lam_q = [_rational(x, "lam") for x in spec.lam]
+        w_raw = [_rational(x, "weights") for x in spec.weights]
+    else:
+        if lam is None:
+            raise ValueError("give spec or lam")
+        lam_list = list(lam) if not isinstance(lam, (str, int, float, Fraction)) else [lam]
+        lam_q = [_rational(x, "lam") for x in lam_list]
+        w_raw = ([sp.Integer(1)] * len(lam_q) if weights is None
+                 else [_rational(x, "weights") for x in weights])  # type: ignore[union-attr]
+        if len(w_raw) != len(lam_q):
+            raise ValueError(f"weights must have the same length as lam, got {len(w_raw)} and {len(lam_q)}")
+    if not lam_q:
+        raise ValueError("lam is empty")
+    if any(x < 0 for x in lam_q) or any(x < 0 for x in w_raw) or sum(w_raw) <= 0:
+        raise ValueError("lam and weights must be >= 0 with a positive total weight")
+    total = sum(w_raw)
+    p_q = [x / total for x in w_raw]
+    if sum(pi * li for pi, li in zip(p_q, lam_q, strict=True)) <= 0:
+        raise ValueError("the training covariance is zero (lam needs a positive atom)")
+    phi_q, psi_q, gamma_q = (_rational(v, n) for v, n in ((phi, "phi"), (psi, "psi"), (gamma, "gamma")))
+    if phi_q <= 0:
+        raise ValueError(f"phi must be > 0, got {phi!r}")
+    if psi_q < 0 or gamma_q < 0:
+        raise ValueError(f"psi and gamma must be >= 0, got psi={psi!r}, gamma={gamma!r}")
+    if activation == "linear" and rho is None and mu_perp2 is None:
+        rho_q, mp2_q = sp.Integer(1), sp.Integer(0)
+    else:
+        if rho is None or mu_perp2 is None:
+            raise ValueError(
+                f"activation {activation!r}: pass rational rho (= mu1^2) and mu_perp2 explicitly; only "
+                "'linear' has built-in rational constants (rho = 1, mu_perp2 = 0)")
+        rho_q, mp2_q = _rational(rho, "rho"), _rational(mu_perp2, "mu_perp2")
+        if rho_q <= 0 or mp2_q < 0:
+            raise ValueError("rho must be > 0 and mu_perp2 >= 0")
+    if not (isinstance(digits, int) and 5 <= digits <= 1000):
+        raise ValueError(f"digits must be an integer in [5, 1000], got {digits!r}")
+
+    k = sp.Symbol("k_x", positive=True)
+    # merge equal λ
+    merged: dict[Any, Any] = {}
+    for li, pi in zip(lam_q, p_q, strict=True):
+        merged[li] = merged.get(li, 0) + pi
+    atoms = sorted(merged.items())
+    Pi = sp.prod([(li + k) for li, _ in atoms])
+    N1 = sp.Add(*[pi * li * sp.prod([(lj + k) for lj, _ in atoms if lj != li]) for li, pi in atoms])
+    # ψκ_f·Π = ρk(Π − ψN1) − ψμ⊥²Π ;  κ_s·Π = ρk(Π/φ − N1) − μ⊥²Π
+    f_psi = rho_q * k * (Pi - psi_q * N1) - psi_q * mp2_q * Pi
+    f_phi = rho_q * k * (Pi / phi_q - N1) - mp2_q * Pi
+    expr = sp.expand(f_psi * f_phi - gamma_q * rho_q * k * Pi**2)
+    poly = sp.Poly(expr, k, domain=sp.QQ)
+    if poly.is_zero:
+        raise ValueError("the fixed-point polynomial vanishes identically (degenerate data)")
+    ivs = [iv for iv, _mult in poly.intervals()]
+    if not ivs:
+        raise ValueError("the fixed-point polynomial has no real root")
+    lo, hi = max(ivs, key=lambda iv: iv[1])
+    if hi <= 0:
+        raise ValueError("the largest real root is <= 0: κ = ∞ (ridgeless linear model with at least as "
+                         "many samples as non-null directions); there is no finite physical root")
+    eps = sp.Rational(1, 10**digits)
+    lo, hi = poly.refine_root(lo, hi, eps=eps * max(1, abs(hi)))
+    with mpmath.workdps(digits + 10):
+        a_, b_ = mpmath.mpf(lo.p) / lo.q, mpmath.mpf(hi.p) / hi.q
+        f = sp.lambdify(k, poly.as_expr(), "mpmath")
+        try:
+            root = mpmath.findroot(f, (a_, b_), solver="anderson")
+        except (ValueError, ZeroDivisionError):  # pragma: no cover - fall back to the midpoint
+            root = (a_ + b_) / 2
+        if not (a_ <= root <= b_):
+            root = (a_ + b_) / 2
+        kappa = mpmath.mpf(phi_q.p) / phi_q.q / root
+    return FixedPointPolynomial(poly=poly, interval=(lo, hi), root=root, kappa=kappa,
+                                real_roots=[tuple(iv) for iv in ivs], digits=digits)
+
+
+def isotropic_ridgeless_kx() -> tuple[Any, Any]:
+    """Closed-form ridgeless k_x for Σ = λ I (one atom): the positive root of the quadratic
+
+        ρ q k² + (ρ q λ − ρ λ − μ⊥²) k − μ⊥² λ = 0,   q = 1/max(φ, ψ)
+
+    (THEORY-derivation.md §3, ridgeless: ρk(q − λ/(λ + k)) = μ⊥² times (λ + k)). Returns
+    ``(expression, symbols)`` with symbols λ, q, ρ, μ⊥² (``symbols`` a dict).
+    """
+    import sympy as sp
+
+    lam, q, rho, mp2 = sp.symbols("lambda q rho mu_perp2", positive=True)
+    bq = rho * q * lam - rho * lam - mp2
+    expr = (-bq + sp.sqrt(bq**2 + 4 * rho * q * mp2 * lam)) / (2 * rho * q)
+    return expr, {"lam": lam, "q": q, "rho": rho, "mu_perp2": mp2}
+
+
+def isotropic_error_ridgeless(overparameterised: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Closed-form ridgeless OOD error for Σ = λ I, Σ* = λ* I (THEORY.md §5 with one atom).
+
+    With u = k/(λ + k), κ = φ/k, I_{1,1} = λu, φI_{1,2} = λu², κI_{2,2} = λu(1−u), I*_{1,1} = λ*u,
+    φI*_{1,2} = λ*u², κI*_{2,2} = λ*u(1−u), B* = λ*((1−r) + ru)² and V* from the ridgeless formula
+    (ψ < φ if ``overparameterised`` else ψ > φ). Substitute k from :func:`isotropic_ridgeless_kx`.
+    Returns ``(expression, symbols)``.
+    """
+    import sympy as sp
+
+    lam, lam_s, phi, psi, k, rho, omega, rho_s, omega_s, s2 = sp.symbols(
+        "lambda lambda^* phi psi k_x rho omega rho^* omega^* sigma^2", positive=True)
+    r = sp.sqrt(rho_s / rho)
+    u = k / (lam + k)
+    kappa = phi / k
+    I11, phiI12, kI22 = lam * u, lam * u**2, lam * u * (1 - u)
+    Is11, phiIs12, kIs22 = lam_s * u, lam_s * u**2, lam_s * u * (1 - u)
+    c = rho_s / rho
+    bias = lam_s * ((1 - r) + r * u) ** 2
+    if overparameterised:
+        var = c * psi * kappa * (s2 + I11) * (omega_s + Is11) / (phi - psi) \
+            + c * (s2 + phiI12) * kIs22 / (omega + phiI12)
+    else:
+        var = c * psi * kappa * (s2 + I11) * (omega_s + Is11) / (psi - phi) \
+            + c * (omega_s + phiIs12) * kI22 / (omega + phiI12)
+    syms = dict(lam=lam, lam_star=lam_s, phi=phi, psi=psi, k_x=k, rho=rho, omega=omega, rho_star=rho_s,
+                omega_star=omega_s, sigma2=s2)
+    return bias + var, syms
+
+
+# --- arbitrary precision -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MPAsymptotics:
+    """One parameter point in arbitrary precision (mpmath ``mpf`` fields; ``inf`` at the peak)."""
+
+    error: Any
+    bias: Any
+    variance: Any
+    error_id: Any
+    bias_id: Any
+    variance_id: Any
+    kappa: Any
+    k_x: Any
+    t: Any
+    t_bar: Any
+    precision: int
+
+    def as_float(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in ("error", "bias", "variance", "error_id", "bias_id",
+                                                      "variance_id", "kappa", "k_x", "t", "t_bar")}
+
+
+def _mp_functions() -> dict[str, Any]:
+    import mpmath as mp
+
+    return {
+        "tanh": mp.tanh,
+        "sigmoid": lambda x: 1 / (1 + mp.exp(-x)),
+        "softplus": lambda x: x + mp.log1p(mp.exp(-x)) if x > 0 else mp.log1p(mp.exp(x)),
+        "gelu": lambda x: x * mp.ncdf(x),
+        "silu": lambda x: x / (1 + mp.exp(-x)),
+        "elu": lambda x: x if x > 0 else mp.expm1(x),
+        "hardtanh": lambda x: min(max(x, -1), 1),
+        "abs": abs,
+    }
+
+
+def _mp_constants(act: Activation, v: Any) -> tuple[Any, Any]:
+    """(μ1, μ⊥²) at variance v in the current mpmath precision."""
+    import mpmath as mp
+
+    name = act.name
+    if name not in ("relu", "leaky_relu", "erf", "linear", "quadratic", *_mp_functions()) or \
+            get_activation(name) is not act:
+        raise ValueError(
+            f"activation {name!r} has no arbitrary-precision form; asymptotics_mp supports the built-in "
+            "activations: relu, leaky_relu, erf, linear, tanh, sigmoid, softplus, gelu, silu, elu, hardtanh")
+    if name == "relu":  # THEORY.md §3: μ1 = 1/2, E σ² = v/2
+        return mp.mpf(1) / 2, v * (mp.mpf(1) / 4 - 1 / (2 * mp.pi))
+    if name == "leaky_relu":
+        a = mp.mpf("0.01")
+        return (1 + a) / 2, (1 - a) ** 2 * v * (mp.mpf(1) / 4 - 1 / (2 * mp.pi))
+    if name == "erf":
+        mu1 = 2 / mp.sqrt(mp.pi * (1 + 2 * v))
+        return mu1, (2 / mp.pi) * mp.asin(2 * v / (1 + 2 * v)) - v * mu1**2
+    if name == "linear":
+        return mp.mpf(1), mp.mpf(0)
+    if name == "quadratic":
+        return mp.mpf(0), 2 * v * v
+    fn = _mp_functions()[name]
+    sd = mp.sqrt(v)
+    cuts = sorted({mp.mpf(b) / sd for b in act.breakpoints})
+    edges = [-mp.inf, *cuts, mp.inf]
+
+    def expect(g: Any) -> Any:
+        return mp.fsum(mp.quad(lambda z: g(sd * z) * mp.npdf(z), [lo, hi])
+                       for lo, hi in itertools.pairwise(edges))
+
+    mu0 = expect(fn)
+    mu1 = expect(lambda x: x * fn(x)) / v
+    m2 = expect(lambda x: fn(x) ** 2)
+    return mu1, m2 - mu0**2 - v * mu1**2
+
+
+def _illinois(f: Any, lo: Any, hi: Any, flo: Any, fhi: Any, tol: Any, maxiter: int = 2000) -> Any:
+    """Bracketed root of a continuous f with f(lo) < 0 < f(hi) (Illinois regula falsi + bisection)."""
+    side = 0
+    for it in range(maxiter):
+        if hi - lo <= tol * abs(hi):
+            break
+        x = (lo * fhi - hi * flo) / (fhi - flo) if it % 4 != 3 else (lo + hi) / 2
+        if not (lo < x < hi):
+            x = (lo + hi) / 2
+        fx = f(x)
+        if fx == 0:
+            return x
+        if fx < 0:
+            lo, flo = x, fx
+            if side == -1:
+                fhi /= 2
+            side = -1
+        else:
+            hi, fhi = x, fx
+            if side == 1:
+                flo /= 2
+            side = 1
+    return (lo + hi) / 2
+
+
+def asymptotics_mp(
+    spec: Spectrum,
+    *,
+    phi: object,
+    psi: object,
+    gamma: object,
+    noise_var: object = 0.0,
+    activation: str | Activation = "relu",
+    precision: int = 50,
+) -> MPAsymptotics:
+    """Re-solve one parameter point in arbitrary precision (``precision`` decimal digits, mpmath).
+
+    Independent of the float64 engine: the fixed point γρk = ψκ_fκ_s (THEORY-derivation.md §3) is
+    bracketed on the physical branch (k > k_x0) and solved by Illinois regula falsi to the working
+    precision; the errors use THEORY.md §5 in κ = φ/k_x variables with
+    t = φκ_s/(ρk), t̄ = ψκ_f/(ρk) (exactly max(0, 1 − φ/ψ) and max(0, 1 − ψ/φ) at γ = 0) and
+    D = φγ + ρ(tψ + t̄φ)(ω + φI_{1,2}). Activation constants use closed forms (ReLU, leaky ReLU, erf,
+    linear) or mpmath quadrature split at the kinks. Float inputs (and the spectrum's atoms) are taken
+    at their exact binary value, i.e. the same numbers the float64 engine sees; ints, Fractions and
+    strings such as "1/10" are exact.
+    ``inf`` at the ridgeless interpolation peak ψ = φ.
+
+    Examples
+    --------
+    >>> import rfshift as rf
+    >>> from rfshift.symbolic import asymptotics_mp
+    >>> res = asymptotics_mp(rf.Spectrum([1], [1]), phi=0.5, psi=0.25, gamma=0.1, noise_var=0.1)
+    >>> round(float(res.error), 10)  # THEORY.md §10, R1
+    0.3233954427
+    """
+    import mpmath as mp
+
+    if not isinstance(spec, Spectrum):
+        raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
+    if not (isinstance(precision, int) and 15 <= precision <= 10000):
+        raise ValueError(f"precision must be an integer number of digits in [15, 10000], got {precision!r}")
+    act = get_activation(activation)
+
+    def conv(x: object, name: str) -> Any:
+        if isinstance(x, bool):
+            raise TypeError(f"{name} must be a real number, got a boolean")
+        if isinstance(x, Fraction):
+            return mp.mpf(x.numerator) / x.denominator
+        if isinstance(x, str):
+            try:
+                return mp.mpf(Fraction(x).numerator) / Fraction(x).denominator
+            except (ValueError, ZeroDivisionError):
+                raise ValueError(f"{name} = {x!r} is not a number") from None
+        try:
+            xf = float(x)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real scalar, got {x!r}") from None
+        if xf != xf or abs(xf) == float("inf"):
+            raise ValueError(f"{name} must be finite, got {x!r}")
+        return mp.mpf(int(x)) if isinstance(x, int) else mp.mpf(xf)  # exact binary value
+
+    with mp.workdps(precision + 20):
+        ph, ps = conv(phi, "phi"), conv(psi, "psi")
+        ga, s2 = conv(gamma, "gamma"), conv(noise_var, "noise_var")
+        if not ph > 0:
+            raise ValueError(f"phi (n0/m) must be > 0, got {phi!r}")
+        for val, name in ((ps, "psi"), (ga, "gamma"), (s2, "noise_var")):
+            if val < 0:
+                raise ValueError(f"{name} must be >= 0, got {val}")
+        lam = [mp.mpf(float(x)) for x in spec.lam]
+        lam_s = [mp.mpf(float(x)) for x in spec.lam_star]
+        w = [mp.mpf(float(x)) for x in spec.weights]
+        tw = mp.fsum(w)
+        p = [x / tw for x in w]
+        s = mp.fsum(pi * li for pi, li in zip(p, lam, strict=True))
+        s_star = mp.fsum(pi * li for pi, li in zip(p, lam_s, strict=True))
+        mu1, mup2 = _mp_constants(act, s)
+        mu1_s, mup2_s = _mp_constants(act, s_star)
+        if abs(mu1) <= mp.mpf(10) ** (-12) * mp.sqrt(s):
+            raise ValueError(f"activation {act.name!r} has mu1(s) = 0: unsupported (THEORY.md §3)")
+        rho, rho_s = mu1**2, mu1_s**2
+        mup2 = max(mup2, mp.mpf(0))
+        mup2_s = max(mup2_s, mp.mpf(0))
+        omega, omega_s, r = mup2 / rho, mup2_s / rho_s, mu1_s / mu1
+
+        def a1(k: Any) -> Any:
+            return mp.fsum(pi * li / (li + k) for pi, li in zip(p, lam, strict=True))
+
+        q = 1 / max(ph, ps)
+        tol = mp.mpf(10) ** (-(precision + 12))
+        pos_mass = mp.fsum(pi for pi, li in zip(p, lam, strict=True) if li > 0)
+
+        def h(k: Any) -> Any:
+            return rho * k * (q - a1(k)) - mup2
+
+        if mup2 == 0 and q >= pos_mass:
+            kx0 = mp.mpf(0)
+        else:
+            lo = s
+            while h(lo) >= 0:
+                lo /= 2
+                if lo < mp.mpf(10) ** (-(precision + 300)):
+                    raise ArithmeticError("could not bracket k_x0")  # pragma: no cover
+            hi = 2 * s
+            while h(hi) <= 0:
+                hi *= 2
+            kx0 = _illinois(h, lo, hi, h(lo), h(hi), tol)
+
+        def f_psi(k: Any) -> Any:  # ψ κ_f = ρk(1 − ψ a1) − ψ μ⊥²
+            return rho * k * (1 - ps * a1(k)) - ps * mup2
+
+        def f_phi(k: Any) -> Any:  # κ_s = ρk(1/φ − a1) − μ⊥²
+            return rho * k * (1 / ph - a1(k)) - mup2
+
+        if ga > 0:
+            def g_res(k: Any) -> Any:
+                return f_psi(k) * f_phi(k) - ga * rho * k
+
+            lo = kx0 if kx0 > 0 else s
+            while not g_res(lo) < 0:
+                lo = kx0 + (lo - kx0) / 2 if kx0 > 0 else lo / 2
+                if lo - kx0 < mp.mpf(10) ** (-(precision + 300)):
+                    raise ArithmeticError("could not bracket the fixed point")  # pragma: no cover
+            hi = max(2 * lo, s)
+            while g_res(hi) <= 0:
+                hi *= 2
+            k = _illinois(g_res, lo, hi, g_res(lo), g_res(hi), tol)
+            t = ph * f_phi(k) / (rho * k)
+            tb = f_psi(k) / (rho * k)
+            # the factor that is small near the peak from the fixed point γ = ρk t̄ (t/φ)
+            if t / ph < tb:
+                t = ga * ph / (rho * k * tb)
+            else:
+                tb = ga * ph / (rho * k * t)
+        else:
+            k = kx0
+            if k == 0:
+                raise ValueError("κ = ∞ at this point (ridgeless linear model with at least as many samples "
+                                 "as non-null directions); asymptotics_mp does not evaluate that limit")
+            t = max(mp.mpf(0), 1 - ph / ps) if ps > 0 else mp.mpf(0)
+            tb = max(mp.mpf(0), 1 - ps / ph)
+        kappa = ph / k
+        u = [k / (li + k) if li > 0 else mp.mpf(1) for li in lam]
+        i11 = mp.fsum(pi * li * ui for pi, li, ui in zip(p, lam, u, strict=True))
+        phi_i12 = mp.fsum(pi * li * ui**2 for pi, li, ui in zip(p, lam, u, strict=True))
+        i22 = mp.fsum(pi * li * ui * (1 - ui) for pi, li, ui in zip(p, lam, u, strict=True)) / kappa
+        peak = ga == 0 and ps == ph
+        D = ph * ga + rho * (t * ps + tb * ph) * (omega + phi_i12)  # THEORY.md §5
+
+        def side(lx: list[Any], rho_x: Any, omega_x: Any, r_x: Any) -> tuple[Any, Any]:
+            ix11 = mp.fsum(pi * lj * ui for pi, lj, ui in zip(p, lx, u, strict=True))
+            phi_ix12 = mp.fsum(pi * lj * ui**2 for pi, lj, ui in zip(p, lx, u, strict=True))
+            ix22 = mp.fsum(pi * lj * ui * (1 - ui) for pi, lj, ui in zip(p, lx, u, strict=True)) / kappa
+            bias = mp.fsum(pi * lj * ((1 - r_x) + r_x * ui) ** 2 for pi, lj, ui in zip(p, lx, u, strict=True))
+            if peak:
+                return bias, mp.inf
+            var = (rho_x * kappa / D) * (
+                ps * t * (omega_x + phi_ix12) * i22
+                + ps * (s2 + i11) * (omega + phi_i12) * (omega_x + ix11)
+                + ph * tb * (s2 + phi_i12) * ix22)
+            return bias, var
+
+        b_o, v_o = side(lam_s, rho_s, omega_s, r)
+        b_i, v_i = side(lam, rho, omega, mp.mpf(1))
+    with mp.workdps(precision):
+        out = [+x for x in (b_o + v_o, b_o, v_o, b_i + v_i, b_i, v_i, kappa, k, t, tb)]
+    return MPAsymptotics(*out, precision=precision)
