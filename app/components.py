@@ -164,7 +164,7 @@ def gamma_slider(
             options=list(GAMMA_GRID),
             value=default,
             key=key,
-            format_func=_fmt_gamma,
+            format_func=_fmt_ratio,
             help="Ridge on the kernel FᵀF/N + γI; 0 is the exact ridgeless (min-norm) limit.",
             bind="query-params",
         )
@@ -218,7 +218,7 @@ class SpectrumChoice:
 
 def _family_label(name: str) -> str:
     if name == UPLOAD:
-        return "upload a file…"
+        return "your own spectrum: CSV (lam, lam_star, weight) or covariance files"
     return f"{name} — {FAMILIES[name].description}"
 
 
@@ -337,10 +337,11 @@ def spectrum_picker(
             options,
             index=options.index(default),
             key=f"{prefix}shift",
-            format_func=_family_label,
             bind="query-params",
+            help="Named shift families (rfshift.shifts) or a file of your own.",
         )
     )
+    c.caption(_family_label(name))
     if name == UPLOAD:
         return upload_picker(prefix, container=c)
     params = family_param_sliders(name, prefix, c, overrides)
@@ -683,17 +684,31 @@ def downloads(df: pd.DataFrame, png: Callable[[], bytes], stem: str, *, key: str
     )
 
 
-def share_box(settings: dict[str, Any]) -> None:
-    """Show a relative link holding ``settings`` (the address bar holds the same bound settings)."""
+def _url_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return [_url_value(x) for x in v]
+    return v
+
+
+def share_link(settings: dict[str, Any]) -> str:
+    """``?key=value&…`` for the bound widgets (values formatted as the widgets show them)."""
     from urllib.parse import urlencode
 
-    qs = urlencode({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in settings.items()}, doseq=True)
+    return "?" + urlencode({k: _url_value(v) for k, v in settings.items()}, doseq=True)
+
+
+def share_box(settings: dict[str, Any]) -> None:
+    """Show a relative link holding ``settings`` (the address bar holds the same bound settings)."""
     with st.expander("Share these settings"):
         st.caption(
             "The address bar already holds every setting that differs from its default. "
             "This link spells them all out (uploaded files cannot be shared by link)."
         )
-        st.code(f"?{qs}", language=None)
+        st.code(share_link(settings), language=None)
 
 
 def fmt(v: float, digits: int = 5) -> str:

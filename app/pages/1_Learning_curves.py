@@ -6,10 +6,10 @@ import components as cp
 import numpy as np
 import streamlit as st
 
-AXES = {
-    "Nn": ("N/n", "N/n — features per sample (= φ/ψ)"),
-    "nd": ("n/d", "n/d — samples per dimension (= 1/φ), N/d fixed"),
-    "gamma": ("γ", "γ — ridge"),
+AXES = {  # radio label (also the URL value) -> internal name, description
+    "N/n": ("Nn", "features per sample (= φ/ψ)"),
+    "n/d": ("nd", "samples per dimension (= 1/φ), N/d fixed"),
+    "γ": ("gamma", "ridge"),
 }
 X_DEFAULT_RANGE = {"Nn": (0.1, 10.0), "nd": (0.1, 10.0), "gamma": (1e-4, 10.0)}
 
@@ -24,9 +24,17 @@ choice = cp.spectrum_picker()
 activation = cp.activation_select()
 noise_var = cp.noise_slider()
 sb.divider()
-axis = str(
-    sb.radio("Horizontal axis", list(AXES), format_func=lambda a: AXES[a][1], key="axis", bind="query-params")
+axis_label = str(
+    sb.radio(
+        "Horizontal axis",
+        list(AXES),
+        captions=[d for _, d in AXES.values()],
+        key="axis",
+        bind="query-params",
+        horizontal=False,
+    )
 )
+axis = AXES[axis_label][0]
 n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
 N_over_n = cp.ratio_slider(
     "N/n = φ/ψ (features per sample)", "Nn", 2.0, help="N > n (N/n > 1) is the overparameterised regime."
@@ -35,9 +43,9 @@ gamma = cp.gamma_slider(default=0.0)
 if axis == "gamma":
     lo, hi = cp.ratio_range("γ range", "xr_gamma", X_DEFAULT_RANGE["gamma"], grid=cp.GAMMA_GRID[1:])
 else:
-    lo, hi = cp.ratio_range(f"{AXES[axis][0]} range", f"xr_{axis}", X_DEFAULT_RANGE[axis])
+    lo, hi = cp.ratio_range(f"{axis_label} range", f"xr_{axis}", X_DEFAULT_RANGE[axis])
 if not hi > lo:
-    cp.fail(f"The {AXES[axis][0]} range is empty ({lo:g} to {hi:g}); choose two different ends.")
+    cp.fail(f"The {axis_label} range is empty ({lo:g} to {hi:g}); choose two different ends.")
 n_points = int(sb.slider("Points on the curve", 20, 400, 200, 10, key="points", bind="query-params"))
 quantities = sb.multiselect(
     "Quantities", list(cp.QUANTITIES), default=list(cp.QUANTITIES), key="show", bind="query-params"
@@ -130,7 +138,7 @@ else:
     st.altair_chart(chart, width="stretch")
     if len(peaks):
         st.caption(
-            f"Red dashed line: the interpolation peak at {AXES[axis][0]} = "
+            f"Red dashed line: the interpolation peak at {axis_label} = "
             f"{', '.join(f'{p:g}' for p in peaks)} (γ = 0, N = n). The variance and error are +∞ "
             "there (∞ in the CSV); the curves are exact right up to it and are not clipped. "
             "Grey line: the base point."
@@ -178,7 +186,7 @@ cp.share_box(
         **{f"{choice.family}_{k}": v for k, v in choice.params.items()},
         "act": activation,
         "noise": noise_var,
-        "axis": axis,
+        "axis": axis_label,
         "nd": n_over_d,
         "Nn": N_over_n,
         "gamma": gamma,

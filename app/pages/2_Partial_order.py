@@ -338,7 +338,7 @@ cp.share_box(
         "b_shift": choice_b.family or "none",
         **{f"a_{choice_a.family}_{k}": v for k, v in choice_a.params.items()},
         **{f"b_{choice_b.family}_{k}": v for k, v in choice_b.params.items()},
-        "b_id": str(b_is_id).lower(),
+        "b_id": b_is_id,
         "act": activation,
         "noise": noise_var,
         "nd": n_over_d,

@@ -39,6 +39,7 @@ sizes = sorted(
         "Model sizes N/n to simulate",
         list(cp.LOG_GRID),
         default=[0.5, 2.0, 5.0],
+        format_func=cp._fmt_ratio,
         key="mc_sizes",
         bind="query-params",
     )

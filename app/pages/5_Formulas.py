@@ -130,3 +130,15 @@ for key, tex in equations:
     if key:
         st.markdown(f"**{TITLES.get(key, key)}**")
     st.latex(tex)
+
+cp.share_box(
+    {
+        "shift": choice.family or "upload",
+        **{f"{choice.family}_{k}": v for k, v in choice.params.items()},
+        "act": activation,
+        "noise": noise_var,
+        "nd": n_over_d,
+        "Nn": N_over_n,
+        "gamma": gamma,
+    }
+)
