@@ -11,15 +11,14 @@ the formulas of THEORY-derivation.md §4, so agreement to 1e-10 is a real cross-
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, special
+from _numpy_sim import simulate_linear_ridge, simulate_rf
+from scipy import integrate, optimize
 
 import rfshift as rf
-
-from _numpy_sim import simulate_linear_ridge, simulate_rf
 
 # --- independent activation constants --------------------------------------------------------------
 
@@ -33,7 +32,7 @@ _FNS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def ref_constants(act: str, v: float) -> tuple[float, float]:
     """(μ1(v), μ⊥²(v)) for g ~ N(0, v): closed forms (THEORY.md §3) or scipy quad."""
     if act == "relu":
@@ -73,7 +72,7 @@ def ref_point(lam, lam_star, p, *, phi, psi, gamma, noise_var, act):
     rho_s, omega_s = mu1s**2, mup2s / mu1s**2
     r = mu1s / mu1
 
-    def I(a, b, k, star=False):
+    def I(a, b, k, star=False):  # noqa: E743, N802 - THEORY.md's I_{a,b}
         num = lam ** (a - 1) * lam_star if star else lam**a
         return phi * float(p @ (num / (phi + k * lam) ** b))
 
@@ -107,7 +106,7 @@ def ref_point(lam, lam_star, p, *, phi, psi, gamma, noise_var, act):
     I11, I12, I22 = I(1, 1, k), I(1, 2, k), I(2, 2, k)
 
     def side(ls, rho_t, omega_t, r_t):
-        def Is(a, b):
+        def Is(a, b):  # noqa: N802 - THEORY.md's I*_{a,b}
             return phi * float(p @ (lam ** (a - 1) * ls / (phi + k * lam) ** b))
 
         u = phi / (phi + k * lam)
@@ -208,7 +207,7 @@ def test_reference_values(row):
                                [kappa, E, B, V, E_id], rtol=0, atol=1.5e-10)
 
 
-def test_reference_R2_kernel_limit():
+def test_reference_r2_kernel_limit():
     res = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5]), phi=0.5, psi=0.0, gamma=0.01,
                          noise_var=0.25)
     ref = ref_point([1.5, 0.5], [0.5, 1.5], [0.5, 0.5], phi=0.5, psi=0.0, gamma=0.01, noise_var=0.25,
@@ -553,7 +552,9 @@ def test_interpolation_peak_is_inf():
     assert res.interpolation_peak.tolist() == [bool(x == 0.5) for x in psi]
 
 
-@pytest.mark.parametrize("shapes", [((3, 1), (1, 4), (), (2, 1, 1)), ((5,), (5,), (5,), ()), ((), (), (), ())])
+@pytest.mark.parametrize(
+    "shapes", [((3, 1), (1, 4), (), (2, 1, 1)), ((5,), (5,), (5,), ()), ((), (), (), ())]
+)
 def test_broadcasting_shapes(shapes):
     rng = np.random.default_rng(0)
     sp, sq, sg, sn = shapes
