@@ -36,7 +36,7 @@ def home() -> None:
         '"OOD" tests on Σ*, "ID" tests the same trained model on Σ. Errors exclude test-label noise.'
     )
     st.subheader("Pages")
-    for path, title, icon, blurb in PAGE_SPECS:
+    for path, title, icon, _, blurb in PAGE_SPECS:
         st.page_link(path, label=f"**{title}** — {blurb}", icon=icon)
 
     st.subheader("A first number")
@@ -59,36 +59,47 @@ def home() -> None:
     )
 
 
+#: (file, title, icon, URL path, one-line description)
 PAGE_SPECS = [
     (
         "pages/1_Learning_curves.py",
         "Learning curves",
         ":material/show_chart:",
+        "curves",
         "error, bias and variance (ID and OOD) against N/n, n/d or γ",
     ),
     (
         "pages/2_Partial_order.py",
         "Partial order",
         ":material/compare_arrows:",
+        "order",
         "which of two shifts is worse, with a certificate, and where in (φ, ψ)",
     ),
     (
         "pages/3_ID_vs_OOD.py",
         "ID vs OOD",
         ":material/scatter_plot:",
+        "id-vs-ood",
         "the exact linear relation between in- and out-of-distribution error",
     ),
     (
         "pages/4_Monte_Carlo_check.py",
         "Monte Carlo check",
         ":material/casino:",
+        "monte-carlo",
         "simulate finite networks (JAX) and compare with the theory",
     ),
-    ("pages/5_Formulas.py", "Formulas", ":material/functions:", "the equations and the solved scalars"),
+    (
+        "pages/5_Formulas.py",
+        "Formulas",
+        ":material/functions:",
+        "formulas",
+        "the equations and the solved scalars",
+    ),
 ]
 
 pages = [st.Page(home, title="Overview", icon=":material/home:", default=True)]
-pages += [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGE_SPECS]
+pages += [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url, _ in PAGE_SPECS]
 current = st.navigation(pages)
 st.set_page_config(page_title=f"{current.title} · rfshift")
 current.run()
