@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KINDS", "ChebyshevMoments", "exact_moments"]
+__all__ = ["KINDS", "MARGIN", "WIDTH", "ChebyshevMoments", "exact_moments"]
 
 KINDS = ("q", "qq", "d2", "u", "uu", "uq")
 
@@ -28,9 +28,9 @@ KINDS = ("q", "qq", "d2", "u", "uu", "uq")
 _BLOCK = 1 << 17
 #: Chebyshev–Lobatto nodes per panel and panel width in y = log k.
 _NODES = 14
-_WIDTH = 0.5
+WIDTH = 0.5
 #: Extra range (in log k) tabulated beyond the smallest and largest positive eigenvalue.
-_MARGIN = 10.0
+MARGIN = 10.0
 #: Largest acceptable size of the two last Chebyshev coefficients, relative to the panel maximum.
 _DECAY_TOL = 1e-15
 
@@ -118,11 +118,11 @@ class ChebyshevMoments:
     def __init__(self, lam: np.ndarray, cols: np.ndarray, kinds: tuple[str, ...] = KINDS) -> None:
         self.lam, self.cols, self.kinds = lam, cols, kinds
         pos = lam[lam > 0]
-        lo = np.floor(np.log(pos.min()) - _MARGIN)
-        hi = np.ceil(np.log(pos.max()) + _MARGIN)
-        n_pan = max(1, int(np.ceil((hi - lo) / _WIDTH)))
+        lo = np.floor(np.log(pos.min()) - MARGIN)
+        hi = np.ceil(np.log(pos.max()) + MARGIN)
+        n_pan = max(1, int(np.ceil((hi - lo) / WIDTH)))
         self.y0, self.n_pan = float(lo), n_pan
-        self.y1 = self.y0 + n_pan * _WIDTH
+        self.y1 = self.y0 + n_pan * WIDTH
         self.n_fun = len(kinds) * cols.shape[1]
         self.coef = np.zeros((n_pan, _NODES, self.n_fun))
         self.built = np.zeros(n_pan, dtype=bool)
@@ -131,7 +131,7 @@ class ChebyshevMoments:
         self._x = _cheb_nodes(_NODES)
         # Panel edges y0 + i·width with the exact a1 = ⟨q⟩ and ⟨uq⟩ (first weight column) there,
         # for bracketing roots without evaluating the table.
-        y_e = self.y0 + _WIDTH * np.arange(n_pan + 1)
+        y_e = self.y0 + WIDTH * np.arange(n_pan + 1)
         ex = exact_moments(np.exp(y_e), lam, cols[:, :1], ("q", "uq"))
         self.edges = (y_e, ex["q"][:, 0], ex["uq"][:, 0])
 
@@ -139,14 +139,17 @@ class ChebyshevMoments:
         new = panels[~self.built[panels]]
         if new.size == 0:
             return
-        centers = self.y0 + _WIDTH * (new + 0.5)
-        ynodes = centers[:, None] + 0.5 * _WIDTH * self._x[None, :]
+        centers = self.y0 + WIDTH * (new + 0.5)
+        ynodes = centers[:, None] + 0.5 * WIDTH * self._x[None, :]
         vals = exact_moments(np.exp(ynodes.ravel()), self.lam, self.cols, self.kinds)
         stacked = np.stack([vals[k] for k in self.kinds], axis=1).reshape(new.size, _NODES, self.n_fun)
         coef = np.einsum("kj,pjf->pkf", self._M, stacked)
         scale = np.abs(stacked).max(axis=1)
         tail = np.abs(coef[:, -2:, :]).max(axis=1)
-        good = np.all(tail <= _DECAY_TOL * np.maximum(scale, np.finfo(float).tiny) + 1e-300, axis=1)
+        # The node values are sums over the atoms and carry round-off ~ eps·sqrt(n_atoms); the tail
+        # can decay no further than that.
+        tol = max(_DECAY_TOL, 8.0 * np.finfo(float).eps * np.sqrt(self.lam.size))
+        good = np.all(tail <= tol * np.maximum(scale, np.finfo(float).tiny) + 1e-300, axis=1)
         self.coef[new] = coef
         self.built[new] = True
         self.bad[new] = ~good
@@ -165,7 +168,7 @@ class ChebyshevMoments:
             y = np.log(kx)
         pan = np.full(kx.size, -1, dtype=np.int64)
         inside = (y >= self.y0) & (y <= self.y1)
-        pan[inside] = np.minimum(((y[inside] - self.y0) // _WIDTH).astype(np.int64), self.n_pan - 1)
+        pan[inside] = np.minimum(((y[inside] - self.y0) // WIDTH).astype(np.int64), self.n_pan - 1)
         used = np.flatnonzero(np.bincount(pan[inside], minlength=self.n_pan))
         self._build(used)
         inside[inside] = ~self.bad[pan[inside]]
@@ -176,7 +179,7 @@ class ChebyshevMoments:
         if idx.size:
             order = idx[np.argsort(pan[idx], kind="stable")]
             ps = pan[order]
-            xs = 2.0 * (y[order] - (self.y0 + _WIDTH * ps)) / _WIDTH - 1.0
+            xs = 2.0 * (y[order] - (self.y0 + WIDTH * ps)) / WIDTH - 1.0
             T = _cheb_basis(xs, _NODES)
             res = np.empty((order.size, fidx.size))
             bounds = np.searchsorted(ps, np.arange(self.n_pan + 1))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ._errors import ConvergenceError
-from ._moments import KINDS, ChebyshevMoments, exact_moments
+from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments
 from ._solve import solve_increasing
 from ._validation import check_parameter
 from .activations import Activation, ActivationConstants, get_activation
@@ -142,8 +142,11 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact."""
     lam, p = spec.lam, spec.weights
     cols = np.stack([p, p * spec.lam_star, p * lam], axis=1)
-    # The table is built lazily (only panels that roots visit), so it pays off from a few dozen points.
-    if n_points >= 64 and spec.n_atoms > 8:
+    # The table is built lazily (only panels that roots visit); it pays off once there are more
+    # points than panels it may have to build.
+    pos = lam[lam > 0]
+    n_panels = (np.log(pos.max() / pos.min()) + 2 * MARGIN) / WIDTH
+    if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
         return ChebyshevMoments(lam, cols)
 
     def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False) -> dict:
