@@ -590,6 +590,39 @@ def test_linear_noiseless_rank_threshold_is_finite(phi, psi):
     assert abs(res.error[0] - res.error[2]) < 1e-3
 
 
+@pytest.mark.parametrize("act", ["relu", "tanh", "linear"])
+def test_ridgeless_t_exact(act):
+    """Ridgeless t = γτ → fraction of zero eigenvalues of K, t̄ likewise for FFᵀ.
+    THEORY.md §4: t = max(0, 1 − φ/ψ), t̄ = max(0, 1 − ψ/φ) when μ⊥² > 0. For the linear activation
+    the features have rank min(n1, m, n0·μ(λ>0)), so t = 1 − min(1, φ/ψ, φ μ(λ>0)) and
+    t̄ = 1 − min(1, ψ/φ, ψ μ(λ>0)) (THEORY.md's formula assumes κ < ∞; it differs here when
+    κ = ∞, e.g. φ = 0.3, ψ = 0.2: t = 0.8 not 0)."""
+    spec = rf.Spectrum([0.0, 0.5, 2.0], [1.0, 1.0, 1.0])
+    pi_pos = 2.0 / 3.0 if act == "linear" else 1e300
+    phi = np.array([0.3, 0.5, 1.5, 4.0])[:, None]
+    psi = np.array([0.0, 0.2, 0.7, 2.0, 6.0])[None, :]
+    res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=0.0, noise_var=0.1, activation=act)
+    with np.errstate(divide="ignore"):
+        t_want = 1 - np.minimum(np.minimum(1.0, phi / psi), phi * pi_pos)
+    t_bar_want = 1 - np.minimum(np.minimum(1.0, psi / phi), psi * pi_pos)
+    np.testing.assert_allclose(res.t, np.broadcast_to(t_want, res.t.shape), atol=1e-13)
+    np.testing.assert_allclose(res.t_bar, np.broadcast_to(t_bar_want, res.t.shape), atol=1e-13)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine bug: at the ridgeless interpolation peak (γ = 0, ψ = φ) Asymptotics.t is NaN (0/0 in "
+    "ga/(rho*kx*f1) with f1 = 0) and t_bar can be -2.2e-16; THEORY.md §4 gives t = t̄ = 0. Fix in "
+    "engine.py after computing t, t_bar: where gamma == 0 set t = max(0, 1 - phi/psi) (0 for psi = 0) "
+    "and t_bar = max(0, 1 - psi/phi)."))
+@pytest.mark.parametrize("lam", [[1.0], [0.5, 2.0], [0.0, 0.0, 0.0, 1.0]])
+def test_ridgeless_t_exact_at_interpolation_peak(lam):
+    spec = rf.Spectrum(lam, lam)
+    res = rf.asymptotics(spec, phi=[0.5, 1.0, 2.0], psi=[0.5, 1.0, 2.0], gamma=0.0, activation="relu")
+    assert res.interpolation_peak.all()
+    np.testing.assert_array_equal(res.t, 0.0)
+    np.testing.assert_array_equal(res.t_bar, 0.0)
+
+
 def test_interpolation_peak_is_inf():
     spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5])
     for act in ("relu", "erf", "tanh"):
