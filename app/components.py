@@ -443,26 +443,25 @@ def long_frame(
 ) -> pd.DataFrame:
     """Long table for plotting; inf (the peak) and, on a log axis, non-positive values become NaN
     (a gap in the line) — the peak itself is marked by :func:`curve_chart`."""
-    parts = []
-    for q in quantities:
-        for t in tests:
-            col = q if t == "OOD" else f"{q}_id"
-            y = df[col].to_numpy(dtype=float).copy()
-            y[~np.isfinite(y)] = np.nan
-            if log_y:
-                y[y <= 0] = np.nan
-            parts.append(
-                pd.DataFrame(
-                    {
-                        x_name: df[x_name].to_numpy(),
-                        "value": y,
-                        "quantity": q,
-                        "test": t,
-                        "series": f"{q} ({t})",
-                    }
-                )
-            )
-    return pd.concat(parts, ignore_index=True)
+    pairs = [(q, t) for q in quantities for t in tests]
+    n = len(df)
+    xs = df[x_name].to_numpy(dtype=float)
+    ys = (
+        np.concatenate([df[q if t == "OOD" else f"{q}_id"].to_numpy(dtype=float) for q, t in pairs])
+        if pairs
+        else np.empty(0)
+    )
+    bad = ~np.isfinite(ys) | ((ys <= 0) if log_y else False)
+    ys = np.where(bad, np.nan, ys)
+    return pd.DataFrame(
+        {
+            x_name: np.tile(xs, len(pairs)),
+            "value": ys,
+            "quantity": np.repeat([q for q, _ in pairs], n),
+            "test": np.repeat([t for _, t in pairs], n),
+            "series": np.repeat([f"{q} ({t})" for q, t in pairs], n),
+        }
+    )
 
 
 def peak_positions(df: pd.DataFrame, x_name: str) -> np.ndarray:
@@ -479,49 +478,87 @@ def curve_chart(
     log_y: bool = True,
     peaks: Sequence[float] = (),
     marker: float | None = None,
-) -> alt.LayerChart:
-    """Line chart of the sweep: colour = quantity, dash = ID/OOD; dashed red rules at interpolation
-    peaks (value ∞, labelled), a grey rule at the current base point."""
-    xs = alt.Scale(type="log" if log_x else "linear")
-    ys = alt.Scale(type="log" if log_y else "linear")
+) -> dict[str, Any]:
+    """Vega-Lite spec (for ``st.vega_lite_chart(long, spec)``) of the sweep: colour = quantity,
+    dash = ID/OOD; dashed red rules at interpolation peaks (value ∞, labelled), a grey rule at the
+    current base point. Written as a plain spec rather than through Altair: building and validating
+    Altair objects costs more than the engine call (see benchmarks/app_latency.py)."""
     qs = [q for q in QUANTITIES if q in set(long["quantity"])]
-    lines = (
-        alt.Chart(long)
-        .mark_line(clip=True)
-        .encode(
-            x=alt.X(f"{x_name}:Q", title=x_title, scale=xs),
-            y=alt.Y("value:Q", title=y_title, scale=ys),
-            color=alt.Color("quantity:N", scale=alt.Scale(domain=qs, range=[COLORS[q] for q in qs])),
-            strokeDash=alt.StrokeDash(
-                "test:N", scale=alt.Scale(domain=["OOD", "ID"], range=[[1, 0], [6, 3]])
-            ),
-            tooltip=[
-                alt.Tooltip(f"{x_name}:Q", format=".4g"),
-                "series:N",
-                alt.Tooltip("value:Q", format=".5g"),
-            ],
-        )
-    )
-    layers: list[alt.Chart] = [lines]
+    x_enc = {
+        "field": x_name,
+        "type": "quantitative",
+        "title": x_title,
+        "scale": {"type": "log" if log_x else "linear"},
+    }
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {"type": "line", "clip": True},
+            "encoding": {
+                "x": x_enc,
+                "y": {
+                    "field": "value",
+                    "type": "quantitative",
+                    "title": y_title,
+                    "scale": {"type": "log" if log_y else "linear"},
+                },
+                "color": {
+                    "field": "quantity",
+                    "type": "nominal",
+                    "scale": {"domain": qs, "range": [COLORS[q] for q in qs]},
+                },
+                "strokeDash": {
+                    "field": "test",
+                    "type": "nominal",
+                    "scale": {"domain": ["OOD", "ID"], "range": [[1, 0], [6, 3]]},
+                },
+                "tooltip": [
+                    {"field": x_name, "type": "quantitative", "format": ".4g"},
+                    {"field": "series", "type": "nominal"},
+                    {"field": "value", "type": "quantitative", "format": ".5g"},
+                ],
+            },
+        }
+    ]
     if marker is not None:
         layers.append(
-            alt.Chart(pd.DataFrame({x_name: [marker]}))
-            .mark_rule(color="gray", opacity=0.6)
-            .encode(x=f"{x_name}:Q")
+            {
+                "data": {"values": [{x_name: float(marker)}]},
+                "mark": {"type": "rule", "color": "gray", "opacity": 0.6},
+                "encoding": {"x": {"field": x_name, "type": "quantitative"}},
+            }
         )
     if len(peaks):
-        pk = pd.DataFrame({x_name: list(peaks), "label": ["interpolation peak: error = ∞"] * len(peaks)})
+        values = [{x_name: float(p), "label": "interpolation peak: error = ∞"} for p in peaks]
         layers.append(
-            alt.Chart(pk)
-            .mark_rule(color="#d62728", strokeDash=[4, 3], size=2)
-            .encode(x=f"{x_name}:Q", tooltip=["label:N"])
+            {
+                "data": {"values": values},
+                "mark": {"type": "rule", "color": "#d62728", "strokeDash": [4, 3], "size": 2},
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "tooltip": [{"field": "label", "type": "nominal"}],
+                },
+            }
         )
         layers.append(
-            alt.Chart(pk)
-            .mark_text(color="#d62728", align="left", dx=4, dy=-6, baseline="top", fontWeight="bold")
-            .encode(x=f"{x_name}:Q", y=alt.value(4), text="label:N")
+            {
+                "data": {"values": values},
+                "mark": {
+                    "type": "text",
+                    "color": "#d62728",
+                    "align": "left",
+                    "dx": 4,
+                    "dy": -6,
+                    "baseline": "top",
+                    "fontWeight": "bold",
+                },
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "y": {"value": 4},
+                    "text": {"field": "label", "type": "nominal"},
+                },
+            }
         )
-    return alt.layer(*layers).properties(height=380)
+    return {"height": 380, "layer": layers}
 
 
 def terms_chart(df: pd.DataFrame, x_name: str, *, x_title: str, log_x: bool = True) -> alt.Chart:

@@ -135,7 +135,7 @@ if not quantities or not tests:
 else:
     long = cp.long_frame(df, x_name, quantities, tests, log_y=log_y)
     chart = cp.curve_chart(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, marker=base_x)
-    st.altair_chart(chart, width="stretch")
+    st.vega_lite_chart(long, chart, width="stretch")
     if len(peaks):
         st.caption(
             f"Red dashed line: the interpolation peak at {axis_label} = "
