@@ -146,7 +146,4 @@ def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "rfshift", "info", "relu"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "activation: relu" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "rfshift", "curve", "--phi", "-1"], capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 2 and "phi" in proc.stderr
+    assert "activation: relu" in proc.stdout  # (error exits are covered in-process above)
