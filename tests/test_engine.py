@@ -814,3 +814,19 @@ def test_monte_carlo_agreement(cfg):
         assert abs(extrap) < 3 * se, (
             f"{key}: gaps {g} (SE {s}) extrapolate to {extrap:.5f} = {extrap / se:.2f} SE")
         assert abs(g[1]) < 0.05 * ref, (key, g, ref)
+
+
+def test_convergence_error_names_parameters():
+    """A root outside the float64 range is reported (rfshift.ConvergenceError names the point),
+    never returned; the other points of the same call are not silently dropped."""
+    with pytest.raises(rf.ConvergenceError, match="gamma") as info:
+        rf.asymptotics(rf.Spectrum.isotropic(), phi=0.5, psi=0.3, gamma=[0.1, 1e308])
+    assert "1e+308" in str(info.value)
+    assert issubclass(rf.ConvergenceError, ArithmeticError)
+
+
+def test_error_noisy_adds_label_noise():
+    res = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5]), phi=0.5, psi=0.25, gamma=0.01,
+                         noise_var=[0.0, 0.25])
+    np.testing.assert_array_equal(res.error_noisy, res.error + np.array([0.0, 0.25]))
+    np.testing.assert_array_equal(res.error_id_noisy, res.error_id + np.array([0.0, 0.25]))
