@@ -223,3 +223,23 @@ def test_heavy_but_finite_tail_is_accurate():
     assert c.mu0 == pytest.approx(1 / math.sqrt(1 - 0.25), rel=1e-10)
     assert c.second_moment == pytest.approx(math.sqrt(2.0), rel=1e-10)
     assert abs(c.mu1) < 1e-12
+
+
+def test_activation_symmetries_in_the_engine():
+    """Exact symmetries of the finite model that the limit must share:
+    −σ gives the same predictor; σ + c only adds the μ0 mode (which does not enter the limit);
+    c·σ with ridge c²γ equals σ with ridge γ (K scales by c², Fᵀf by c²)."""
+    spec = rf.Spectrum([2.0, 1.0, 0.25], [0.5, 1.0, 1.5], [0.25, 0.5, 0.25])
+    kw = dict(phi=np.array([0.5, 2.0, 0.8]), psi=np.array([0.3, 0.7, 1.6]), noise_var=0.2)
+    base = rf.asymptotics(spec, gamma=np.array([0.05, 0.0, 0.1]), activation="tanh", **kw)
+    neg = rf.asymptotics(spec, gamma=np.array([0.05, 0.0, 0.1]),
+                         activation=rf.Activation(lambda x: -np.tanh(x), name="neg", breakpoints=()), **kw)
+    shifted = rf.asymptotics(spec, gamma=np.array([0.05, 0.0, 0.1]),
+                             activation=rf.Activation(lambda x: np.tanh(x) + 0.7, name="sh", breakpoints=()),
+                             **kw)
+    c = 3.0
+    act_c = rf.Activation(lambda x: c * np.tanh(x), name="sc", breakpoints=())
+    scaled = rf.asymptotics(spec, gamma=c**2 * np.array([0.05, 0.0, 0.1]), activation=act_c, **kw)
+    for other in (neg, shifted, scaled):
+        for f in ("error", "bias", "variance", "error_id"):
+            np.testing.assert_allclose(getattr(other, f), getattr(base, f), rtol=1e-10)
