@@ -287,6 +287,19 @@ def solve_kx(
 # --- formulas ------------------------------------------------------------------------------------
 
 
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
+
+
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a·b with 0·inf := 0 (a vanishing factor wins at the ridgeless thresholds)."""
+    with np.errstate(invalid="ignore"):
+        return np.where((a == 0) | (b == 0), 0.0, a * b)
+
+
 def _side(
     m: dict[str, np.ndarray],
     col: int,
@@ -300,6 +313,7 @@ def _side(
     c0: np.ndarray,
     uq: np.ndarray,
     v: np.ndarray,
+    one_m_phi_a2: np.ndarray,
     delta: np.ndarray,
     rho_beta: np.ndarray,
     mu1: float,
@@ -321,22 +335,31 @@ def _side(
     bias = (1 - r) ** 2 * s_test + 2 * r * (1 - r) * b0u + r * r * c0u2
     # Ξ* = μ1*² k_x² c0* + μ⊥*²  and V_W = ψ a2 Ξ*/(μ1² v)   (THEORY.md §7)
     xi = mu1_t**2 * c0u2 + mu_perp2_t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v_w = psi * a2 * xi / (mu1 * mu1 * v)
-        # D* = (φ/A)(Θ* − ψkΞ*/v) in a form that stays finite as k_x → 0 (derivation in docs/theory.md)
-        d_star = (phi / (mu1 * mu1 * v)) * (
-            mu1_t**2 * ((1 - psi * a1) * c1 + psi * c0 * b0u + psi * mterm2 * c0u2)
-            + mu_perp2_t * (psi * c0 + psi * mterm2)
-        )
-        one_m_phi_a2 = 1.0 - phi * a2
-        v_x = r * r * phi * c1 * (kx * uq) / one_m_phi_a2
-        v_xe = r * r * phi * c1 * noise_var / one_m_phi_a2
-        v_wx = (rho_beta / delta) * d_star - v_x
-        v_wxe = (noise_var / delta) * d_star - v_xe
+    # D* = (φ/A)(Θ* − ψkΞ*/v) in a form that stays finite as k_x → 0 (derivation in docs/theory.md)
+    d_num = phi * (
+        mu1_t**2 * ((1 - psi * a1) * c1 + psi * c0 * b0u + psi * mterm2 * c0u2)
+        + mu_perp2_t * (psi * c0 + psi * mterm2)
+    )
+    mu1sq_v = mu1 * mu1 * v
+    # Ridgeless thresholds make δ, v or 1 − φa2 vanish; a term whose numerator vanishes there too
+    # (no noise, k_x = 0) is taken at its limit 0, one with a positive numerator is +inf.
+    v_w = _ratio(psi * a2 * xi, mu1sq_v)  # V_W = ψ a2 Ξ*/(μ1² v)   (THEORY.md §7)
+    d_star = _ratio(d_num, mu1sq_v)
+    # k_x = 0 at the feature-side rank threshold ψμ(λ>0) = 1 (v = 0): D* = N/v with N, v → 0 linearly
+    # in k_x; the limit is φ r² c1* (no test mass on null training directions), else +inf.
+    at_v0 = (kx == 0) & (v == 0)
+    if at_v0.any():
+        d_star = np.where(at_v0, np.where(b0u > 0, np.inf, phi * r * r * c1), d_star)
+    v_x = _ratio(r * r * phi * c1 * (kx * uq), one_m_phi_a2)
+    v_xe = _ratio(r * r * phi * c1 * noise_var, one_m_phi_a2)
+    with np.errstate(invalid="ignore"):
+        tau_beta = _product(_ratio(rho_beta, delta), d_star)  # (ρ_β/δ) D*
+        tau_eps = _product(_ratio(noise_var, delta), d_star)  # (σ²/δ) D*
+        v_wx = tau_beta - v_x
+        v_wxe = tau_eps - v_xe
+        variance = v_w + tau_beta + tau_eps  # V = V_W + τ² D*
     zeros = np.zeros_like(v_w)
     terms = VarianceTerms(w=v_w, x=v_x, eps=zeros, wx=v_wx, w_eps=zeros, x_eps=v_xe, wx_eps=v_wxe)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        variance = v_w + ((rho_beta + noise_var) / delta) * d_star  # V = V_W + τ² D*
     return bias, variance, terms
 
 
@@ -363,42 +386,56 @@ def _evaluate(
     with np.errstate(divide="ignore", invalid="ignore"):
         mterm = np.where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
         mterm2 = np.where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
-        P = a1 + mterm
-        # Factors 1 − ψP = t̄ and 1/φ − P = t/φ. On the side where one is small, use the fixed
-        # point γ = μ1² k_x t̄ (t/φ) to avoid cancellation; in the ridgeless limit it is exactly 0.
-        f1 = 1.0 - ps * P
-        f2 = 1.0 / ph - P
-        small_f2 = ph * f2 <= f1
-        f2 = np.where(small_f2 & (kx > 0), ga / (rho * kx * f1), f2)
-        f1 = np.where(~small_f2 & (kx > 0), ga / (rho * kx * f2), f1)
+        # Factors t̄ = 1 − ψP and t/φ = 1/φ − P. They obey f1 − ψ f2 = c := 1 − ψ/φ exactly and, at
+        # the root, f1·f2 = g := γ/(μ1² k_x); so f2 solves ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
+        # rationalised), which avoids the cancellation in 1 − ψP near the interpolation threshold.
+        g = np.where(kx > 0, ga / (rho * kx), 0.0)
+        c = (ph - ps) / ph
+        disc = np.sqrt(c * c + 4.0 * ps * g)
+        f2 = np.where(c >= 0, 2.0 * g / np.where(c + disc > 0, c + disc, 1.0),
+                      (disc - c) / (2.0 * np.where(ps > 0, ps, 1.0)))
+        f1 = np.where(c >= 0, ps * f2 + c, g / np.where(f2 > 0, f2, 1.0))
+        # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
+        P0 = a1 + mterm
+        f1 = np.where(kx > 0, f1, 1.0 - ps * P0)
+        f2 = np.where(kx > 0, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
     v = 1.0 - ps * a2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
-        delta = t + ph * t_bar * (uq + mterm) / v
-        # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
-        rho_beta = (kx * uq + ps * a2 * mup2 / rho) / v
+    one_m_phi_a2 = 1.0 - ph * a2
+    if (kx == 0).any():
+        # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
+        # snap round-off at the rank thresholds to 0 so they are recognised.
+        at0 = kx == 0
+        v = np.where(at0 & (np.abs(v) <= 1e-12), 0.0, v)
+        one_m_phi_a2 = np.where(at0 & (np.abs(one_m_phi_a2) <= 1e-12), 0.0, one_m_phi_a2)
+        t = np.where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
+    # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
+    delta = t + _ratio(ph * t_bar * (uq + mterm), v)
+    # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
+    rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
-                  delta=delta, rho_beta=rho_beta, mu1=mu1, mu_perp2=mup2, mterm2=mterm2)
+                  one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
+                  mu_perp2=mup2, mterm2=mterm2)
     bias, var, terms = _side(m, 1, s_test=spec.s_star, mu1_t=mu1_t, mu_perp2_t=mu_perp2_t,
                              **common)
     bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2, **common)
 
-    # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at its rank threshold).
-    # (At k_x = 0 — linear features of rank n0·μ(λ>0) below both m and n1 — ψ = φ is no threshold.)
-    peak = ridgeless & (((ps == ph) & (kx > 0)) | ~(delta > 0) | ~(v > 0) | ~(1.0 - ph * a2 > 0))
+    # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
+    # the variance +inf; elsewhere every output must be finite.
+    indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0)
+    if indeterminate.any():
+        i = int(np.flatnonzero(indeterminate)[0])
+        raise ConvergenceError(
+            f"the ridgeless limit at phi={ph[i]!r}, psi={ps[i]!r}, noise_var={nv[i]!r} is an "
+            "indeterminate 0·inf form (linear features exactly at two rank thresholds at once, "
+            "n1 = m = n0·μ(λ>0), without label noise) that the engine does not evaluate; "
+            "use a small gamma > 0 instead (the limit is approached slowly, roughly like gamma**(1/3))"
+        )
+    peak = ridgeless & ~(np.isfinite(var) & np.isfinite(var_id))
     if peak.any():
-        for arr in (var, var_id):
-            arr[peak] = np.inf
-        for tm in (terms, terms_id):
-            for name in ("wx", "wx_eps"):
-                getattr(tm, name)[peak] = np.inf
-            for name in ("w", "x", "x_eps"):
-                arr = getattr(tm, name)
-                arr[peak & ~np.isfinite(arr)] = np.inf
-        delta = np.where(peak, 0.0, delta)
-
+        var[peak] = np.inf
+        var_id[peak] = np.inf
     err, err_id = bias + var, bias_id + var_id
     finite_expected = ~peak
     for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
@@ -428,6 +465,7 @@ def asymptotics(
     gamma: object,
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
+    precision: int | None = None,
 ) -> Asymptotics:
     """Exact limiting test error, bias and variance (OOD under Σ* and ID under Σ).
 
@@ -445,6 +483,11 @@ def asymptotics(
         Training label-noise variance σ² >= 0 (the reported errors use clean test labels).
     activation:
         A name (see :func:`rfshift.available_activations`) or an :class:`rfshift.Activation`.
+    precision:
+        ``None`` (default): float64, vectorised. An integer number of decimal digits re-solves one
+        scalar point in arbitrary precision with mpmath and returns
+        :class:`rfshift.symbolic.MPAsymptotics` (``mpf`` fields) instead — used to certify the
+        float64 results near the interpolation peak.
 
     ``phi``, ``psi``, ``gamma`` and ``noise_var`` broadcast like NumPy arrays.
 
@@ -471,6 +514,14 @@ def asymptotics(
     """
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
+    if precision is not None:
+        for name, val in (("phi", phi), ("psi", psi), ("gamma", gamma), ("noise_var", noise_var)):
+            if np.ndim(val) != 0:
+                raise ValueError(f"precision= re-solves a single point: {name} must be a scalar")
+        from .symbolic import asymptotics_mp
+
+        return asymptotics_mp(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var,  # type: ignore[return-value]
+                              activation=activation, precision=precision)
     act = get_activation(activation)
     phi_a = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
     psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")

@@ -570,24 +570,26 @@ def test_ood_id_linear_relation_ridgeless_overparameterised():
         assert np.max(np.abs(np.polyval(fit, res_g.error_id) - res_g.error)) > 1e-6
 
 
-_LINEAR_NOISELESS_THRESHOLD = (
-    "engine/THEORY edge case: linear activation, noise_var = 0, gamma = 0 at a rank threshold "
-    "(phi == 1 with psi < 1, or psi == phi == 1). The target is realisable and there is no effective "
-    "noise, so the error's gamma -> 0+ limit is finite (0 for phi = 1, psi = 0.5; 0.86667 for "
-    "psi = phi = 1 with this spectrum, 1/3 isotropic) and continuous in phi, but the engine returns "
-    "inf and interpolation_peak = True. Fix: in engine.py only flag the peak where the limit really "
-    "diverges (the numerator (noise_var + effective noise) is > 0), or evaluate the 0·inf limit."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_LINEAR_NOISELESS_THRESHOLD)
-@pytest.mark.parametrize("phi, psi", [(1.0, 0.5), (1.0, 1.0), (1.0, 0.0)])
+@pytest.mark.parametrize("phi, psi", [(1.0, 0.5), (1.0, 0.0), (1.5, 0.5)])
 def test_linear_noiseless_rank_threshold_is_finite(phi, psi):
-    spec = rf.Spectrum([2.0, 0.5], [1.0, 3.0])
+    """Linear features, no noise, ridgeless, at the sample-side rank threshold φ·μ(λ>0) = 1: the
+    target is realisable, so the γ → 0+ limit is finite and the engine must return it, not inf."""
+    lam = [2.0, 0.5] if phi == 1.0 else [2.0, 0.5, 0.0]
+    spec = rf.Spectrum(lam, [1.0, 3.0, 1.0][: len(lam)])
     g = np.array([0.0, 1e-10, 1e-12])
     res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=g, noise_var=0.0, activation="linear")
     assert np.all(np.isfinite(res.error))
-    assert abs(res.error[0] - res.error[2]) < 1e-3
+    assert not res.interpolation_peak.any()
+    assert abs(res.error[0] - res.error[2]) < 1e-4
+
+
+def test_linear_noiseless_double_threshold_raises():
+    """n1 = m = n0·μ(λ>0) without noise: an indeterminate 0·inf limit; a clear error, never a number."""
+    spec = rf.Spectrum([2.0, 0.5], [1.0, 3.0])
+    with pytest.raises(rf.ConvergenceError, match="indeterminate"):
+        rf.asymptotics(spec, phi=1.0, psi=1.0, gamma=0.0, noise_var=0.0, activation="linear")
+    res = rf.asymptotics(spec, phi=1.0, psi=1.0, gamma=0.0, noise_var=0.1, activation="linear")
+    assert res.interpolation_peak and np.isinf(res.error)
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "linear"])
@@ -609,11 +611,6 @@ def test_ridgeless_t_exact(act):
     np.testing.assert_allclose(res.t_bar, np.broadcast_to(t_bar_want, res.t.shape), atol=1e-13)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: at the ridgeless interpolation peak (γ = 0, ψ = φ) Asymptotics.t is NaN (0/0 in "
-    "ga/(rho*kx*f1) with f1 = 0) and t_bar can be -2.2e-16; THEORY.md §4 gives t = t̄ = 0. Fix in "
-    "engine.py after computing t, t_bar: where gamma == 0 set t = max(0, 1 - phi/psi) (0 for psi = 0) "
-    "and t_bar = max(0, 1 - psi/phi)."))
 @pytest.mark.parametrize("lam", [[1.0], [0.5, 2.0], [0.0, 0.0, 0.0, 1.0]])
 def test_ridgeless_t_exact_at_interpolation_peak(lam):
     spec = rf.Spectrum(lam, lam)
