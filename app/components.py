@@ -700,8 +700,8 @@ def heatmap_png(
 
 def downloads(df: pd.DataFrame, png: Callable[[], bytes], stem: str, *, key: str) -> None:
     """CSV and PNG download buttons for one figure; the PNG is rendered only when clicked."""
-    c1, c2, _ = st.columns([1, 1, 3])
-    c1.download_button(
+    row = st.container(horizontal=True)
+    row.download_button(
         "Download CSV",
         df.to_csv(index=False).encode(),
         file_name=f"{stem}.csv",
@@ -710,7 +710,7 @@ def downloads(df: pd.DataFrame, png: Callable[[], bytes], stem: str, *, key: str
         on_click="ignore",
         icon=":material/table:",
     )
-    c2.download_button(
+    row.download_button(
         "Download PNG",
         png,
         file_name=f"{stem}.png",

@@ -257,7 +257,7 @@ def solve_kx(
             lo, f_lo, d_lo = np.where(use, y_b, lo), np.where(use, -1.0, f_lo), np.where(use, slope, d_lo)
             hi = np.where(use & ~(hi > y_b), np.nan, hi)
             # without an upper end, start one (doubled) Newton step above the boundary
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 newton = np.clip(2.0 / slope, 1e-12 * np.maximum(1.0, np.abs(y_b)), 1.0)
             y0 = np.where(use & np.isnan(hi), y_b + np.nan_to_num(newton, nan=1.0), np.log(spec.s))
         else:

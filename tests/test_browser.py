@@ -63,6 +63,8 @@ def start_app(port: int) -> subprocess.Popen:
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.toolbarMode",
+        "minimal",
     ]
     return subprocess.Popen(
         cmd,

