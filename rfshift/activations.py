@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from scipy import integrate, special
 
 __all__ = [
     "Activation",
@@ -105,6 +104,8 @@ def _gauss_expect(f: Callable[[np.ndarray], np.ndarray], v: float, bps: Sequence
         val = float(np.asarray(val, dtype=float).reshape(-1)[0])
         return val * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
+    from scipy import integrate  # imported on first use: keeps `import rfshift` fast
+
     total = 0.0
     for lo, hi in itertools.pairwise(edges):
         with warnings.catch_warnings():
@@ -181,23 +182,41 @@ def _quadratic_cf(v: float) -> tuple[float, float, float]:
     return v, 0.0, 2.0 * v * v
 
 
+def _special():  # scipy.special, imported on first use
+    from scipy import special
+
+    return special
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return special.expit(x)
+    return _special().expit(x)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return _special().erf(x)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return x * _special().ndtr(x)
+
+
+def _silu(x: np.ndarray) -> np.ndarray:
+    return x * _special().expit(x)
 
 
 _REGISTRY: dict[str, Activation] = {
     "relu": Activation(lambda x: np.maximum(x, 0.0), "relu", (0.0,), _relu_cf),
     "leaky_relu": Activation(lambda x: np.where(x > 0, x, _LEAK * x), "leaky_relu", (0.0,),
                              _leaky_relu_cf),
-    "erf": Activation(special.erf, "erf", (), _erf_cf),
+    "erf": Activation(_erf, "erf", (), _erf_cf),
     "linear": Activation(lambda x: np.asarray(x, dtype=float) * 1.0, "linear", (), _linear_cf),
     "quadratic": Activation(lambda x: np.asarray(x, dtype=float) ** 2, "quadratic", (),
                             _quadratic_cf),
     "tanh": Activation(np.tanh, "tanh", ()),
     "sigmoid": Activation(_sigmoid, "sigmoid", ()),
     "softplus": Activation(lambda x: np.logaddexp(0.0, x), "softplus", ()),
-    "gelu": Activation(lambda x: x * special.ndtr(x), "gelu", ()),
-    "silu": Activation(lambda x: x * special.expit(x), "silu", ()),
+    "gelu": Activation(_gelu, "gelu", ()),
+    "silu": Activation(_silu, "silu", ()),
     "elu": Activation(lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))), "elu", (0.0,)),
     "hardtanh": Activation(lambda x: np.clip(x, -1.0, 1.0), "hardtanh", (-1.0, 1.0)),
     "abs": Activation(np.abs, "abs", (0.0,)),
