@@ -99,10 +99,12 @@ def _gauss_expect(f: Callable[[np.ndarray], np.ndarray], v: float, bps: Sequence
     edges = [-np.inf, *cuts, np.inf]
 
     def integrand(z: float) -> float:
+        w = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+        if w == 0.0:  # far quadrature nodes: the Gaussian weight underflows, σ may overflow
+            return 0.0
         with np.errstate(all="ignore"):
             val = f(np.asarray([sd * z], dtype=float))
-        val = float(np.asarray(val, dtype=float).reshape(-1)[0])
-        return val * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+        return float(np.asarray(val, dtype=float).reshape(-1)[0]) * w
 
     from scipy import integrate  # imported on first use: keeps `import rfshift` fast
 

@@ -197,15 +197,8 @@ def test_activation_wrong_output_shape():
         act.constants(1.0)
 
 
-_OVERFLOW_BUG = (
-    "engine bug: _gauss_expect multiplies σ(√v z) by exp(-z²/2) after evaluating σ, so at the far "
-    "quadrature nodes (|z| ~ 10³) inf·0 = NaN and a finite Gaussian moment is reported as 'not "
-    "finite'. Fix in rfshift/activations.py integrand: w = math.exp(-0.5*z*z); if w == 0.0: return "
-    "0.0 (before calling f)."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=_OVERFLOW_BUG)
 @pytest.mark.parametrize("v", [1.0, 4.0])
 def test_exponential_activation(v):
     """σ = exp: μ0 = e^{v/2}, μ1 = e^{v/2}, E σ² = e^{2v} (all finite)."""
@@ -215,7 +208,6 @@ def test_exponential_activation(v):
     assert c.second_moment == pytest.approx(math.exp(2 * v), rel=1e-10)
 
 
-@pytest.mark.xfail(strict=True, reason=_OVERFLOW_BUG)
 def test_heavy_but_finite_tail_is_accurate():
     """σ(x) = exp(x²/8): E σ² = E exp(g²/4) = √2 at v = 1 (finite), μ1 = 0 (even)."""
     act = rf.Activation(lambda x: np.exp(x**2 / 8), name="gauss-bump", breakpoints=())
