@@ -1,0 +1,273 @@
+"""``simulate``: Monte Carlo estimates of error, bias and variance of the finite model, with s.e."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .._validation import check_parameter
+from ..engine import Asymptotics, VarianceTerms, asymptotics
+from ..spectra import Spectrum
+from .estimators import summarise, trial_estimates
+from .kernels import exact_kernel, resolve_builtin
+from .sampling import Design, factorial_design, realise, replicate_design
+from .simulator import Config, run_batch
+
+__all__ = ["Estimate", "simulate", "text_progress"]
+
+#: Working-memory target per batch of trials (bytes); a batch holds at least one trial.
+MEMORY_BUDGET = 2 << 30
+#: Entries of one block of the n1 × n1 test kernel (row blocks are sized to this).
+KERNEL_BLOCK_ENTRIES = 1 << 24
+#: Entries of one chunk of sampled test pre-activations (nW × n1 × chunk).
+TEST_CHUNK_ENTRIES = 1 << 24
+#: Default number of test points of the sampling path (activations without a closed-form kernel).
+DEFAULT_TEST_POINTS = 4096
+
+_TERMS = ("w", "x", "eps", "wx", "w_eps", "x_eps", "wx_eps")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Monte Carlo estimates (means over trials) and their standard errors (``*_se``).
+
+    OOD fields test on Σ*, ``*_id`` fields test the same trained models on Σ. ``variance_terms*`` are
+    the THEORY.md §7 ANOVA terms (``fine=True`` only, else None). ``spectrum``, ``phi`` and ``psi``
+    are the values actually simulated (atom weights rounded to n0, φ = n0/m, ψ = n0/n1).
+    """
+
+    error: float
+    error_se: float
+    bias: float
+    bias_se: float
+    variance: float
+    variance_se: float
+    error_id: float
+    error_id_se: float
+    bias_id: float
+    bias_id_se: float
+    variance_id: float
+    variance_id_se: float
+    variance_terms: VarianceTerms | None
+    variance_terms_se: VarianceTerms | None
+    variance_terms_id: VarianceTerms | None
+    variance_terms_id_se: VarianceTerms | None
+    n0: int
+    n1: int
+    m: int
+    phi: float
+    psi: float
+    gamma: float
+    noise_var: float
+    activation: str
+    trials: int
+    trainings_per_trial: int
+    exact: bool
+    test_points: int | None
+    seed: int
+    spectrum: Spectrum
+    seconds: float
+
+    def theory(self) -> Asymptotics:
+        """The engine's limit at the simulated spectrum and ratios (for comparison)."""
+        return asymptotics(self.spectrum, phi=self.phi, psi=self.psi, gamma=self.gamma,
+                           noise_var=self.noise_var, activation=self.activation)
+
+    def zscores(self, theory: Asymptotics | None = None) -> dict[str, float]:
+        """(MC − theory)/s.e. for error, bias, variance (OOD and ID) and the fine terms if present."""
+        th = self.theory() if theory is None else theory
+        out = {}
+        for name in ("error", "bias", "variance", "error_id", "bias_id", "variance_id"):
+            out[name] = (getattr(self, name) - float(getattr(th, name))) / getattr(self, f"{name}_se")
+        for suffix, tterms in (("", th.variance_terms), ("_id", th.variance_terms_id)):
+            mc = getattr(self, f"variance_terms{suffix}")
+            se = getattr(self, f"variance_terms{suffix}_se")
+            if mc is None:
+                continue
+            for t in _TERMS:
+                s = float(getattr(se, t))
+                diff = float(getattr(mc, t)) - float(getattr(tterms, t))
+                out[f"V_{t}{suffix}"] = diff / s if s > 0 else (0.0 if diff == 0 else math.inf)
+        return out
+
+
+def text_progress(label: str = "", stream=None, width: int = 30) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that draws a one-line text bar on ``stream`` (stderr)."""
+    out = sys.stderr if stream is None else stream
+    start = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        frac = done / max(total, 1)
+        bar = "#" * round(width * frac) + "." * (width - round(width * frac))
+        el = time.perf_counter() - start
+        out.write(f"\r{label} [{bar}] {done}/{total} trials {el:6.1f}s")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return progress
+
+
+def _int_arg(value: object, name: str, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {value}")
+    return int(value)
+
+
+def _float_arg(value: object, name: str, allow_zero: bool) -> float:
+    arr = check_parameter(value, name, allow_zero=allow_zero)
+    if arr.size != 1:
+        raise ValueError(f"{name} must be a scalar for simulate, got shape {arr.shape}")
+    return float(arr.reshape(()))
+
+
+def _trial_bytes(cfg: Config, n_pred: int) -> int:
+    n_w, n_x, _ = cfg.counts
+    n0, n1, m = cfg.n0, cfg.n1, cfg.m
+    entries = (3 * n_w * n1 * n0 + 2 * n_x * n0 * m + 3 * n1 * m + 2 * min(n1, m) ** 2
+               + 4 * cfg.block_rows * n1 + 2 * n_w * n1 * cfg.test_chunk * (not cfg.exact) + n_pred * n1)
+    if not cfg.diagonal:
+        entries += 2 * n0 * n0
+    return 8 * entries
+
+
+def _sharding():
+    devices = jax.devices()
+    if len(devices) <= 1:
+        return None, 1
+    mesh = Mesh(np.asarray(devices), ("trials",))
+    return mesh, len(devices)
+
+
+def simulate(
+    spec: Spectrum | tuple[object, object],
+    n0: int | None = None,
+    phi: float = 0.5,
+    psi: float = 0.25,
+    gamma: float = 1e-2,
+    noise_var: float = 0.1,
+    activation: str = "relu",
+    trials: int = 8,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    fine: bool = False,
+    reps: int = 2,
+    exact: bool | None = None,
+    test_points: int = DEFAULT_TEST_POINTS,
+    batch: int | None = None,
+) -> Estimate:
+    """Monte Carlo test error, bias and variance of random-feature ridge regression at finite n0.
+
+    ``spec``: a :class:`~rfshift.Spectrum` (realised with round(p_k n0) directions per atom,
+    n0 default 512) or a pair ``(Sigma, Sigma_star)`` of n0 × n0 covariances (need not commute).
+    m = round(n0/φ) samples, n1 = round(n0/ψ) features. Each of ``trials`` independent trials draws
+    β and ``reps`` independent trainings sharing it (``fine=True``: the 2×2×2 design over W, X, ε,
+    8 trainings, giving the §7 terms). Test expectations are exact for relu, leaky_relu, erf, linear
+    (``exact=None``/True) and otherwise sampled with ``test_points`` points per trial (rounded up to
+    whole chunks). ``progress(done, total)`` is called after every batch of trials.
+    """
+    t_start = time.perf_counter()
+    n0 = None if n0 is None else _int_arg(n0, "n0", 2)
+    phi = _float_arg(phi, "phi", allow_zero=False)
+    psi = _float_arg(psi, "psi", allow_zero=False)
+    gamma = _float_arg(gamma, "gamma", allow_zero=True)
+    noise_var = _float_arg(noise_var, "noise_var", allow_zero=True)
+    trials = _int_arg(trials, "trials", 2)
+    reps = _int_arg(reps, "reps", 2)
+    seed = _int_arg(seed, "seed", 0)
+    test_points = _int_arg(test_points, "test_points", 1)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable(done, total) or None, got {type(progress).__name__}")
+    name = resolve_builtin(activation)
+    has_exact = exact_kernel(name) is not None
+    if exact is None:
+        exact = has_exact
+    elif exact and not has_exact:
+        raise ValueError(f"no closed-form test kernel for activation {name!r}; use exact=False (sampling)")
+
+    geom = realise(spec, n0)
+    n0 = geom.n0
+    m = max(1, round(n0 / phi))
+    n1 = max(1, round(n0 / psi))
+    if gamma == 0 and name == "linear" and n0 < min(n1, m):
+        raise ValueError(
+            f"gamma=0 with the linear activation: the Gram matrix has rank n0={n0} < min(n1={n1}, m={m}) "
+            "and is singular; use gamma > 0"
+        )
+    design: Design = factorial_design() if fine else replicate_design(reps)
+    n_w = design.counts[0]
+    block = max(1, min(n1, KERNEL_BLOCK_ENTRIES // n1))
+    chunk = max(1, min(test_points, TEST_CHUNK_ENTRIES // (n_w * n1)))
+    n_chunks = -(-test_points // chunk)
+    cfg = Config(n0, n1, m, design.idx, name, bool(exact), geom.diagonal, block, chunk, n_chunks)
+
+    mesh, n_dev = _sharding()
+    if batch is None:
+        per_dev = max(1, MEMORY_BUDGET // _trial_bytes(cfg, design.n_pred))
+        batch = min(per_dev * n_dev, trials)
+    batch = _int_arg(batch, "batch", 1)
+    n_batches = -(-trials // batch)
+    batch = -(-trials // n_batches)  # equal batches, at most n_batches - 1 wasted trials
+    batch = -(-batch // n_dev) * n_dev
+    root = jax.random.PRNGKey(seed)
+    all_keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(n_batches * batch))
+
+    train_f = jnp.asarray(geom.train_factor)
+    test_f = jnp.asarray(geom.test_factor)
+    noise_sd = jnp.asarray(math.sqrt(noise_var))
+    gamma_j = jnp.asarray(gamma)
+    if mesh is not None:
+        rep = NamedSharding(mesh, PartitionSpec())
+        train_f, test_f = jax.device_put(train_f, rep), jax.device_put(test_f, rep)
+        key_sharding = NamedSharding(mesh, PartitionSpec("trials"))
+    parts = []
+    for i in range(n_batches):
+        keys = all_keys[i * batch:(i + 1) * batch].reshape(n_dev, batch // n_dev, -1)
+        if mesh is not None:
+            keys = jax.device_put(keys, key_sharding)
+        out = run_batch(keys, train_f, test_f, noise_sd, gamma_j, cfg)
+        parts.append({k: np.asarray(v).reshape(batch, *v.shape[2:]) for k, v in out.items()})
+        if progress is not None:
+            progress(min((i + 1) * batch, trials), trials)
+    stats = {k: np.concatenate([p[k] for p in parts])[:trials] for k in parts[0]}
+    for k, v in stats.items():
+        if not np.all(np.isfinite(v)):
+            if gamma == 0:
+                raise ValueError(
+                    f"gamma=0: the Gram matrix is numerically singular (n0={n0}, n1={n1}, m={m}, "
+                    f"activation={name}); the minimum-norm solution is ill-defined here, use gamma > 0"
+                )
+            raise ValueError(f"non-finite Monte Carlo statistic {k!r} (overflow?) at n0={n0}, n1={n1}, m={m}")
+
+    res: dict[str, object] = {}
+    terms: dict[str, VarianceTerms | None] = {}
+    for j, suffix in ((0, ""), (1, "_id")):
+        per = trial_estimates(stats["yy"][:, j], stats["yf"][:, j], stats["G"][:, j], design, fine=fine)
+        for q in ("error", "bias", "variance"):
+            res[f"{q}{suffix}"], res[f"{q}{suffix}_se"] = summarise(per[q])
+        if fine:
+            pairs = {t: summarise(per[f"var_{t}"]) for t in _TERMS}
+            terms[f"variance_terms{suffix}"] = VarianceTerms(**{t: v[0] for t, v in pairs.items()})
+            terms[f"variance_terms{suffix}_se"] = VarianceTerms(**{t: v[1] for t, v in pairs.items()})
+        else:
+            terms[f"variance_terms{suffix}"] = terms[f"variance_terms{suffix}_se"] = None
+    return Estimate(
+        **res, **terms, n0=n0, n1=n1, m=m, phi=n0 / m, psi=n0 / n1, gamma=gamma, noise_var=noise_var,
+        activation=name, trials=trials, trainings_per_trial=design.n_pred, exact=bool(exact),
+        test_points=None if exact else chunk * n_chunks, seed=seed, spectrum=geom.spectrum,
+        seconds=time.perf_counter() - t_start,
+    )
+
+
+assert {f.name for f in fields(VarianceTerms)} == set(_TERMS)

@@ -1,0 +1,92 @@
+"""Plain NumPy/SciPy float64 implementation of one trial (independent of the JAX code).
+
+Used by the tests (same draws → same numbers to 1e-10) and by ``benchmarks/montecarlo.py`` (the
+numpy baseline). Straightforward formulas with full n1 × n1 kernel matrices; no chunking.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import linalg, special
+
+__all__ = ["NUMPY_ACTIVATIONS", "reference_trial"]
+
+NUMPY_ACTIVATIONS = {
+    "relu": lambda x: np.maximum(x, 0.0),
+    "erf": special.erf,
+    "linear": lambda x: x,
+    "tanh": np.tanh,
+}
+
+
+def _kernel(name: str, C: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    if name == "relu":  # arc-cosine kernel, written with arctan2
+        nrm = np.sqrt(np.outer(d1, d2))
+        sin_part = np.sqrt(np.maximum(nrm**2 - C**2, 0.0))
+        theta = np.arctan2(sin_part, C)
+        return (sin_part + (math.pi - theta) * C) / (2 * math.pi)
+    if name == "erf":
+        return 2 / math.pi * np.arcsin(2 * C / np.sqrt(np.outer(1 + 2 * d1, 1 + 2 * d2)))
+    if name == "linear":
+        return C
+    raise ValueError(f"no reference kernel for {name!r}")
+
+
+def _slope(name: str, d: np.ndarray) -> np.ndarray:
+    return {"relu": 0.5 + 0 * d, "erf": 2 / np.sqrt(math.pi * (1 + 2 * d)), "linear": 1 + 0 * d}[name]
+
+
+def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_test=None) -> dict:
+    """Pair statistics ``yy`` (2,), ``yf`` (2, P), ``G`` (2, P, P) of one trial (0 = OOD, 1 = ID).
+
+    L, T: dense factors of Σ and Σ* (or 1-D diagonals). ``z_test``: standard-normal test points
+    (n_test × n0) for the sampling path, None for the exact kernels.
+    """
+    Lm = np.diag(L) if np.ndim(L) == 1 else np.asarray(L)
+    Tm = np.diag(T) if np.ndim(T) == 1 else np.asarray(T)
+    n0 = beta.size
+    sig = NUMPY_ACTIVATIONS[activation]
+    coefs, wsel = [], []
+    for iw, ix, ie in idx:
+        X = Lm @ Z[ix]
+        Y = beta @ X / math.sqrt(n0) + noise_sd * E[ie]
+        F = sig(W[iw] @ X / math.sqrt(n0))
+        n1, m = F.shape
+        if n1 <= m:
+            A = F @ F.T / n1 + gamma * np.eye(n1)
+            c = linalg.cho_solve(linalg.cho_factor(A), F @ Y / n1)
+        else:
+            K = F.T @ F / n1 + gamma * np.eye(m)
+            c = F @ linalg.cho_solve(linalg.cho_factor(K), Y) / n1
+        coefs.append(c)
+        wsel.append(iw)
+    coefs = np.array(coefs)
+    out = {"yy": [], "yf": [], "G": []}
+    for S in (Tm, Lm):
+        b = S.T @ beta
+        P = [w @ S for w in W]
+        if z_test is None:
+            d = [np.einsum("ij,ij->i", p, p) / n0 for p in P]
+            n_pred = len(idx)
+            G = np.empty((n_pred, n_pred))
+            for p in range(n_pred):
+                for q in range(n_pred):
+                    a, c = wsel[p], wsel[q]
+                    Kmat = _kernel(activation, P[a] @ P[c].T / n0, d[a], d[c])
+                    G[p, q] = coefs[p] @ Kmat @ coefs[q]
+            yf = np.array([coefs[p] @ ((P[wsel[p]] @ b) / n0 * _slope(activation, d[wsel[p]]))
+                           for p in range(n_pred)])
+            yy = b @ b / n0
+        else:
+            y = z_test @ b / math.sqrt(n0)
+            preds = np.array([coefs[p] @ sig(P[wsel[p]] @ z_test.T / math.sqrt(n0))
+                              for p in range(len(idx))])
+            G = preds @ preds.T / len(y)
+            yf = preds @ y / len(y)
+            yy = y @ y / len(y)
+        out["yy"].append(yy)
+        out["yf"].append(yf)
+        out["G"].append(G)
+    return {k: np.array(v) for k, v in out.items()}

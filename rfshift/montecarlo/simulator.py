@@ -1,0 +1,193 @@
+"""The finite random-feature model in JAX: trainings of one trial and their exact test statistics.
+
+Model (THEORY.md §1, simulated as is, true activation including μ0): x ~ N(0, Σ), y = βᵀx/√n0 + ε,
+β ~ N(0, I), W iid N(0, 1) (n1 × n0), F = σ(W X/√n0), ŷ(x) = cᵀ σ(W x/√n0) with coefficients
+
+    c = F (K + γ I_m)^{-1} Yᵀ / n1 = (F Fᵀ/n1 + γ I_{n1})^{-1} F Yᵀ / n1,   K = FᵀF/n1.
+
+The system is solved by Cholesky on the smaller Gram side (never an explicit inverse); at γ = 0 this
+is the minimum-norm interpolator when n1 > m and the least-squares fit when n1 < m. A singular Gram
+(γ = 0 with linear activation and n0 < min(n1, m), or numerically singular) is refused.
+
+Test statistics per trial and test law (OOD Σ* = T Tᵀ, ID Σ = L Lᵀ), with P = W T (rows p_i):
+C_ij = p_i·p_j/n0, exact kernels from ``kernels`` evaluated in row blocks (the n1 × n1 matrix is never
+held), or ``test_points`` sampled x = T z in chunks otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.scipy.linalg import cho_factor, cho_solve
+
+from .kernels import exact_kernel, jax_activation
+from .sampling import draw_trial, normal_test_points
+
+__all__ = ["Config", "run_batch", "trial_statistics"]
+
+
+class Config(NamedTuple):
+    """Static (shape-determining) settings of one compiled simulation."""
+
+    n0: int
+    n1: int
+    m: int
+    idx: tuple[tuple[int, int, int], ...]
+    activation: str
+    exact: bool
+    diagonal: bool
+    block_rows: int
+    test_chunk: int
+    n_test_chunks: int
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        a = np.asarray(self.idx)
+        return tuple(int(c) for c in a.max(axis=0) + 1)
+
+
+def _left(factor: jax.Array, M: jax.Array, diagonal: bool) -> jax.Array:
+    """factor @ M (factor diagonal when ``diagonal``)."""
+    return factor[:, None] * M if diagonal else factor @ M
+
+
+def _left_t(factor: jax.Array, v: jax.Array, diagonal: bool) -> jax.Array:
+    """factorᵀ @ v."""
+    return factor * v if diagonal else factor.T @ v
+
+
+def coefficients(F: jax.Array, Y: jax.Array, gamma: jax.Array) -> jax.Array:
+    """c = (F Fᵀ/n1 + γ)^{-1} F Y / n1, via Cholesky on the smaller Gram side."""
+    n1, m = F.shape
+    if n1 <= m:
+        G = F @ F.T / n1 + gamma * jnp.eye(n1, dtype=F.dtype)
+        return cho_solve(cho_factor(G, lower=True), F @ Y / n1)
+    K = F.T @ F / n1 + gamma * jnp.eye(m, dtype=F.dtype)
+    return F @ cho_solve(cho_factor(K, lower=True), Y) / n1
+
+
+def _bilinear(Pa: jax.Array, Pb: jax.Array, da: jax.Array, db: jax.Array, coef: jax.Array,
+              kernel, block: int, n0: int) -> jax.Array:
+    """coef K_ab coefᵀ with K_ab[i, j] = kernel(p_a,i·p_b,j/n0, d_a,i, d_b,j), in row blocks."""
+    n1 = Pa.shape[0]
+    n_pred = coef.shape[0]
+    nb = -(-n1 // block)
+    pad = nb * block - n1
+    Pa_b = jnp.pad(Pa, ((0, pad), (0, 0))).reshape(nb, block, Pa.shape[1])
+    da_b = jnp.pad(da, (0, pad), constant_values=1.0).reshape(nb, block)
+    ca_b = jnp.pad(coef, ((0, 0), (0, pad))).reshape(n_pred, nb, block).transpose(1, 0, 2)
+    cbT = coef.T
+
+    def body(acc, xs):
+        pa, dab, ca = xs
+        Kb = kernel((pa @ Pb.T) / n0, dab[:, None], db[None, :])
+        return acc + ca @ (Kb @ cbT), None
+
+    acc, _ = lax.scan(body, jnp.zeros((n_pred, n_pred), coef.dtype), (Pa_b, da_b, ca_b))
+    return acc
+
+
+def _exact_stats(Pw, b, coef, cfg: Config):
+    """Exact test statistics for both test laws at once; Pw (2, nW, n1, n0), b (2, n0)."""
+    kern = exact_kernel(cfg.activation)
+    iw = np.asarray(cfg.idx)[:, 0]
+    n_w = Pw.shape[1]
+    n_pred = coef.shape[0]
+    d = jnp.sum(Pw * Pw, axis=-1) / cfg.n0  # (2, nW, n1) pre-activation variances
+    pairs = np.array([(t, a, c) for t in range(2) for a in range(n_w) for c in range(a, n_w)])
+
+    def block(pair):
+        t, a, c = pair[0], pair[1], pair[2]
+        return _bilinear(Pw[t, a], Pw[t, c], d[t, a], d[t, c], coef, kern.kernel, cfg.block_rows, cfg.n0)
+
+    blocks = lax.map(block, jnp.asarray(pairs))  # (n_pairs, P, P)
+    full = jnp.zeros((2, n_w, n_w, n_pred, n_pred), coef.dtype)
+    full = full.at[pairs[:, 0], pairs[:, 2], pairs[:, 1]].set(jnp.swapaxes(blocks, -1, -2))
+    full = full.at[pairs[:, 0], pairs[:, 1], pairs[:, 2]].set(blocks)
+    ar = np.arange(n_pred)
+    G = full[:, iw[:, None], iw[None, :], ar[:, None], ar[None, :]]
+    # Stein: E[y σ(g_j)] = (βᵀΣ*w_j/n0) E σ'(g_j) = (p_j·b/n0) E σ'(g_j)
+    s = jnp.einsum("twjn,tn->twj", Pw, b) / cfg.n0 * kern.mean_slope(d)
+    yf = jnp.sum(coef[None] * s[:, iw], axis=-1)
+    yy = jnp.sum(b * b, axis=-1) / cfg.n0
+    return yy, yf, G
+
+
+def _sampled_stats(Pw, b, coef, test_key, cfg: Config):
+    """Sampled test statistics for both laws; the same test normals z give x = T z and x = L z."""
+    act = jax_activation(cfg.activation)
+    iw = np.asarray(cfg.idx)[:, 0]
+    ar = np.arange(coef.shape[0])
+    rt = math.sqrt(cfg.n0)
+
+    def body(carry, i):
+        z = normal_test_points(test_key, cfg.test_chunk, cfg.n0, i)
+        y = jnp.einsum("tn,kn->tk", b, z) / rt  # (2, chunk)
+        H = act(jnp.einsum("twjn,kn->twjk", Pw, z) / rt)  # (2, nW, n1, chunk)
+        preds = jnp.einsum("pj,twjk->twpk", coef, H)[:, iw, ar]  # (2, P, chunk)
+        G, yf, yy = carry
+        return (G + jnp.einsum("tpk,tqk->tpq", preds, preds), yf + jnp.einsum("tpk,tk->tp", preds, y),
+                yy + jnp.sum(y * y, axis=-1)), None
+
+    n_pred = coef.shape[0]
+    init = (jnp.zeros((2, n_pred, n_pred)), jnp.zeros((2, n_pred)), jnp.zeros(2))
+    (G, yf, yy), _ = lax.scan(body, init, jnp.arange(cfg.n_test_chunks))
+    n_test = cfg.test_chunk * cfg.n_test_chunks
+    return yy / n_test, yf / n_test, G / n_test
+
+
+def trial_statistics(draws: dict, train_factor: jax.Array, test_factor: jax.Array, noise_sd: jax.Array,
+                     gamma: jax.Array, cfg: Config) -> dict[str, jax.Array]:
+    """Pair statistics of one trial: ``yy`` (2,), ``yf`` (2, P), ``G`` (2, P, P); index 0 = OOD, 1 = ID.
+
+    yy = E_x y², yf[p] = E_x[y ŷ_p], G[p, q] = E_x[ŷ_p ŷ_q] over the test law (see ``estimators``).
+    """
+    act = jax_activation(cfg.activation)
+    idx = jnp.asarray(np.asarray(cfg.idx))
+    rt = math.sqrt(cfg.n0)
+    beta, W, Z, E = draws["beta"], draws["W"], draws["Z"], draws["E"]
+    X = jax.vmap(lambda z: _left(train_factor, z, cfg.diagonal))(Z)  # (nX, n0, m)
+    y_clean = jnp.einsum("n,xnm->xm", _left_t(train_factor, beta, cfg.diagonal), Z) / rt
+
+    def train(p):
+        iw, ix, ie = idx[p, 0], idx[p, 1], idx[p, 2]
+        F = act(W[iw] @ X[ix] / rt)
+        return coefficients(F, y_clean[ix] + noise_sd * E[ie], gamma)
+
+    coef = lax.map(train, jnp.arange(len(cfg.idx)))  # (P, n1)
+    factors = jnp.stack([test_factor, train_factor])  # OOD (Σ*), ID (Σ)
+    if cfg.diagonal:
+        b = factors * beta[None, :]
+        Pw = W[None] * factors[:, None, None, :]
+    else:
+        b = jnp.einsum("tnk,n->tk", factors, beta)
+        Pw = jnp.einsum("wjn,tnk->twjk", W, factors)
+    if cfg.exact:
+        yy, yf, G = _exact_stats(Pw, b, coef, cfg)
+    else:
+        yy, yf, G = _sampled_stats(Pw, b, coef, draws["test_key"], cfg)
+    return {"yy": yy, "yf": yf, "G": G}
+
+
+trial_statistics_jit = jax.jit(trial_statistics, static_argnames=("cfg",))
+
+
+@partial(jax.jit, static_argnames=("cfg",))
+def run_batch(keys: jax.Array, train_factor: jax.Array, test_factor: jax.Array, noise_sd: jax.Array,
+              gamma: jax.Array, cfg: Config) -> dict[str, jax.Array]:
+    """``trial_statistics`` for trial keys of shape (n_dev, per_dev, 2): ``vmap`` over the leading
+    (device-sharded) axis, ``lax.map`` (sequential, memory-bounded) over the trials of each device."""
+
+    def one(key):
+        draws = draw_trial(key, cfg.n0, cfg.n1, cfg.m, cfg.counts)
+        return trial_statistics(draws, train_factor, test_factor, noise_sd, gamma, cfg)
+
+    if keys.shape[0] == 1:  # one device: no batch axis in the compiled program (faster to compile)
+        return jax.tree_util.tree_map(lambda a: a[None], lax.map(one, keys[0]))
+    return jax.vmap(lambda ks: lax.map(one, ks))(keys)
