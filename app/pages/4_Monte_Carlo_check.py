@@ -242,8 +242,11 @@ else:
     )
     if zmax > 4:
         st.warning(
-            f"max |z| = {zmax:.1f}: larger than Monte Carlo noise alone explains. At small d this is "
-            "usually the finite-size bias (O(1/d)); increase d to see whether it shrinks."
+            f"max |z| = {zmax:.1f} over {res['z'].size} z-scores. Two ordinary causes first: with few "
+            f"trials the standard error is itself uncertain ({trials} trials: z is t-distributed with "
+            f"{trials - 1} degrees of freedom, heavy-tailed), and at small d the finite-size bias is "
+            "O(1/d). Increase the trials and d: "
+            "a real disagreement with the theory persists as both grow."
         )
     with st.expander("All estimates"):
         st.dataframe(res, hide_index=True)
