@@ -72,6 +72,12 @@ def equations() -> dict[str, Any]:
     ``variance``, ``error``, ``variance_ridgeless_over``, ``variance_ridgeless_under``,
     ``variance_kernel``, ``weight``, ``F``, ``error_split``, ``linear_slope``, ``linear_intercept``.
     Moments I_{a,b} appear as symbols (I_{1,1}, I^*_{1,1}, ...) defined by ``I_ab``.
+
+    Examples
+    --------
+    >>> from rfshift.symbolic import equations
+    >>> print(equations()["fixed_point"])
+    Eq(kappa*(I_{1,1} + omega), 1 - t)
     """
     import sympy as sp
 
@@ -136,7 +142,14 @@ def equations() -> dict[str, Any]:
 
 
 def latex_equations() -> dict[str, str]:
-    """LaTeX of every entry of :func:`equations` (for display, e.g. the app's Formulas page)."""
+    """LaTeX of every entry of :func:`equations` (for display, e.g. the app's Formulas page).
+
+    Examples
+    --------
+    >>> from rfshift.symbolic import latex_equations
+    >>> print(latex_equations()["u"])
+    u = \\frac{\\phi}{\\kappa \\lambda + \\phi}
+    """
     import sympy as sp
 
     return {k: sp.latex(v) for k, v in equations().items()}

@@ -163,6 +163,14 @@ def regret(
     activation: str | Activation = "relu",
     **kwargs: object,
 ) -> np.ndarray:
-    """E_OOD(γ_ID) − E_OOD(γ_OOD): excess OOD error from tuning γ on ID data (see :func:`optimal_ridge`)."""
+    """E_OOD(γ_ID) − E_OOD(γ_OOD): excess OOD error from tuning γ on ID data (see :func:`optimal_ridge`).
+
+    Examples
+    --------
+    >>> import rfshift as rf
+    >>> from rfshift.analysis import regret
+    >>> float(regret(rf.Spectrum([1.5, 0.5], [1.5, 0.5]), phi=0.5, psi=0.25, noise_var=0.25))  # no shift
+    0.0
+    """
     return optimal_ridge(spec, phi=phi, psi=psi, noise_var=noise_var, activation=activation,
                          **kwargs).regret
