@@ -180,11 +180,10 @@ def test_extreme_valid_inputs_never_nan(sp, act, phi, psi, gamma, noise):
                              activation=act)
     except rf.ConvergenceError:
         return
-    # t, t̄ at the peak itself are NaN today: covered by the strict xfail
-    # test_engine.py::test_ridgeless_t_exact_at_interpolation_peak, so not asserted here.
     peak = bool(res.interpolation_peak)
-    for f in ("error", "bias", "variance", "error_id", "kappa") + (() if peak else ("t", "t_bar")):
+    for f in ("error", "bias", "variance", "error_id", "kappa", "t", "t_bar", "delta"):
         assert not math.isnan(float(getattr(res, f))), f
+    assert res.t >= 0 and res.t_bar >= 0
     if not peak:
         assert math.isfinite(float(res.error)) and math.isfinite(float(res.error_id))
     else:
