@@ -59,8 +59,15 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         row.update({f: float(np.ravel(getattr(res, f))[i]) for f in _FIELDS})
         rows.append(row)
     if args.format == "json":
-        json.dump({"spectrum": repr(spec), "activation": res.activation.name, "rows": rows},
-                  sys.stdout, indent=2, allow_nan=True)
+        # JSON has no infinity: values at the ridgeless interpolation peak are written as null,
+        # and each row says whether it is at the peak.
+        peak = np.ravel(res.interpolation_peak)
+        clean = [
+            {k: (v if np.isfinite(v) else None) for k, v in row.items()} | {"interpolation_peak": bool(p)}
+            for row, p in zip(rows, peak, strict=True)
+        ]
+        json.dump({"spectrum": repr(spec), "activation": res.activation.name, "rows": clean},
+                  sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
