@@ -478,6 +478,7 @@ def curve_chart(
     log_y: bool = True,
     peaks: Sequence[float] = (),
     marker: float | None = None,
+    rules: Sequence[tuple[float, str]] = (),
 ) -> dict[str, Any]:
     """Vega-Lite spec (for ``st.vega_lite_chart(long, spec)``) of the sweep: colour = quantity,
     dash = ID/OOD; dashed red rules at interpolation peaks (value ∞, labelled), a grey rule at the
@@ -527,6 +528,30 @@ def curve_chart(
                 "encoding": {"x": {"field": x_name, "type": "quantitative"}},
             }
         )
+    if len(rules):  # labelled vertical lines, e.g. the optimal ridge
+        values = [{x_name: float(v), "label": lbl} for v, lbl in rules]
+        layers.append(
+            {
+                "data": {"values": values},
+                "mark": {"type": "rule", "color": "#9467bd", "strokeDash": [2, 2], "size": 1.5},
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "tooltip": [{"field": "label", "type": "nominal"}],
+                },
+            }
+        )
+        for i, value in enumerate(values):  # one text layer per label, stacked from the top
+            layers.append(
+                {
+                    "data": {"values": [value]},
+                    "mark": {"type": "text", "color": "#9467bd", "align": "left", "dx": 4, "baseline": "top"},
+                    "encoding": {
+                        "x": {"field": x_name, "type": "quantitative"},
+                        "y": {"value": 4 + 15 * i},
+                        "text": {"field": "label", "type": "nominal"},
+                    },
+                }
+            )
     if len(peaks):
         values = [{x_name: float(p), "label": "interpolation peak: error = ∞"} for p in peaks]
         layers.append(

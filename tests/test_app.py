@@ -108,6 +108,15 @@ def test_curves_other_axes_and_variance_terms():
     assert any("N/d = 4" in c.value or "n/d = 4" in c.value for c in at.caption)  # peak at n/d = N/d = 4
 
 
+def test_curves_gamma_axis_shows_optimal_ridge():
+    at = open_page("curves", query={"axis": "γ", "noise": "0.5"})
+    opt = rf.optimal_ridge(make_shift("power_law"), phi=0.5, psi=0.25, noise_var=0.5, target="ood")
+    assert metric(at, "Optimal γ for OOD error") == _fmt(opt.gamma_ood, 4)
+    assert metric(at, "Optimal γ for ID error") == _fmt(opt.gamma_id, 4)
+    assert metric(at, "OOD cost of tuning γ on ID data") == _fmt(opt.regret, 4)
+    assert float(metric(at, "OOD cost of tuning γ on ID data")) >= 0
+
+
 def test_query_string_sets_widgets():
     at = open_page("curves", query={"noise": "0.5", "gamma": "0.01", "shift": "swap"})
     spec = make_shift("swap")
@@ -186,7 +195,7 @@ def test_idood_phi_changes_slope():
         if nd != 2.0:
             at.select_slider(key="nd").set_value(nd).run()
             no_traceback(at)
-        rel = rf.analysis.linear.linear_relation(spec, phi=1 / nd, noise_var=0.1)
+        rel = rf.linear_relation(spec, phi=1 / nd, noise_var=0.1)
         assert metric(at, "Slope (power_law)") == _fmt(rel.slope)
         assert metric(at, "Intercept (power_law)") == _fmt(rel.intercept)
     # exact relation at γ = 0: the departure of the overparameterised points is rounding only

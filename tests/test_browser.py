@@ -138,6 +138,12 @@ def test_learning_curves_in_a_real_browser(app_url, browser, tmp_path):
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
+        # Open the overview first: on a freshly started server Streamlit answers the very first deep link
+        # with a "Page not found" notice (it still runs the page); a user starts at the root anyway.
+        page.goto(f"{app_url}/", wait_until="domcontentloaded", timeout=20_000)
+        page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
+        page.wait_for_function("document.title.includes('Overview')", timeout=10_000)
+        assert page.title() == "Overview · rfshift"
         page.goto(f"{app_url}/curves", wait_until="domcontentloaded", timeout=20_000)
         page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
         page.wait_for_function("document.title.includes('Learning curves')", timeout=10_000)
@@ -182,5 +188,6 @@ def test_learning_curves_in_a_real_browser(app_url, browser, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000
         assert not page.locator('[data-testid="stException"]').count()
+        assert not page.get_by_text("Page not found").count()
     finally:
         page.close()

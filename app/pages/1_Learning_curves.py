@@ -6,6 +6,8 @@ import components as cp
 import numpy as np
 import streamlit as st
 
+import rfshift as rf
+
 AXES = {  # radio label (also the URL value) -> internal name, description
     "N/n": ("Nn", "features per sample (= φ/ψ)"),
     "n/d": ("nd", "samples per dimension (= 1/φ), N/d fixed"),
@@ -127,6 +129,51 @@ if bool(base["peak"]):
         "error, is infinite there. Move N/n or n/d off 1, or add a ridge."
     )
 
+rules: list[tuple[float, str]] = []
+if axis == "gamma":
+
+    @st.cache_data(show_spinner=False, max_entries=64)
+    def _optimal_ridge(lam, lam_star, w, phi, psi, noise_var, activation) -> dict[str, float]:
+        opt = rf.optimal_ridge(
+            rf.Spectrum(lam, lam_star, w),
+            phi=phi,
+            psi=psi,
+            noise_var=noise_var,
+            activation=activation,
+            target="ood",
+        )
+        return {
+            k: float(getattr(opt, k))
+            for k in (
+                "gamma_ood",
+                "gamma_id",
+                "error_ood_at_gamma_ood",
+                "error_ood_at_gamma_id",
+                "regret",
+                "relative_regret",
+            )
+        }
+
+    opt = cp.guarded(
+        _optimal_ridge, lam, lam_star, w, phi0, psi0, noise_var, activation, what="Optimal ridge"
+    )
+    o = st.columns(3)
+    o[0].metric(
+        "Optimal γ for OOD error",
+        cp.fmt(opt["gamma_ood"], 4),
+        help="Minimiser of the OOD error over γ ∈ {0} ∪ [1e-8, 1e3] (rf.optimal_ridge).",
+    )
+    o[1].metric("Optimal γ for ID error", cp.fmt(opt["gamma_id"], 4))
+    o[2].metric(
+        "OOD cost of tuning γ on ID data",
+        cp.fmt(opt["regret"], 4),
+        help="E_OOD(γ*_ID) − E_OOD(γ*_OOD) ≥ 0, the regret of choosing the ridge by in-distribution "
+        f"validation (relative: {opt['relative_regret']:.3g}).",
+    )
+    for g, lbl in ((opt["gamma_ood"], "γ* (OOD)"), (opt["gamma_id"], "γ* (ID)")):
+        if lo <= g <= hi:
+            rules.append((g, lbl))
+
 x_name = {"Nn": "N_over_n", "nd": "n_over_d", "gamma": "gamma"}[axis]
 df = cp.curve_frame(x_name, x, curve)
 peaks = cp.peak_positions(df, x_name)
@@ -134,7 +181,9 @@ if not quantities or not tests:
     st.info("Pick at least one quantity and one test law in the sidebar.")
 else:
     long = cp.long_frame(df, x_name, quantities, tests, log_y=log_y)
-    chart = cp.curve_chart(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, marker=base_x)
+    chart = cp.curve_chart(
+        long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, marker=base_x, rules=rules
+    )
     st.vega_lite_chart(long, chart, width="stretch")
     if len(peaks):
         st.caption(

@@ -17,7 +17,7 @@ st.caption(
     "model size N/n; filled points are overparameterised, hollow ones underparameterised. With a ridge, or "
     "below the interpolation threshold, the points leave the line."
 )
-linear_relation = cp.require_api("linear_relation", modules=("rfshift.analysis", "rfshift.analysis.linear"))
+linear_relation = cp.require_api("linear_relation")
 
 sb = st.sidebar
 families = [f for f in FAMILIES if f != "none"]
