@@ -218,7 +218,7 @@ def test_n0_4096_fits_in_16_gb():
     """Compiled memory of one trial at n0 = 4096 (φ = .5, ψ = .25: n1 = 16384, m = 8192), not run."""
     n0, n1, m = 4096, 16384, 8192
     design = sampling.replicate_design(2)
-    block = max(1, min(n1, mc.driver.KERNEL_BLOCK_ENTRIES // n1))
+    block = mc.driver.tile_size(n1)
     cfg = simulator.Config(n0, n1, m, design.idx, "relu", True, True, block, 1, 1)
     keys = jax.ShapeDtypeStruct((1, 1, 2), jnp.uint32)
     vec = jax.ShapeDtypeStruct((n0,), jnp.float64)
@@ -277,4 +277,4 @@ def test_fine_grained_terms_vs_theory():
         for name in ("w", "x", "eps", "wx", "w_eps", "x_eps", "wx_eps"):
             z = (getattr(mc_t, name) - float(getattr(th_t, name))) / getattr(se_t, name)
             assert abs(z) < 3.5, (suffix, name, getattr(mc_t, name), float(getattr(th_t, name)), z)
-        assert mc_t.x_eps > 10 * se_t.x_eps and mc_t.w > 10 * se_t.w  # non-trivial terms resolved
+        assert mc_t.x_eps > 10 * se_t.x_eps and mc_t.w > 5 * se_t.w  # non-trivial terms resolved

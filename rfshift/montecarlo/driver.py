@@ -25,7 +25,7 @@ __all__ = ["Estimate", "simulate", "text_progress"]
 
 #: Working-memory target per batch of trials (bytes); a batch holds at least one trial.
 MEMORY_BUDGET = 2 << 30
-#: Entries of one block of the n1 × n1 test kernel (row blocks are sized to this).
+#: Entries of one B × B tile of the n1 × n1 test kernel (B <= 4096; at least 4 tiles per side).
 KERNEL_BLOCK_ENTRIES = 1 << 24
 #: Entries of one chunk of sampled test pre-activations (nW × n1 × chunk).
 TEST_CHUNK_ENTRIES = 1 << 24
@@ -131,6 +131,12 @@ def _float_arg(value: object, name: str, allow_zero: bool) -> float:
     return float(arr.reshape(()))
 
 
+def tile_size(n1: int) -> int:
+    """Side B of the test-kernel tiles: at least 4 tiles per side, B² <= KERNEL_BLOCK_ENTRIES."""
+    n_tiles = max(4, -(-n1 // math.isqrt(KERNEL_BLOCK_ENTRIES)))
+    return max(1, -(-n1 // n_tiles))
+
+
 def _trial_bytes(cfg: Config, n_pred: int) -> int:
     n_w, n_x, _ = cfg.counts
     n0, n1, m = cfg.n0, cfg.n1, cfg.m
@@ -207,7 +213,7 @@ def simulate(
         )
     design: Design = factorial_design() if fine else replicate_design(reps)
     n_w = design.counts[0]
-    block = max(1, min(n1, KERNEL_BLOCK_ENTRIES // n1))
+    block = tile_size(n1)
     chunk = max(1, min(test_points, TEST_CHUNK_ENTRIES // (n_w * n1)))
     n_chunks = -(-test_points // chunk)
     cfg = Config(n0, n1, m, design.idx, name, bool(exact), geom.diagonal, block, chunk, n_chunks)

@@ -30,15 +30,11 @@ from ..activations import _LEAK, Activation, available_activations, get_activati
 
 __all__ = ["ExactKernel", "exact_kernel", "jax_activation"]
 
-_TINY = 1e-300
-
-
 def _relu_kernel(C: jnp.ndarray, d1: jnp.ndarray, d2: jnp.ndarray) -> jnp.ndarray:
-    nrm = jnp.sqrt(jnp.maximum(d1 * d2, _TINY))
-    cos = jnp.clip(C / nrm, -1.0, 1.0)
-    theta = jnp.arccos(cos)
-    sin = jnp.sqrt(jnp.maximum(1.0 - cos * cos, 0.0))
-    return nrm / (2.0 * math.pi) * (sin + (math.pi - theta) * cos)
+    # √(d1 d2)(sin θ + (π − θ) cos θ)/(2π) = (S + (π − θ) C)/(2π), S = √(d1 d2 − C²), θ = atan2(S, C)
+    S = jnp.sqrt(jnp.maximum(d1 * d2 - C * C, 0.0))
+    theta = jnp.arctan2(S, C)
+    return (S + (math.pi - theta) * C) * (0.5 / math.pi)
 
 
 def _leaky_kernel(C: jnp.ndarray, d1: jnp.ndarray, d2: jnp.ndarray) -> jnp.ndarray:

@@ -69,13 +69,15 @@ def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_tes
         P = [w @ S for w in W]
         if z_test is None:
             d = [np.einsum("ij,ij->i", p, p) / n0 for p in P]
-            n_pred = len(idx)
-            G = np.empty((n_pred, n_pred))
-            for p in range(n_pred):
-                for q in range(n_pred):
-                    a, c = wsel[p], wsel[q]
+            n_w = len(W)
+            full = {}
+            for a in range(n_w):
+                for c in range(a, n_w):
                     Kmat = _kernel(activation, P[a] @ P[c].T / n0, d[a], d[c])
-                    G[p, q] = coefs[p] @ Kmat @ coefs[q]
+                    full[a, c] = coefs @ Kmat @ coefs.T
+                    full[c, a] = full[a, c].T
+            n_pred = len(idx)
+            G = np.array([[full[wsel[p], wsel[q]][p, q] for q in range(n_pred)] for p in range(n_pred)])
             yf = np.array([coefs[p] @ ((P[wsel[p]] @ b) / n0 * _slope(activation, d[wsel[p]]))
                            for p in range(n_pred)])
             yy = b @ b / n0

@@ -62,60 +62,73 @@ def _left_t(factor: jax.Array, v: jax.Array, diagonal: bool) -> jax.Array:
     return factor * v if diagonal else factor.T @ v
 
 
+def gram(A: jax.Array, n_split: int = 4) -> jax.Array:
+    """A Aᵀ computing only the blocks on and above the diagonal of an n_split × n_split tiling
+    (XLA has no symmetric rank-k update; this saves ~3/8 of the work for n_split = 4)."""
+    n = A.shape[0]
+    if n < 256:
+        return A @ A.T
+    edges = [round(i * n / n_split) for i in range(n_split + 1)]
+    rows = [A[edges[i]:edges[i + 1]] for i in range(n_split)]
+    blocks = [[None] * n_split for _ in range(n_split)]
+    for i in range(n_split):
+        for j in range(i, n_split):
+            blocks[i][j] = rows[i] @ rows[j].T
+            if j > i:
+                blocks[j][i] = blocks[i][j].T
+    return jnp.block(blocks)
+
+
 def coefficients(F: jax.Array, Y: jax.Array, gamma: jax.Array) -> jax.Array:
     """c = (F Fᵀ/n1 + γ)^{-1} F Y / n1, via Cholesky on the smaller Gram side."""
     n1, m = F.shape
     if n1 <= m:
-        G = F @ F.T / n1 + gamma * jnp.eye(n1, dtype=F.dtype)
+        G = gram(F) / n1 + gamma * jnp.eye(n1, dtype=F.dtype)
         return cho_solve(cho_factor(G, lower=True), F @ Y / n1)
-    K = F.T @ F / n1 + gamma * jnp.eye(m, dtype=F.dtype)
+    K = gram(F.T) / n1 + gamma * jnp.eye(m, dtype=F.dtype)
     return F @ cho_solve(cho_factor(K, lower=True), Y) / n1
 
 
-def _bilinear(Pa: jax.Array, Pb: jax.Array, da: jax.Array, db: jax.Array, coef: jax.Array,
-              kernel, block: int, n0: int) -> jax.Array:
-    """coef K_ab coefᵀ with K_ab[i, j] = kernel(p_a,i·p_b,j/n0, d_a,i, d_b,j), in row blocks."""
-    n1 = Pa.shape[0]
-    n_pred = coef.shape[0]
-    nb = -(-n1 // block)
-    pad = nb * block - n1
-    Pa_b = jnp.pad(Pa, ((0, pad), (0, 0))).reshape(nb, block, Pa.shape[1])
-    da_b = jnp.pad(da, (0, pad), constant_values=1.0).reshape(nb, block)
-    ca_b = jnp.pad(coef, ((0, 0), (0, pad))).reshape(n_pred, nb, block).transpose(1, 0, 2)
-    cbT = coef.T
-
-    def body(acc, xs):
-        pa, dab, ca = xs
-        Kb = kernel((pa @ Pb.T) / n0, dab[:, None], db[None, :])
-        return acc + ca @ (Kb @ cbT), None
-
-    acc, _ = lax.scan(body, jnp.zeros((n_pred, n_pred), coef.dtype), (Pa_b, da_b, ca_b))
-    return acc
-
-
 def _exact_stats(Pw, b, coef, cfg: Config):
-    """Exact test statistics for both test laws at once; Pw (2, nW, n1, n0), b (2, n0)."""
+    """Exact test statistics for both test laws at once; Pw (2, nW, n1, n0), b (2, n0).
+
+    full[t, a, c] = coef K coefᵀ with K[i, j] = kernel(p_a,i·p_c,j/n0, d_a,i, d_c,j) is accumulated over
+    B × B tiles (one ``lax.scan``); for a = c only tiles I <= J are computed (K is symmetric: a tile
+    I < J contributes X + Xᵀ).
+    """
     kern = exact_kernel(cfg.activation)
     iw = np.asarray(cfg.idx)[:, 0]
-    n_w = Pw.shape[1]
+    n_law, n_w, n1, n0 = Pw.shape
     n_pred = coef.shape[0]
-    d = jnp.sum(Pw * Pw, axis=-1) / cfg.n0  # (2, nW, n1) pre-activation variances
-    pairs = np.array([(t, a, c) for t in range(2) for a in range(n_w) for c in range(a, n_w)])
+    B = cfg.block_rows
+    nb = -(-n1 // B)
+    pad = nb * B - n1
+    d = jnp.sum(Pw * Pw, axis=-1) / n0  # (2, nW, n1) pre-activation variances
+    Pt = jnp.pad(Pw, ((0, 0), (0, 0), (0, pad), (0, 0))).reshape(n_law, n_w, nb, B, n0)
+    dt = jnp.pad(d, ((0, 0), (0, 0), (0, pad)), constant_values=1.0).reshape(n_law, n_w, nb, B)
+    ct = jnp.pad(coef, ((0, 0), (0, pad))).reshape(n_pred, nb, B)
+    tiles = np.array([(t, a, c, i, j, int(a == c and i < j))
+                      for t in range(n_law) for a in range(n_w) for c in range(a, n_w)
+                      for i in range(nb) for j in range(i if a == c else 0, nb)])
 
-    def block(pair):
-        t, a, c = pair[0], pair[1], pair[2]
-        return _bilinear(Pw[t, a], Pw[t, c], d[t, a], d[t, c], coef, kern.kernel, cfg.block_rows, cfg.n0)
+    def body(acc, tile):
+        t, a, c, i, j, w = (tile[k] for k in range(6))
+        Kb = kern.kernel((Pt[t, a, i] @ Pt[t, c, j].T) / n0, dt[t, a, i][:, None], dt[t, c, j][None, :])
+        X = ct[:, i] @ (Kb @ ct[:, j].T)
+        return acc.at[t, a, c].add(X + w * X.T), None
 
-    blocks = lax.map(block, jnp.asarray(pairs))  # (n_pairs, P, P)
-    full = jnp.zeros((2, n_w, n_w, n_pred, n_pred), coef.dtype)
-    full = full.at[pairs[:, 0], pairs[:, 2], pairs[:, 1]].set(jnp.swapaxes(blocks, -1, -2))
-    full = full.at[pairs[:, 0], pairs[:, 1], pairs[:, 2]].set(blocks)
+    acc0 = jnp.zeros((n_law, n_w, n_w, n_pred, n_pred), coef.dtype)
+    full, _ = lax.scan(body, acc0, jnp.asarray(tiles))
+    lower = np.array([(t, a, c) for t in range(n_law) for a in range(n_w) for c in range(a + 1, n_w)])
+    if lower.size:
+        full = full.at[lower[:, 0], lower[:, 2], lower[:, 1]].set(
+            jnp.swapaxes(full[lower[:, 0], lower[:, 1], lower[:, 2]], -1, -2))
     ar = np.arange(n_pred)
     G = full[:, iw[:, None], iw[None, :], ar[:, None], ar[None, :]]
     # Stein: E[y σ(g_j)] = (βᵀΣ*w_j/n0) E σ'(g_j) = (p_j·b/n0) E σ'(g_j)
-    s = jnp.einsum("twjn,tn->twj", Pw, b) / cfg.n0 * kern.mean_slope(d)
+    s = jnp.einsum("twjn,tn->twj", Pw, b) / n0 * kern.mean_slope(d)
     yf = jnp.sum(coef[None] * s[:, iw], axis=-1)
-    yy = jnp.sum(b * b, axis=-1) / cfg.n0
+    yy = jnp.sum(b * b, axis=-1) / n0
     return yy, yf, G
 
 
