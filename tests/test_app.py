@@ -250,6 +250,26 @@ def test_bad_csv_upload_shows_error(name, data, expect):
     assert not at.metric  # nothing computed from a bad file
 
 
+@pytest.mark.parametrize(("page", "prefix"), [("order", "a_"), ("order", "b_"), ("mc", ""), ("formulas", "")])
+def test_bad_upload_on_other_pages(page, prefix):
+    at = open_page(page)
+    at.selectbox(key=f"{prefix}shift").set_value("upload").run()
+    no_traceback(at)
+    at.file_uploader(key=f"{prefix}upload_file").set_value(
+        ("bad.csv", b"lam,lam_star\n1,-2\n", "text/csv")
+    ).run()
+    no_traceback(at)
+    assert any("lam_star" in e.value for e in at.error), [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", ["curves", "order", "formulas"])
+def test_activation_without_linear_signal_is_an_error_message(page):
+    at = open_page(page)
+    at.selectbox(key="act").set_value("quadratic").run()
+    no_traceback(at)
+    assert any("mu1" in e.value for e in at.error), [e.value for e in at.error]
+
+
 def test_pickled_npy_upload_is_refused():
     buf = io.BytesIO()
     np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
