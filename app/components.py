@@ -705,9 +705,21 @@ def scatter_png(
 
 
 def heatmap_png(
-    x: np.ndarray, y: np.ndarray, z: np.ndarray, *, x_title: str, y_title: str, z_title: str, title: str = ""
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    *,
+    x_title: str,
+    y_title: str,
+    z_title: str,
+    title: str = "",
+    hatch_mask: np.ndarray | None = None,
+    hatch_label: str = "",
 ) -> bytes:
+    """Diverging heatmap of ``z`` (rows = y, columns = x) on log axes; cells where ``hatch_mask`` is
+    True are hatched (e.g. "not certified")."""
     from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Patch
 
     fig, ax = _figure()
     finite = z[np.isfinite(z)]
@@ -715,6 +727,32 @@ def heatmap_png(
     vmax = vmax or 1.0
     mesh = ax.pcolormesh(x, y, z, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -vmax, vmax), shading="nearest")
     fig.colorbar(mesh, ax=ax, label=z_title)
+    if hatch_mask is not None and np.any(hatch_mask):
+        from matplotlib.patches import Rectangle
+
+        def edges(v: np.ndarray) -> np.ndarray:
+            lv = np.log(v)
+            mid = (lv[1:] + lv[:-1]) / 2
+            return np.exp(np.concatenate([[2 * lv[0] - mid[0]], mid, [2 * lv[-1] - mid[-1]]]))
+
+        xe, ye = edges(np.asarray(x, float)), edges(np.asarray(y, float))
+        for j, i in zip(*np.nonzero(hatch_mask), strict=True):  # rows = y, columns = x
+            ax.add_patch(
+                Rectangle(
+                    (xe[i], ye[j]),
+                    xe[i + 1] - xe[i],
+                    ye[j + 1] - ye[j],
+                    fill=False,
+                    hatch="///",
+                    lw=0,
+                    edgecolor="0.2",
+                )
+            )
+        ax.legend(
+            handles=[Patch(facecolor="none", edgecolor="k", hatch="///", label=hatch_label)],
+            loc="upper right",
+            fontsize=8,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(x_title)

@@ -183,6 +183,15 @@ def test_learning_curves_in_a_real_browser(app_url, browser, tmp_path):
         # The setting is in the URL (shareable).
         page.wait_for_function("location.search.includes('noise=')", timeout=10_000)
         assert re.search(rf"noise={noise:g}(&|$)", page.url), page.url
+        # Both downloads of the chart work (the PNG is rendered by matplotlib on click).
+        with page.expect_download(timeout=30_000) as dl:
+            page.get_by_role("button", name="Download CSV").first.click()
+        csv_text = Path(dl.value.path()).read_text()
+        assert csv_text.startswith("N_over_n,error,bias,variance,error_id,bias_id,variance_id")
+        assert "inf" in csv_text  # the interpolation peak (γ = 0, N/n = 1) is kept, not dropped
+        with page.expect_download(timeout=30_000) as dl:
+            page.get_by_role("button", name="Download PNG").first.click()
+        assert Path(dl.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         page.wait_for_timeout(500)  # let the chart finish drawing
         shot = tmp_path / "learning_curves.png"
         page.screenshot(path=str(shot), full_page=True)

@@ -333,6 +333,8 @@ cp.downloads(
         y_title="ψ = d/N",
         z_title="E_A − E_B",
         title=f"A: {choice_a.label}  B: {choice_b.label}  γ={gamma:g} σ²={noise_var:g}",
+        hatch_mask=(relation == "not_certified").T,
+        hatch_label="order not certified",
     ),
     "shift_order_heatmap",
     key="heat",
