@@ -133,7 +133,7 @@ def metric_value(page, label: str) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def test_learning_curves_in_a_real_browser(app_url, browser, tmp_path):
+def test_learning_curves_in_a_real_browser(browser, app_url, tmp_path):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
