@@ -251,9 +251,9 @@ heat = pd.DataFrame(
 with right:
     st.markdown("**Certified relation over (φ, ψ)**")
     base_enc = dict(
-        x=alt.X("phi0:Q", title="φ = d/n", scale=alt.Scale(type="log")),
+        x=alt.X("phi0:Q", title="φ = d/n", scale=alt.Scale(type="log", nice=False)),
         x2="phi1:Q",
-        y=alt.Y("psi0:Q", title="ψ = d/N", scale=alt.Scale(type="log")),
+        y=alt.Y("psi0:Q", title="ψ = d/N", scale=alt.Scale(type="log", nice=False)),
         y2="psi1:Q",
     )
     tooltip = [

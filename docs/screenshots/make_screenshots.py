@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mc", action="store_true", help="run a small Monte Carlo before its screenshot")
     ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--only", nargs="*", default=None, help="file-name prefixes to redo, e.g. 2 3")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -43,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")  # first visit: the root
+            page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
             for path, name, ready, height in PAGES:
+                if args.only is not None and not any(name.startswith(o) for o in args.only):
+                    continue
                 # the app scrolls inside its own container, so the viewport sets what is captured
                 page.set_viewport_size({"width": 1440, "height": height})
                 page.goto(f"http://127.0.0.1:{port}/{path}", wait_until="domcontentloaded")
