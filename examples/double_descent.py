@@ -77,7 +77,8 @@ def main() -> int:
     with open(OUT / "double_descent.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: (f"{v:.10g}" if isinstance(v, float | np.floating) else v) for k, v in r.items()}
+                    for r in rows)
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     names = list(shifts())
