@@ -117,6 +117,15 @@ def test_curves_gamma_axis_shows_optimal_ridge():
     assert float(metric(at, "OOD cost of tuning γ on ID data")) >= 0
 
 
+def test_nd_axis_marks_the_peak_even_when_one_over_psi_does_not_round_trip():
+    # n/d = 0.03, N/n = 300: ψ = 1/9, and 1/(1/ψ) != ψ in floating point
+    psi = 1 / 0.03 / 300
+    assert 1 / (1 / psi) != psi
+    at = open_page("curves", query={"axis": "n/d", "nd": "0.03", "Nn": "300"})
+    assert not at.error
+    assert any("interpolation peak at n/d = 9" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
 def test_query_string_sets_widgets():
     at = open_page("curves", query={"noise": "0.5", "gamma": "0.01", "shift": "swap"})
     spec = make_shift("swap")

@@ -77,7 +77,8 @@ if axis == "Nn":
     sweep = dict(phi=phi0, psi=phi0 / x, gamma=gamma)
     base_x = N_over_n
 elif axis == "nd":
-    sweep = dict(phi=1.0 / x, psi=psi0, gamma=gamma)
+    # φ = 1/x, and exactly ψ at the threshold (1/(1/ψ) need not round-trip in floating point)
+    sweep = dict(phi=np.where(x == peak_x, psi0, 1.0 / x), psi=psi0, gamma=gamma)
     base_x = n_over_d
 else:
     sweep = dict(phi=phi0, psi=psi0, gamma=x)
