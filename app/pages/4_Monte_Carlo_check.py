@@ -174,6 +174,8 @@ if st.button("Run Monte Carlo", type="primary", key="mc_run"):
             )
     bar.progress(1.0, text="Done")
     runs[settings] = pd.DataFrame(rows)
+    while len(runs) > 8:  # keep the session's memory bounded: the 8 latest runs
+        runs.pop(next(iter(runs)))
 
 res = runs.get(settings)
 layers = [
