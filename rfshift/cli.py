@@ -101,17 +101,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
-    import subprocess
+    import importlib.util
+    import os
     from pathlib import Path
 
     script = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
     if not script.is_file():
         print(f"app not found at {script} (run from a source checkout)", file=sys.stderr)
         return 2
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port)]
+    if importlib.util.find_spec("streamlit") is None:
+        print("rfshift app needs Streamlit: pip install 'rfshift[app]'", file=sys.stderr)
+        return 2
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
+           "--browser.gatherUsageStats", "false"]
     if args.headless:
         cmd += ["--server.headless", "true"]
-    return subprocess.call(cmd)
+    os.execv(sys.executable, cmd)  # replace this process: signals reach Streamlit directly
 
 
 def build_parser() -> argparse.ArgumentParser:
