@@ -38,6 +38,6 @@ print('jax', jax.__version__, 'numpy', numpy.__version__, 'x64', jax.config.jax_
 print('devices', jax.devices())
 print('XLA_PYTHON_CLIENT_PREALLOCATE', os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'))
 "
-step "validate n0=$N0" 300 "$PY" -m rfshift validate --n0 "$N0" --trials "$TRIALS"
-step "benchmark n0=$BENCH_N0" 240 "$PY" benchmarks/montecarlo.py --n0 "$BENCH_N0" --repeat 3 --numpy-repeat 1
+step "validate n0=$N0" 210 "$PY" -m rfshift validate --n0 "$N0" --trials "$TRIALS"
+step "benchmark n0=$BENCH_N0" 210 "$PY" benchmarks/montecarlo.py --n0 "$BENCH_N0" --repeat 3 --numpy-repeat 1
 echo "figures written to $REPORT"

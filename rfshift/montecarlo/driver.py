@@ -132,8 +132,8 @@ def _float_arg(value: object, name: str, allow_zero: bool) -> float:
 
 
 def tile_size(n1: int) -> int:
-    """Side B of the test-kernel tiles: at least 4 tiles per side, B² <= KERNEL_BLOCK_ENTRIES."""
-    n_tiles = max(4, -(-n1 // math.isqrt(KERNEL_BLOCK_ENTRIES)))
+    """Side B of the test-kernel tiles: >= 4 tiles per side (8 from n1 = 1024), B² <= KERNEL_BLOCK_ENTRIES."""
+    n_tiles = max(8 if n1 >= 1024 else 4, -(-n1 // math.isqrt(KERNEL_BLOCK_ENTRIES)))
     return max(1, -(-n1 // n_tiles))
 
 

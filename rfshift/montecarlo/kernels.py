@@ -33,8 +33,7 @@ __all__ = ["ExactKernel", "exact_kernel", "jax_activation"]
 def _relu_kernel(C: jnp.ndarray, d1: jnp.ndarray, d2: jnp.ndarray) -> jnp.ndarray:
     # √(d1 d2)(sin θ + (π − θ) cos θ)/(2π) = (S + (π − θ) C)/(2π), S = √(d1 d2 − C²), θ = atan2(S, C)
     S = jnp.sqrt(jnp.maximum(d1 * d2 - C * C, 0.0))
-    theta = jnp.arctan2(S, C)
-    return (S + (math.pi - theta) * C) * (0.5 / math.pi)
+    return (S + (math.pi - jnp.arctan2(S, C)) * C) * (0.5 / math.pi)
 
 
 def _leaky_kernel(C: jnp.ndarray, d1: jnp.ndarray, d2: jnp.ndarray) -> jnp.ndarray:
@@ -43,8 +42,8 @@ def _leaky_kernel(C: jnp.ndarray, d1: jnp.ndarray, d2: jnp.ndarray) -> jnp.ndarr
 
 
 def _erf_kernel(C: jnp.ndarray, d1: jnp.ndarray, d2: jnp.ndarray) -> jnp.ndarray:
-    return (2.0 / math.pi) * jnp.arcsin(jnp.clip(2.0 * C / jnp.sqrt((1.0 + 2.0 * d1) * (1.0 + 2.0 * d2)),
-                                                 -1.0, 1.0))
+    rho = jnp.clip(2.0 * C / jnp.sqrt((1.0 + 2.0 * d1) * (1.0 + 2.0 * d2)), -1.0, 1.0)
+    return (2.0 / math.pi) * jnp.arcsin(rho)
 
 
 def _linear_kernel(C: jnp.ndarray, d1: jnp.ndarray, d2: jnp.ndarray) -> jnp.ndarray:

@@ -62,12 +62,14 @@ def _left_t(factor: jax.Array, v: jax.Array, diagonal: bool) -> jax.Array:
     return factor * v if diagonal else factor.T @ v
 
 
-def gram(A: jax.Array, n_split: int = 4) -> jax.Array:
+def gram(A: jax.Array, n_split: int | None = None) -> jax.Array:
     """A Aᵀ computing only the blocks on and above the diagonal of an n_split × n_split tiling
     (XLA has no symmetric rank-k update; this saves ~3/8 of the work for n_split = 4)."""
     n = A.shape[0]
     if n < 256:
         return A @ A.T
+    if n_split is None:
+        n_split = 8 if n >= 2048 else 4
     edges = [round(i * n / n_split) for i in range(n_split + 1)]
     rows = [A[edges[i]:edges[i + 1]] for i in range(n_split)]
     blocks = [[None] * n_split for _ in range(n_split)]

@@ -109,8 +109,10 @@ def _rows(case: str, est: Estimate, fine: bool) -> list[Row]:
 
 
 def run_suite(n0: int | None = None, trials: int | None = None, quick: bool = False, seed: int = 0,
-              fine: bool = False, show_progress: bool = True, cases: tuple[Case, ...] = SUITE) -> list[Row]:
-    """Simulate every case (and the fine-grained case if ``fine``) and return the comparison rows."""
+              fine: bool = False, show_progress: bool = True, cases: tuple[Case, ...] = SUITE,
+              on_rows: Callable[[list[Row]], None] | None = None) -> list[Row]:
+    """Simulate every case (and the fine-grained case if ``fine``) and return the comparison rows
+    (``on_rows`` is called with each case's rows as soon as they are ready)."""
     n0 = n0 if n0 is not None else (QUICK_N0 if quick else DEFAULT_N0)
     trials = trials if trials is not None else (QUICK_TRIALS if quick else DEFAULT_TRIALS)
     runs = [(c, False) for c in cases] + ([(FINE_CASE, True)] if fine else [])
@@ -122,13 +124,18 @@ def run_suite(n0: int | None = None, trials: int | None = None, quick: bool = Fa
                        psi=case.psi, gamma=case.gamma, noise_var=case.noise_var, activation=case.activation,
                        trials=trials, seed=seed, fine=fine_run,
                        progress=text_progress(f"{label:<34}") if show_progress else None)
-        rows.extend(_rows(case.name + (" (fine)" if fine_run else ""), est, fine_run))
+        new = _rows(case.name + (" (fine)" if fine_run else ""), est, fine_run)
+        rows.extend(new)
+        if on_rows is not None:
+            on_rows(new)
     return rows
 
 
-def format_table(rows: list[Row]) -> str:
-    head = f"{'case':<26} {'quantity':<14} {'theory':>11} {'MC':>11} {'s.e.':>9} {'z':>7}"
-    lines = [head, "-" * len(head)]
+_HEAD = f"{'case':<26} {'quantity':<14} {'theory':>11} {'MC':>11} {'s.e.':>9} {'z':>7}"
+
+
+def format_table(rows: list[Row], header: bool = True) -> str:
+    lines = [_HEAD, "-" * len(_HEAD)] if header else []
     for r in rows:
         flag = "  <-- |z| > 4" if abs(r.z) > Z_FAIL else ""
         lines.append(f"{r.case:<26} {r.quantity:<14} {r.theory:>11.5f} {r.mc:>11.5f} {r.se:>9.5f} "
@@ -139,9 +146,10 @@ def format_table(rows: list[Row]) -> str:
 def main(args) -> int:
     """CLI entry: ``args.n0, args.trials, args.quick, args.seed, args.fine``; 0 if every |z| <= 4."""
     t0 = time.perf_counter()
+    print(format_table([]), flush=True)
     rows = run_suite(n0=args.n0, trials=args.trials, quick=bool(args.quick), seed=int(args.seed),
-                     fine=bool(getattr(args, "fine", False)))
-    print(format_table(rows))
+                     fine=bool(getattr(args, "fine", False)),
+                     on_rows=lambda new: print(format_table(new, header=False), flush=True))
     worst = max(rows, key=lambda r: abs(r.z))
     n_bad = sum(abs(r.z) > Z_FAIL for r in rows)
     print(f"\n{len(rows)} comparisons, max |z| = {abs(worst.z):.2f} ({worst.case}, {worst.quantity}), "
