@@ -17,7 +17,9 @@ negative bias/variance beyond round-off (−1e-15 relative to the error), ``E �
 relative, the fixed-point residual at the returned k_x recomputed independently from THEORY.md §4
 (unflagged non-convergence), and the fine-grained variance terms not summing to V (1e-9 relative,
 informational).
-The same code backs ``tests/test_solver_sweep.py`` with fewer points.
+``--extreme`` widens every range (condition number 1e14, overall scale 1e±6, φ ∈ [1e-6, 1e6],
+ψ/φ ∈ [1e-8, 1e8], γ ∈ [1e-30, 1e12], σ² ∈ [0, 1e4]). The same code backs
+``tests/test_solver_sweep.py`` with fewer points.
 """
 
 from __future__ import annotations
@@ -72,11 +74,17 @@ class Counts:
                 + self.negative_variance + self.sum_mismatch + self.residual)
 
 
-def random_spectrum(rng: np.random.Generator, max_atoms: int) -> rf.Spectrum:
+#: Sampling ranges (log10 bounds). ``EXTREME`` widens every range far beyond the documented one.
+STANDARD = {"cond": 8.0, "scale": 2.0, "phi": 3.0, "ratio": 4.0, "gamma": (-12.0, 6.0), "noise": 10.0}
+EXTREME = {"cond": 14.0, "scale": 6.0, "phi": 6.0, "ratio": 8.0, "gamma": (-30.0, 12.0), "noise": 1e4}
+
+
+def random_spectrum(rng: np.random.Generator, max_atoms: int, ranges: dict | None = None) -> rf.Spectrum:
     """A random joint spectrum: condition number up to 1e8, up to ``max_atoms`` atoms."""
     n = int(np.exp(rng.uniform(0.0, np.log(max_atoms)))) if rng.random() < 0.85 else max_atoms
     n = max(1, min(n, max_atoms))
-    cond = 10.0 ** rng.uniform(0.0, 8.0)
+    r = STANDARD if ranges is None else ranges
+    cond = 10.0 ** rng.uniform(0.0, r["cond"])
     kind = rng.integers(4)
     if kind == 0:  # a few large atoms and many small ones
         n_big = int(rng.integers(1, min(n, 5) + 1))
@@ -106,21 +114,22 @@ def random_spectrum(rng: np.random.Generator, max_atoms: int) -> rf.Spectrum:
         lam_star[rng.random(n) < 0.3] = 0.0
         lam_star[-1] = max(lam_star[-1], 1.0)
     weights = None if rng.random() < 0.5 else rng.uniform(0.0, 1.0, n) + 1e-3
-    scale = 10.0 ** rng.uniform(-2, 2)
+    scale = 10.0 ** rng.uniform(-r["scale"], r["scale"])
     return rf.Spectrum(lam * scale, lam_star * scale, weights)
 
 
-def random_points(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+def random_points(rng: np.random.Generator, n: int, ranges: dict | None = None) -> dict[str, np.ndarray]:
     """φ log-uniform on [1e-3, 1e3], ψ = φ·r with r log-uniform on [1e-4, 1e4] (10% ψ = 0, 5% ψ = φ),
     γ log-uniform on [1e-12, 1e6] (20% exactly 0), σ² uniform on [0, 10] (20% exactly 0)."""
-    phi = 10.0 ** rng.uniform(-3, 3, n)
-    psi = phi * 10.0 ** rng.uniform(-4, 4, n)
+    r = STANDARD if ranges is None else ranges
+    phi = 10.0 ** rng.uniform(-r["phi"], r["phi"], n)
+    psi = phi * 10.0 ** rng.uniform(-r["ratio"], r["ratio"], n)
     u = rng.random(n)
     psi[u < 0.10] = 0.0
     psi[(u >= 0.10) & (u < 0.15)] = phi[(u >= 0.10) & (u < 0.15)]
-    gamma = 10.0 ** rng.uniform(-12, 6, n)
+    gamma = 10.0 ** rng.uniform(*r["gamma"], n)
     gamma[rng.random(n) < 0.2] = 0.0
-    noise = rng.uniform(0, 10, n)
+    noise = rng.uniform(0, r["noise"], n)
     noise[rng.random(n) < 0.2] = 0.0
     return {"phi": phi, "psi": psi, "gamma": gamma, "noise_var": noise}
 
@@ -236,7 +245,7 @@ def _evaluate(spec: rf.Spectrum, act: str, pts: dict[str, np.ndarray], counts: C
 
 
 def run_sweep(n_points: int = 100_000, *, seed: int = 0, max_atoms: int = 100_000,
-              points_per_group: int = 500, big_every: int = 20) -> Counts:
+              points_per_group: int = 500, big_every: int = 20, ranges: dict | None = None) -> Counts:
     """Evaluate about ``n_points`` random points in groups sharing a spectrum and an activation.
 
     Every ``big_every``-th group uses a spectrum with exactly ``max_atoms`` atoms."""
@@ -246,12 +255,12 @@ def run_sweep(n_points: int = 100_000, *, seed: int = 0, max_atoms: int = 100_00
     g = 0
     while counts.points < n_points:
         atoms = max_atoms if g % big_every == 0 else min(max_atoms, 2000)
-        spec = random_spectrum(rng, atoms)
+        spec = random_spectrum(rng, atoms, ranges)
         if g % big_every == 0 and spec.n_atoms < max_atoms:
             spec = rf.Spectrum(np.resize(spec.lam, max_atoms), np.resize(spec.lam_star, max_atoms))
         act = ACTIVATIONS[g % len(ACTIVATIONS)]
         n = min(points_per_group, n_points - counts.points)
-        pts = random_points(rng, n)
+        pts = random_points(rng, n, ranges)
         _evaluate(spec, act, pts, counts)
         pos = spec.lam[spec.lam > 0]
         counts.max_condition = max(counts.max_condition, float(pos.max() / pos.min()))
@@ -293,8 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--points", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-atoms", type=int, default=100_000)
+    ap.add_argument("--extreme", action="store_true",
+                    help="far wider ranges: cond 1e14, scale 1e±6, φ 1e±6, ψ/φ 1e±8, γ 1e-30..1e12, σ² ≤ 1e4")
     args = ap.parse_args(argv)
-    c = run_sweep(args.points, seed=args.seed, max_atoms=args.max_atoms)
+    c = run_sweep(args.points, seed=args.seed, max_atoms=args.max_atoms,
+                  ranges=EXTREME if args.extreme else STANDARD)
     print(report(c))
     return 0 if c.hard_failures == 0 else 1
 
