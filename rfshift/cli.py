@@ -83,10 +83,10 @@ def _cmd_curve(args: argparse.Namespace) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     act = get_activation(args.activation)
+    consts = [act.constants(v) for v in args.v]  # validates every v before printing anything
     print(f"activation: {act.name}")
     print(f"{'v':>10} {'mu0':>20} {'mu1':>20} {'mu_perp2':>20}")
-    for v in args.v:
-        c = act.constants(v)
+    for v, c in zip(args.v, consts, strict=True):
         print(f"{v:>10.6g} {c.mu0:>20.15g} {c.mu1:>20.15g} {c.mu_perp2:>20.15g}")
     return 0
 
