@@ -173,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, ConvergenceError) as exc:
         print(f"rfshift {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
