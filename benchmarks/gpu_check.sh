@@ -2,7 +2,7 @@
 # GPU check of the Monte Carlo verifier (rfshift.montecarlo), for a machine with JAX+CUDA installed
 # system-wide under `python3` (not the project venv). Runs, from the repository root:
 #   1. the device report (JAX version, devices, memory flags),
-#   2. `rfshift validate` at n0 = 4096 (8 trials per case; dense case capped at n0 = 1024),
+#   2. `rfshift validate` at n0 = 4096 (16 trials per case; dense case capped at n0 = 1024),
 #   3. the one-trial benchmark at n0 = 8192 (JAX on the GPU vs NumPy on the CPU cores).
 # Everything printed is also appended to ${OUT:-.}/gpu_check.txt. Budget: about 6 minutes on an
 # H100/H200; each step has its own timeout so that a slow step cannot eat the others' figures.
@@ -14,7 +14,7 @@ OUT_DIR="${OUT:-.}"
 mkdir -p "$OUT_DIR"
 REPORT="$OUT_DIR/gpu_check.txt"
 N0="${N0:-4096}"
-TRIALS="${TRIALS:-8}"
+TRIALS="${TRIALS:-16}"
 BENCH_N0="${BENCH_N0:-8192}"
 PY="${PYTHON:-python3}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -34,7 +34,7 @@ step() {  # step NAME TIMEOUT_S CMD...
 step "devices" 120 "$PY" -c "
 import os, jax, numpy
 from rfshift import montecarlo as mc
-print('jax', jax.__version__, 'numpy', numpy.__version__, 'x64', jax.config.jax_enable_x64)
+print('jax', jax.__version__, 'numpy', numpy.__version__, 'x64', jax.numpy.zeros(1).dtype)
 print('devices', jax.devices())
 print('XLA_PYTHON_CLIENT_PREALLOCATE', os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'))
 "

@@ -72,17 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         gap = np.abs([r["gap"] for r in sel])
         se = np.array([r["se"] for r in sel])
         ax.errorbar(n, gap, yerr=se, marker=marker, capsize=3, label=f"|MC − theory|, {q}")
-    # weighted least-squares fit of the signed gap to c/n0 (both quantities), drawn as |c|/n0
-    sel = [r for r in rows if r["quantity"] in ("error", "error_id")]
-    x = np.array([1.0 / r["n0"] for r in sel])
-    g = np.array([r["gap"] for r in sel])
-    wt = 1.0 / np.array([r["se"] for r in sel]) ** 2
-    c = float(np.sum(wt * x * g) / np.sum(wt * x * x))
-    c_se = float(1.0 / np.sqrt(np.sum(wt * x * x)))
-    chi2 = float(np.sum(wt * (g - c * x) ** 2))
-    print(f"fit gap = c/n0: c = {c:.3f} ± {c_se:.3f}; chi² = {chi2:.1f} for {len(sel) - 1} d.o.f.")
+    # weighted least-squares fit of each signed gap to c/n0, drawn as |c|/n0
     n = np.array(sorted(set(args.n0)), float)
-    ax.plot(n, abs(c) / n, "k--", lw=1, label=f"|c|/n0, fitted c = {c:.2f} ± {c_se:.2f}")
+    for q, style in (("error", "C0--"), ("error_id", "C1:")):
+        sel = [r for r in rows if r["quantity"] == q]
+        x = np.array([1.0 / r["n0"] for r in sel])
+        g = np.array([r["gap"] for r in sel])
+        wt = 1.0 / np.array([r["se"] for r in sel]) ** 2
+        c = float(np.sum(wt * x * g) / np.sum(wt * x * x))
+        c_se = float(1.0 / np.sqrt(np.sum(wt * x * x)))
+        chi2 = float(np.sum(wt * (g - c * x) ** 2))
+        print(f"{q}: fit gap = c/n0, c = {c:.2f} ± {c_se:.2f}; chi² = {chi2:.1f} for {len(sel) - 1} d.o.f.")
+        ax.plot(n, abs(c) / n, style, lw=1, label=f"{q}: |c|/n0, c = {c:.2f} ± {c_se:.2f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("n0")

@@ -91,22 +91,37 @@ def coefficients(F: jax.Array, Y: jax.Array, gamma: jax.Array) -> jax.Array:
     return F @ cho_solve(cho_factor(K, lower=True), Y) / n1
 
 
-def _exact_stats(Pw, b, coef, cfg: Config):
-    """Exact test statistics for both test laws at once; Pw (2, nW, n1, n0), b (2, n0).
+def _exact_stats(W, factors, b, coef, cfg: Config):
+    """Exact test statistics for both test laws at once; b (2, n0).
 
-    full[t, a, c] = coef K coefᵀ with K[i, j] = kernel(p_a,i·p_c,j/n0, d_a,i, d_c,j) is accumulated over
-    B × B tiles (one ``lax.scan``); for a = c only tiles I <= J are computed (K is symmetric: a tile
-    I < J contributes X + Xᵀ).
+    Diagonal factors (2, n0): W (nW, n1, n0) and P = W·diag(f) is never formed (tiles scale on the
+    fly). Dense factors: W is P itself, (2, nW, n1, n0). full[t, a, c] = coef K coefᵀ with
+    K[i, j] = kernel(p_a,i·p_c,j/n0, d_a,i, d_c,j) is accumulated over B × B tiles (one ``lax.scan``);
+    for a = c only tiles I <= J are computed (K is symmetric: a tile I < J contributes X + Xᵀ).
     """
     kern = exact_kernel(cfg.activation)
     iw = np.asarray(cfg.idx)[:, 0]
-    n_law, n_w, n1, n0 = Pw.shape
+    n_law = b.shape[0]
+    n_w, n1, n0 = W.shape[-3:]
     n_pred = coef.shape[0]
     B = cfg.block_rows
     nb = -(-n1 // B)
     pad = nb * B - n1
-    d = jnp.sum(Pw * Pw, axis=-1) / n0  # (2, nW, n1) pre-activation variances
-    Pt = jnp.pad(Pw, ((0, 0), (0, 0), (0, pad), (0, 0))).reshape(n_law, n_w, nb, B, n0)
+    if cfg.diagonal:
+        d = jnp.einsum("wjn,tn->twj", W * W, factors * factors) / n0  # pre-activation variances
+        pb = jnp.einsum("wjn,tn->twj", W, factors * b)  # p_j·b
+        Wt = jnp.pad(W, ((0, 0), (0, pad), (0, 0))).reshape(n_w, nb, B, n0)
+        f2 = factors * factors
+
+        def cross(t, a, c, i, j):
+            return (Wt[a, i] * f2[t][None, :]) @ Wt[c, j].T
+    else:
+        d = jnp.sum(W * W, axis=-1) / n0
+        pb = jnp.einsum("twjn,tn->twj", W, b)
+        Pt = jnp.pad(W, ((0, 0), (0, 0), (0, pad), (0, 0))).reshape(n_law, n_w, nb, B, n0)
+
+        def cross(t, a, c, i, j):
+            return Pt[t, a, i] @ Pt[t, c, j].T
     dt = jnp.pad(d, ((0, 0), (0, 0), (0, pad)), constant_values=1.0).reshape(n_law, n_w, nb, B)
     ct = jnp.pad(coef, ((0, 0), (0, pad))).reshape(n_pred, nb, B)
     tiles = np.array([(t, a, c, i, j, int(a == c and i < j))
@@ -115,7 +130,7 @@ def _exact_stats(Pw, b, coef, cfg: Config):
 
     def body(acc, tile):
         t, a, c, i, j, w = (tile[k] for k in range(6))
-        Kb = kern.kernel((Pt[t, a, i] @ Pt[t, c, j].T) / n0, dt[t, a, i][:, None], dt[t, c, j][None, :])
+        Kb = kern.kernel(cross(t, a, c, i, j) / n0, dt[t, a, i][:, None], dt[t, c, j][None, :])
         X = ct[:, i] @ (Kb @ ct[:, j].T)
         return acc.at[t, a, c].add(X + w * X.T), None
 
@@ -128,7 +143,7 @@ def _exact_stats(Pw, b, coef, cfg: Config):
     ar = np.arange(n_pred)
     G = full[:, iw[:, None], iw[None, :], ar[:, None], ar[None, :]]
     # Stein: E[y σ(g_j)] = (βᵀΣ*w_j/n0) E σ'(g_j) = (p_j·b/n0) E σ'(g_j)
-    s = jnp.einsum("twjn,tn->twj", Pw, b) / n0 * kern.mean_slope(d)
+    s = pb / n0 * kern.mean_slope(d)
     yf = jnp.sum(coef[None] * s[:, iw], axis=-1)
     yy = jnp.sum(b * b, axis=-1) / n0
     return yy, yf, G
@@ -157,6 +172,11 @@ def _sampled_stats(Pw, b, coef, test_key, cfg: Config):
     return yy / n_test, yf / n_test, G / n_test
 
 
+def _project(W: jax.Array, factors: jax.Array) -> jax.Array:
+    """P = W T for both dense factors: (2, nW, n1, n0)."""
+    return jnp.einsum("wjn,tnk->twjk", W, factors)
+
+
 def trial_statistics(draws: dict, train_factor: jax.Array, test_factor: jax.Array, noise_sd: jax.Array,
                      gamma: jax.Array, cfg: Config) -> dict[str, jax.Array]:
     """Pair statistics of one trial: ``yy`` (2,), ``yf`` (2, P), ``G`` (2, P, P); index 0 = OOD, 1 = ID.
@@ -179,14 +199,13 @@ def trial_statistics(draws: dict, train_factor: jax.Array, test_factor: jax.Arra
     factors = jnp.stack([test_factor, train_factor])  # OOD (Σ*), ID (Σ)
     if cfg.diagonal:
         b = factors * beta[None, :]
-        Pw = W[None] * factors[:, None, None, :]
     else:
         b = jnp.einsum("tnk,n->tk", factors, beta)
-        Pw = jnp.einsum("wjn,tnk->twjk", W, factors)
     if cfg.exact:
-        yy, yf, G = _exact_stats(Pw, b, coef, cfg)
-    else:
-        yy, yf, G = _sampled_stats(Pw, b, coef, draws["test_key"], cfg)
+        yy, yf, G = _exact_stats(W if cfg.diagonal else _project(W, factors), factors, b, coef, cfg)
+        return {"yy": yy, "yf": yf, "G": G}
+    Pw = W[None] * factors[:, None, None, :] if cfg.diagonal else _project(W, factors)
+    yy, yf, G = _sampled_stats(Pw, b, coef, draws["test_key"], cfg)
     return {"yy": yy, "yf": yf, "G": G}
 
 

@@ -20,7 +20,9 @@ evaluated at the simulated spectrum and ratios (atom weights rounded to n0, φ =
 The dense case is capped at n0 = 1024 (its eigendecompositions are O(n0³) in NumPy).
 
 Defaults: n0 = 256, 32 trials; ``--quick``: n0 = 128, 12 trials (about half a minute on 2 CPU cores).
-z = (MC − theory)/s.e.; the exit status is 1 if any |z| > 4. Finite-size bias is O(1/n0) while the
+z = (MC − theory)/s.e.; the exit status is 1 if any |z| > 4. At least 12 trials are required (the s.e.
+is estimated from the trials: with few of them z has Student-t tails); 32 or more are recommended.
+Finite-size bias is O(1/n0) while the
 s.e. falls like 1/√(n0·trials), so very long runs at small n0 can fail honestly: raise n0 with trials.
 """
 
@@ -42,6 +44,8 @@ __all__ = ["SUITE", "Case", "Row", "format_table", "main", "run_suite"]
 Z_FAIL = 4.0
 DEFAULT_N0, DEFAULT_TRIALS = 256, 32
 QUICK_N0, QUICK_TRIALS = 128, 12
+#: Fewer trials make the s.e. itself too noisy for a |z| > 4 rule (Student t with trials − 1 d.o.f.).
+MIN_TRIALS = 12
 DENSE_N0_CAP = 1024
 
 
@@ -115,6 +119,7 @@ def run_suite(n0: int | None = None, trials: int | None = None, quick: bool = Fa
     (``on_rows`` is called with each case's rows as soon as they are ready)."""
     n0 = n0 if n0 is not None else (QUICK_N0 if quick else DEFAULT_N0)
     trials = trials if trials is not None else (QUICK_TRIALS if quick else DEFAULT_TRIALS)
+    _check_trials(trials)
     runs = [(c, False) for c in cases] + ([(FINE_CASE, True)] if fine else [])
     rows: list[Row] = []
     for case, fine_run in runs:
@@ -134,6 +139,12 @@ def run_suite(n0: int | None = None, trials: int | None = None, quick: bool = Fa
 _HEAD = f"{'case':<26} {'quantity':<14} {'theory':>11} {'MC':>11} {'s.e.':>9} {'z':>7}"
 
 
+def _check_trials(trials: int) -> None:
+    if trials < MIN_TRIALS:
+        raise ValueError(f"--trials must be >= {MIN_TRIALS} for the |z| > {Z_FAIL:g} test (the standard "
+                         f"error from {trials} trials is too noisy); got {trials}")
+
+
 def format_table(rows: list[Row], header: bool = True) -> str:
     lines = [_HEAD, "-" * len(_HEAD)] if header else []
     for r in rows:
@@ -146,6 +157,8 @@ def format_table(rows: list[Row], header: bool = True) -> str:
 def main(args) -> int:
     """CLI entry: ``args.n0, args.trials, args.quick, args.seed, args.fine``; 0 if every |z| <= 4."""
     t0 = time.perf_counter()
+    if args.trials is not None:
+        _check_trials(int(args.trials))
     print(format_table([]), flush=True)
     rows = run_suite(n0=args.n0, trials=args.trials, quick=bool(args.quick), seed=int(args.seed),
                      fine=bool(getattr(args, "fine", False)),
