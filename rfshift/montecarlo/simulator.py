@@ -10,8 +10,8 @@ is the minimum-norm interpolator when n1 > m and the least-squares fit when n1 <
 (γ = 0 with linear activation and n0 < min(n1, m), or numerically singular) is refused.
 
 Test statistics per trial and test law (OOD Σ* = T Tᵀ, ID Σ = L Lᵀ), with P = W T (rows p_i):
-C_ij = p_i·p_j/n0, exact kernels from ``kernels`` evaluated in row blocks (the n1 × n1 matrix is never
-held), or ``test_points`` sampled x = T z in chunks otherwise.
+C_ij = p_i·p_j/n0, exact kernels from ``kernels`` evaluated in B × B tiles (``block_rows`` = B; the
+n1 × n1 matrix is never held), or ``test_points`` sampled x = T z in chunks otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from .kernels import exact_kernel, jax_activation
 from .sampling import draw_trial, normal_test_points
 
-__all__ = ["Config", "run_batch", "trial_statistics"]
+__all__ = ["Config", "coefficients", "gram", "run_batch", "trial_statistics", "trial_statistics_jit"]
 
 
 class Config(NamedTuple):

@@ -17,7 +17,9 @@ relu-dense-rotated      relu        Σ=diag(1.5,.5 halves), Σ* = Q diag(.5,1.5 
 ``--fine`` adds the §7 ANOVA terms (2×2×2 design over W, X, ε) on ``erf-swap-noisy`` (erf,
 λ=(1.5,.5), λ*=(.5,1.5), φ=.5 ψ=.25 γ=.01 σ²=.25). The theory is
 evaluated at the simulated spectrum and ratios (atom weights rounded to n0, φ = n0/m, ψ = n0/n1).
-The dense case is capped at n0 = 1024 (its eigendecompositions are O(n0³) in NumPy).
+Case k uses seed 1000·seed + k, so the cases' random draws are independent of each other (with one
+shared seed, same-shaped draws coincide and all cases fluctuate together). The dense case is capped at
+n0 = 1024 (its eigendecompositions are O(n0³) in NumPy).
 
 Defaults: n0 = 256, 32 trials; ``--quick``: n0 = 128, 12 trials (about half a minute on 2 CPU cores).
 z = (MC − theory)/s.e.; the exit status is 1 if any |z| > 4. At least 12 trials are required (the s.e.
@@ -122,12 +124,12 @@ def run_suite(n0: int | None = None, trials: int | None = None, quick: bool = Fa
     _check_trials(trials)
     runs = [(c, False) for c in cases] + ([(FINE_CASE, True)] if fine else [])
     rows: list[Row] = []
-    for case, fine_run in runs:
+    for k, (case, fine_run) in enumerate(runs):
         n = min(n0, case.n0_cap) if case.n0_cap else n0
         label = f"{case.name}{' (fine)' if fine_run else ''} n0={n}"
         est = simulate(case.spec(n), n0=n if isinstance(case.spec(2), Spectrum) else None, phi=case.phi,
                        psi=case.psi, gamma=case.gamma, noise_var=case.noise_var, activation=case.activation,
-                       trials=trials, seed=seed, fine=fine_run,
+                       trials=trials, seed=1000 * seed + k, fine=fine_run,
                        progress=text_progress(f"{label:<34}") if show_progress else None)
         new = _rows(case.name + (" (fine)" if fine_run else ""), est, fine_run)
         rows.extend(new)
