@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/montecarlo.py
 	$(BIN)/python benchmarks/app_latency.py
 
 clean:
