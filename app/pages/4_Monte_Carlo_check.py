@@ -57,7 +57,7 @@ n0 = int(
     )
 )
 trials = int(
-    sb.slider("Trials per point", 2, 64, 8, 1, key="trials", bind="query-params", disabled=mc is None)
+    sb.slider("Trials per point", 2, 64, 12, 1, key="trials", bind="query-params", disabled=mc is None)
 )
 seed = int(sb.number_input("Seed", 0, 2**31 - 1, 0, 1, key="seed", bind="query-params", disabled=mc is None))
 
