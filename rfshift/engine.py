@@ -86,7 +86,7 @@ class Asymptotics:
     t_bar: np.ndarray
     #: 1 − df₂/m (THEORY-derivation.md §4); 0 at the interpolation peak.
     delta: np.ndarray
-    #: True where the ridgeless interpolation threshold makes the variance infinite.
+    #: True where a ridgeless threshold makes the OOD or the ID variance (and error) ``inf``.
     interpolation_peak: np.ndarray
     activation: Activation
     train_constants: ActivationConstants
@@ -432,23 +432,18 @@ def _evaluate(
             "n1 = m = n0·μ(λ>0), without label noise) that the engine does not evaluate; "
             "use a small gamma > 0 instead (the limit is approached slowly, roughly like gamma**(1/3))"
         )
-    peak = ridgeless & ~(np.isfinite(var) & np.isfinite(var_id))
-    if peak.any():
-        var[peak] = np.inf
-        var_id[peak] = np.inf
     err, err_id = bias + var, bias_id + var_id
-    finite_expected = ~peak
+    # +inf is a limit only in the ridgeless case (flagged per point, ID and OOD separately since test
+    # mass on null training directions can diverge under Σ* alone); NaN, or inf with γ > 0, is a bug.
     for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
-        bad = finite_expected & ~np.isfinite(arr)
+        bad = np.isnan(arr) | (np.isinf(arr) & ~ridgeless)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ConvergenceError(
                 f"non-finite {name} at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}, "
                 f"noise_var={nv[i]!r}; please report this configuration"
             )
-    if (peak & (ga > 0)).any():  # pragma: no cover - theory guarantees δ, v > 0 for γ > 0
-        i = int(np.flatnonzero(peak & (ga > 0))[0])
-        raise ConvergenceError(f"degenerate denominator at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}")
+    peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
 
     with np.errstate(divide="ignore"):
         kappa = np.where(kx > 0, ph / np.where(kx > 0, kx, 1.0), np.inf)

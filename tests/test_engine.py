@@ -827,3 +827,15 @@ def test_error_noisy_adds_label_noise():
                          noise_var=[0.0, 0.25])
     np.testing.assert_array_equal(res.error_noisy, res.error + np.array([0.0, 0.25]))
     np.testing.assert_array_equal(res.error_id_noisy, res.error_id + np.array([0.0, 0.25]))
+
+
+def test_linear_null_direction_threshold_diverges_ood_only():
+    """Linear features at ψ·μ(λ>0) = 1 (γ = 0): test mass on a null training direction makes the OOD
+    variance diverge, while the ID error stays finite and equals its γ → 0⁺ limit."""
+    spec = rf.Spectrum([2.0, 0.5, 0.0], [1.0, 3.0, 1.0])
+    res = rf.asymptotics(spec, phi=0.75, psi=1.5, gamma=[0.0, 1e-10, 1e-12], noise_var=0.1,
+                         activation="linear")
+    assert res.interpolation_peak.tolist() == [True, False, False]
+    assert np.isinf(res.error[0]) and res.error[2] > res.error[1] > 1e3
+    assert np.isfinite(res.error_id[0])
+    assert res.error_id[0] == pytest.approx(res.error_id[2], rel=1e-6)
