@@ -838,4 +838,4 @@ def test_linear_null_direction_threshold_diverges_ood_only():
     assert res.interpolation_peak.tolist() == [True, False, False]
     assert np.isinf(res.error[0]) and res.error[2] > res.error[1] > 1e3
     assert np.isfinite(res.error_id[0])
-    assert res.error_id[0] == pytest.approx(res.error_id[2], rel=1e-6)
+    assert res.error_id[0] == pytest.approx(res.error_id[2], rel=1e-5)  # approached like sqrt(γ)
