@@ -24,6 +24,17 @@ def _nan(n: int) -> np.ndarray:
     return np.full(n, np.nan)
 
 
+def _update(state: tuple[np.ndarray, ...], idx: np.ndarray, y: np.ndarray, f: np.ndarray,
+            d: np.ndarray) -> None:
+    """Move the lower (f < 0) or upper (f > 0) end of the brackets of points ``idx`` to ``y``."""
+    lo, hi, f_lo, f_hi, d_lo, d_hi = state
+    neg, pos = f < 0, f > 0
+    lo[idx] = np.where(neg, y, lo[idx])
+    f_lo[idx], d_lo[idx] = np.where(neg, f, f_lo[idx]), np.where(neg, d, d_lo[idx])
+    hi[idx] = np.where(pos, y, hi[idx])
+    f_hi[idx], d_hi[idx] = np.where(pos, f, f_hi[idx]), np.where(pos, d, d_hi[idx])
+
+
 def solve_increasing(
     fun: Fun,
     y0: np.ndarray,
@@ -51,8 +62,10 @@ def solve_increasing(
     ok = np.zeros(n, dtype=bool)
     if bracket is None:
         lo, hi, f_lo, f_hi, d_lo, d_hi = (_nan(n) for _ in range(6))
+        state = (lo, hi, f_lo, f_hi, d_lo, d_hi)
     else:
         lo, hi, f_lo, f_hi, d_lo, d_hi = (np.array(a, dtype=float) for a in bracket)
+    state = (lo, hi, f_lo, f_hi, d_lo, d_hi)
     known = np.isfinite(lo) & np.isfinite(hi) & (f_lo < 0) & (f_hi > 0)
 
     # 1. Points without a bracket: evaluate at y0, then Newton-guided outward steps.
@@ -60,11 +73,7 @@ def solve_increasing(
     if idx.size:
         f0, g0 = fun(y0[idx], idx)
         ok[idx[f0 == 0]] = True
-        neg, pos = f0 < 0, f0 > 0
-        lo[idx] = np.where(neg, y0[idx], lo[idx])
-        f_lo[idx], d_lo[idx] = np.where(neg, f0, f_lo[idx]), np.where(neg, g0, d_lo[idx])
-        hi[idx] = np.where(pos, y0[idx], hi[idx])
-        f_hi[idx], d_hi[idx] = np.where(pos, f0, f_hi[idx]), np.where(pos, g0, d_hi[idx])
+        _update(state, idx, y0[idx], f0, g0)
     step = np.ones(n)
     need = ~ok & ~(np.isfinite(lo) & np.isfinite(hi))
     for _ in range(64):
@@ -80,10 +89,7 @@ def solve_increasing(
         ytry = np.clip(base + np.where(going_up, jump, -jump), y_min, y_max)
         f_t, d_t = fun(ytry, idx)
         neg, pos = f_t < 0, f_t > 0
-        lo[idx] = np.where(neg, ytry, lo[idx])
-        f_lo[idx], d_lo[idx] = np.where(neg, f_t, f_lo[idx]), np.where(neg, d_t, d_lo[idx])
-        hi[idx] = np.where(pos, ytry, hi[idx])
-        f_hi[idx], d_hi[idx] = np.where(pos, f_t, f_hi[idx]), np.where(pos, d_t, d_hi[idx])
+        _update(state, idx, ytry, f_t, d_t)
         hit = f_t == 0
         ok[idx[hit]] = True
         y[idx[hit]] = ytry[hit]
@@ -131,11 +137,7 @@ def solve_increasing(
         if idx_e.size == 0:
             continue
         f_n, d_n = fun(y_e, idx_e)
-        neg, pos = f_n < 0, f_n > 0
-        lo[idx_e] = np.where(neg, y_e, lo[idx_e])
-        f_lo[idx_e], d_lo[idx_e] = np.where(neg, f_n, f_lo[idx_e]), np.where(neg, d_n, d_lo[idx_e])
-        hi[idx_e] = np.where(pos, y_e, hi[idx_e])
-        f_hi[idx_e], d_hi[idx_e] = np.where(pos, f_n, f_hi[idx_e]), np.where(pos, d_n, d_hi[idx_e])
+        _update(state, idx_e, y_e, f_n, d_n)
         zero = f_n == 0
         narrow = hi[idx_e] - lo[idx_e] <= np.maximum(ytol, 4.0 * np.spacing(np.abs(y_e)))
         fin = zero | narrow
