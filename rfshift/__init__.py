@@ -13,6 +13,7 @@ Conventions (THEORY.md): φ = n0/m, ψ = n0/n1, kernel FᵀF/n1 + γI, errors ex
 from __future__ import annotations
 
 from . import analysis
+from ._diagnostics import Concentration, ConcentrationWarning, concentration
 from ._errors import ConvergenceError
 from .activations import (
     Activation,
@@ -36,6 +37,7 @@ from .analysis import (
     shift_effect,
 )
 from .engine import Asymptotics, VarianceTerms, asymptotics
+from .finite_size import FiniteSize, finite_size, finite_size_from_samples
 from .spectra import Spectrum
 
 __version__ = "0.1.0"
@@ -45,7 +47,10 @@ __all__ = [
     "ActivationConstants",
     "Asymptotics",
     "CertifiedRegion",
+    "Concentration",
+    "ConcentrationWarning",
     "ConvergenceError",
+    "FiniteSize",
     "LinearRelation",
     "OptimalRidge",
     "RobustnessCurve",
@@ -60,6 +65,9 @@ __all__ = [
     "available_activations",
     "certified_region",
     "compare_shifts",
+    "concentration",
+    "finite_size",
+    "finite_size_from_samples",
     "get_activation",
     "linear_relation",
     "optimal_ridge",

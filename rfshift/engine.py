@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ._diagnostics import warn_if_concentrated
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments
 from ._solve import solve_increasing
@@ -509,6 +510,9 @@ def asymptotics(
     """
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
+    # A Spectrum that knows its n0 (from covariances/samples) is checked for concentration:
+    # rfshift.ConcentrationWarning points to rfshift.finite_size (rfshift/_diagnostics.py).
+    warn_if_concentrated(spec, stacklevel=3)
     if precision is not None:
         for name, val in (("phi", phi), ("psi", psi), ("gamma", gamma), ("noise_var", noise_var)):
             if np.ndim(val) != 0:

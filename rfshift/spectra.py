@@ -50,14 +50,27 @@ class Spectrum:
     weights:
         Non-negative atom weights p_k; normalised to sum to 1. Default: uniform.
 
+    n0:
+        Optional input dimension the atoms come from (keyword only). Set by
+        :meth:`from_covariances` and :meth:`from_samples`; ``None`` (default) reads the atoms as a
+        measure of the proportional limit (n0 → ∞). Only the concentration diagnostic
+        (:func:`rfshift.concentration`) uses it; the limit itself does not depend on it.
+
     ``s = Σ p λ = tr Σ / n0`` and ``s_star = Σ p λ* = tr Σ* / n0`` must both be positive.
     """
 
     lam: np.ndarray
     lam_star: np.ndarray
     weights: np.ndarray
+    n0: int | None = None
 
-    def __init__(self, lam: object, lam_star: object, weights: object | None = None) -> None:
+    def __init__(self, lam: object, lam_star: object, weights: object | None = None, *,
+                 n0: int | None = None) -> None:
+        if n0 is not None:
+            if isinstance(n0, (bool, np.bool_)) or not isinstance(n0, (int, np.integer)) or n0 < 1:
+                raise ValueError(f"n0 must be a positive integer (the input dimension) or None, got {n0!r}")
+            n0 = int(n0)
+        object.__setattr__(self, "n0", n0)
         lam_a = _atoms(lam, "lam")
         lam_s = _atoms(lam_star, "lam_star")
         if lam_s.shape != lam_a.shape:
@@ -112,11 +125,11 @@ class Spectrum:
 
     def in_distribution(self) -> Spectrum:
         """The same training spectrum tested on its own law (λ* = λ)."""
-        return Spectrum(self.lam, self.lam, self.weights)
+        return Spectrum(self.lam, self.lam, self.weights, n0=self.n0)
 
     def swapped(self) -> Spectrum:
         """Exchange the roles of Σ and Σ* (atoms are kept; useful for symmetric checks)."""
-        return Spectrum(self.lam_star, self.lam, self.weights)
+        return Spectrum(self.lam_star, self.lam, self.weights, n0=self.n0)
 
     def test_mass_cdf(self, grid: object | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Cumulative test mass ν([0, t]) with ν(dλ) = λ* μ(dλ), at ``grid`` (default: sorted λ)."""
@@ -152,7 +165,7 @@ class Spectrum:
         lam, vecs = np.linalg.eigh(S)
         lam_star = np.einsum("ik,ij,jk->k", vecs, S_star, vecs)
         # Both matrices passed the PSD check above, so negative values here are round-off.
-        return cls(np.maximum(lam, 0.0), np.maximum(lam_star, 0.0))
+        return cls(np.maximum(lam, 0.0), np.maximum(lam_star, 0.0), n0=S.shape[0])
 
     @classmethod
     def from_samples(cls, X_train: object, X_test: object) -> Spectrum:
