@@ -224,7 +224,9 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, B, t_train, t_tests):
         if slack <= 1e-9 * m:
             err = math.inf
         else:
-            amp = float(np.sum((PhiL @ U) * U, axis=0) @ er2) / slack  # tr(Φ_L Φ R²)/(m − df2)
+            # tr(Φ_L Φ R²)/(m − df2); for the training law tr(Φ Φ R²) = df2
+            trace = df2 if law is train else float(np.sum((PhiL @ U) * U, axis=0) @ er2)
+            amp = trace / slack
             err = e_mean + max(e_train, 0.0) * amp
         out.append(err)
         states.append({"st": stL, "A": A, "AB": AB, "cross": cross})
