@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--shift", default="swap", choices=sorted(FAMILIES))
     c.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="shift-family parameter, repeatable")
-    c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weight]) or .npz/.npy covariances")
+    c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weights]) or .npz/.npy covariances")
     c.add_argument("--format", choices=["table", "csv", "json"], default="table")
     c.set_defaults(func=_cmd_curve)
 
