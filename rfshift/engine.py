@@ -383,8 +383,11 @@ def _evaluate(
         f2 = np.where(kx > 0, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
-    v = 1.0 - ps * a2
-    one_m_phi_a2 = 1.0 - ph * a2
+    # v = 1 − ψa2 and 1 − φa2 as sums of non-negative terms (P − a2 = ⟨u(1−u)⟩ + μ⊥²/A ≥ 0):
+    # v = t̄ + ψ(P − a2), 1 − φa2 = t + φ(P − a2); no cancellation as they approach 0.
+    x_pa2 = uq + mterm
+    v = np.where(kx > 0, t_bar + ps * x_pa2, 1.0 - ps * a2)
+    one_m_phi_a2 = np.where(kx > 0, t + ph * x_pa2, 1.0 - ph * a2)
     if (kx == 0).any():
         # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
         # snap round-off at the rank thresholds to 0 so they are recognised.
