@@ -108,6 +108,40 @@ class Asymptotics:
         """ID error against noisy test labels: error_id + noise_var."""
         return self.error_id + self.noise_var
 
+    def _frame_args(self) -> tuple:
+        extra = {"error_noisy": self.error_noisy, "error_id_noisy": self.error_id_noisy,
+                 "rho": self.rho, "omega": self.omega, "rho_star": self.rho_star,
+                 "omega_star": self.omega_star, "r": self.r}
+        return self, self.shape, ("phi", "psi", "gamma", "noise_var"), extra
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """One row per broadcast point: phi, psi, gamma, noise_var, then every per-point output
+        (error, bias, variance, their ``_id`` twins, error_noisy, kappa, k_x, t, t_bar, delta,
+        interpolation_peak, …) and the ANOVA terms as ``variance_w`` … ``variance_wx_eps`` and
+        ``variance_id_w`` …; the activation and ρ, ω, ρ*, ω*, r in ``DataFrame.attrs``.
+
+        Needs pandas (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
+
+        >>> import rfshift as rf
+        >>> res = rf.asymptotics(rf.Spectrum([1.5, .5], [.5, 1.5]), phi=0.5, psi=[0.25, 1.0], gamma=0.01)
+        >>> res.to_dataframe()[["psi", "error", "variance_wx"]].shape
+        (2, 3)
+        """
+        from ._frames import to_dataframe
+
+        return to_dataframe(*self._frame_args())
+
+    def to_xarray(self):  # -> xarray.Dataset
+        """The results as an ``xarray.Dataset`` on the broadcast grid: each axis is named after the
+        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``; ``axis<i>`` if
+        none does) with that parameter's values as coordinates; variables as in :meth:`to_dataframe`.
+
+        Needs xarray (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
+        """
+        from ._frames import to_xarray
+
+        return to_xarray(*self._frame_args())
+
 
 # --- moments -------------------------------------------------------------------------------------
 

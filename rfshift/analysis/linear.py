@@ -63,6 +63,21 @@ class LinearRelation:
         """Intercept for noisy test labels: intercept + σ²(1 − slope)."""
         return self.intercept + self.noise_var * (1.0 - self.slope)
 
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """One row per point with every field as a column (needs pandas: ``rfshift[frames]``)."""
+        from .._frames import to_dataframe
+
+        return to_dataframe(self, np.shape(self.slope), ("phi", "noise_var"),
+                            {"intercept_noisy": self.intercept_noisy()})
+
+    def to_xarray(self):  # -> xarray.Dataset
+        """The fields on the broadcast grid, axes named after the parameter varying along them
+        (needs xarray: ``rfshift[frames]``)."""
+        from .._frames import to_xarray
+
+        return to_xarray(self, np.shape(self.slope), ("phi", "noise_var"),
+                         {"intercept_noisy": self.intercept_noisy()})
+
 
 def linear_relation(
     spec: Spectrum,

@@ -22,6 +22,9 @@ from ._ratio import safe_ratio
 
 __all__ = ["RobustnessCurve", "robustness_curve"]
 
+#: Inputs of a curve, in the order that names the axes of ``to_xarray`` (first varying one wins).
+_PARAMS = ("features_per_sample", "phi", "psi", "gamma", "noise_var", "samples_per_dim")
+
 
 @dataclass(frozen=True)
 class RobustnessCurve:
@@ -47,6 +50,19 @@ class RobustnessCurve:
     error_ood: np.ndarray
     gap: np.ndarray
     ratio: np.ndarray
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """One row per point with every field as a column (needs pandas: ``rfshift[frames]``)."""
+        from .._frames import to_dataframe
+
+        return to_dataframe(self, np.shape(self.error_id), _PARAMS)
+
+    def to_xarray(self):  # -> xarray.Dataset
+        """The fields on the broadcast grid, axes named after the parameter varying along them
+        (needs xarray: ``rfshift[frames]``)."""
+        from .._frames import to_xarray
+
+        return to_xarray(self, np.shape(self.error_id), _PARAMS)
 
 
 def robustness_curve(
