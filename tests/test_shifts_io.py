@@ -363,3 +363,18 @@ def test_weights_column_reaches_cli_and_app_upload(tmp_path, capsys):
     np.testing.assert_allclose(w, [0.25, 0.5, 0.25])
     with pytest.raises(SpectrumFileError, match="unknown column 'notes'"):
         loader(b"lam,lam_star,notes\n2,0.5,a\n", "x.csv")
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--shift", "swap"], "drop --shift/--param"),
+    (["--param", "low=0.5"], "drop --shift/--param"),
+])
+def test_cli_never_ignores_inputs(tmp_path, capsys, extra, match):
+    from rfshift.cli import main
+
+    p = tmp_path / "s.csv"
+    p.write_text("lam,lam_star\n1,2\n")
+    assert main(["curve", "--spectrum-file", str(p), *extra]) == 2
+    assert match in capsys.readouterr().err
+    assert main(["curve", "--param", "low=0.5", "--param", "low=0.7"]) == 2
+    assert "given twice" in capsys.readouterr().err
