@@ -192,9 +192,10 @@ def _load_csv(data: bytes, what: str) -> Spectrum:
                     f"{what}: line {lineno}, column {header[j].strip()}: {row[j]!r} is not a number"
                 ) from None
             if not np.isfinite(x):
+                kind = "NaN" if np.isnan(x) else "inf"
                 raise SpectrumFileError(
-                    f"{what}: line {lineno}, column {header[j].strip()}: {row[j].strip()!r} is not a "
-                    "finite number (NaN or inf rows are never skipped; fix or remove the line)"
+                    f"{what}: line {lineno}, column {header[j].strip()}: {name} contains {kind} "
+                    f"({row[j].strip()!r}); rows with NaN or inf are never skipped, fix or remove the line"
                 )
             values[name].append(x)
     if not values["lam"]:
@@ -226,6 +227,11 @@ def _load_npz(data: bytes, what: str) -> Spectrum:
             else:
                 if not keys:
                     raise SpectrumFileError(f"{what}: the .npz file holds no arrays")
+                if not {k.lower() for k in keys} & set(COLUMNS):
+                    raise SpectrumFileError(
+                        f"{what}: an .npz must hold arrays named Sigma and Sigma_star (covariances) or "
+                        f"atom arrays named {_accepted()}; got {sorted(keys)}"
+                    )
                 cols = _map_names(keys, what, "array")
                 arrays = {key: z[keys[j]] for key, j in cols.items()}
     except SpectrumFileError:
