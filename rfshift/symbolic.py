@@ -109,8 +109,10 @@ def equations() -> dict[str, Any]:
     eqs["D"] = sp.Eq(S["D"], D)
     eqs["bias"] = sp.Eq(sp.Symbol("B^*"),
                         sp.Integral(S["lam_star"] * ((1 - r) + r * u) ** 2 * mu(lam), (lam, 0, sp.oo)))
-    V = sp.Add(*variance_parts(  # the one home of this assembly: rfshift._anova
-        rho_s * kappa / S["D"], phi=phi, psi=psi, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=I11,
+    # the one home of this assembly is rfshift._anova; kp = 1 there and the prefactor K/ψ = ρ*κ/D
+    # outside keeps the displayed formula in THEORY.md's factored shape
+    V = (rho_s * kappa / S["D"]) * sp.Add(*variance_parts(
+        1, phi=phi, psi=psi, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=I11,
         phi_i12=phi * I12, i22=I22, omega_x=omega_s, ix11=Is11, phi_ix12=phi * Is12, ix22=Is22))
     eqs["variance"] = sp.Eq(sp.Symbol("V^*"), V)
     eqs["error"] = sp.Eq(sp.Symbol("E^*"), sp.Symbol("B^*") + sp.Symbol("V^*"))
