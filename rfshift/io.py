@@ -266,7 +266,7 @@ def load_spectrum(source: str | os.PathLike | bytes, *, name: str = "") -> Spect
     Examples
     --------
     >>> from rfshift.io import load_spectrum
-    >>> spec = load_spectrum(b"lam,lam_star,weights\n1.5,0.5,1\n1,1,2\n0.5,1.5,1\n")
+    >>> spec = load_spectrum(b"lam,lam_star,weights\\n1.5,0.5,1\\n1,1,2\\n0.5,1.5,1\\n")
     >>> spec.weights.tolist()
     [0.25, 0.5, 0.25]
     """
