@@ -151,9 +151,10 @@ class ChebyshevMoments:
         # can decay no further than that.
         tol = max(_DECAY_TOL, 8.0 * np.finfo(float).eps * np.sqrt(self.lam.size))
         good = np.all(tail <= tol * np.maximum(scale, np.finfo(float).tiny) + 1e-300, axis=1)
+        # ``built`` last: a table shared between calls is then never read half-written
         self.coef[new] = coef
-        self.built[new] = True
         self.bad[new] = ~good
+        self.built[new] = True
 
     def __call__(
         self, kx: np.ndarray, kinds: tuple[str, ...] | None = None, first_column: bool = False

@@ -137,17 +137,32 @@ class Asymptotics:
 MomentFn = Callable[..., dict[str, np.ndarray]]
 
 
+def _columns(spec: Spectrum) -> np.ndarray:
+    """Weight columns (p, pλ*, pλ) of ``spec`` as an (atoms × 3) array (cached on the spectrum)."""
+    def make() -> np.ndarray:
+        p = spec.weights
+        cols = np.stack([p, p * spec.lam_star, p * spec.lam], axis=1)
+        cols.flags.writeable = False
+        return cols
+
+    return spec._derived("engine.columns", make)
+
+
 def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     """Moments of ``spec`` for weight columns (p, pλ*, pλ): a Chebyshev table in log k_x when many
-    points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact."""
-    lam, p = spec.lam, spec.weights
-    cols = np.stack([p, p * spec.lam_star, p * lam], axis=1)
+    points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact.
+
+    The table is kept on the spectrum (``Spectrum._derived``), so the panels built for one call
+    serve later calls on the same spectrum.
+    """
+    lam = spec.lam
+    cols = _columns(spec)
     # The table is built lazily (only panels that roots visit); it pays off once there are more
     # points than panels it may have to build.
     pos = lam[lam > 0]
     n_panels = (np.log(pos.max() / pos.min()) + 2 * MARGIN) / WIDTH
     if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
-        return ChebyshevMoments(lam, cols)
+        return spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
 
     def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False) -> dict:
         return exact_moments(kx, lam, cols[:, :1] if first_column else cols, kinds)
@@ -226,31 +241,41 @@ def solve_kx(
     pi_pos = float(p[lam > 0].sum())
     grid = getattr(moments, "edges", None)
 
-    def boundary_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        A = rho * np.exp(y)
+    c_all = (phi - psi) / phi  # c = 1 − ψ/φ
+    inv_phi = 1.0 / phi
+
+    # Residuals in y = log k, given k and the moments a1 = ⟨q⟩, uq = ⟨uq⟩ there; the slope only with
+    # ``deriv`` (the edge bisection needs signs only).
+    def boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
+                          deriv: bool = True):
+        A = rho * k
         q = q_cap[idx]
         num = A * (q - a1) - mu_perp2
         den = A * q + mu_perp2
+        if not deriv:
+            return num / den, None
         dnum = A * (q - a1 + uq)
         return num / den, (dnum * den - num * A * q) / (den * den)
 
-    def ridge_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        ph, ps = phi[idx], psi[idx]
+    def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
+                       deriv: bool = True):
+        ps, c, ip = psi[idx], c_all[idx], inv_phi[idx]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            k = np.exp(y)
-            mterm = mu_perp2 / (rho * k)
-            g = gamma[idx] / (rho * k)
-            c = (ph - ps) / ph
-            f2 = _factor_f2(g, c, ps)
-            S = 1.0 / ph + a1 + mterm + f2
-            f = (2.0 / ph) / S - 1.0
-            d = 2.0 * (uq + mterm + g / np.sqrt(c * c + 4.0 * ps * g)) / (ph * S * S)
+            A = rho * k
+            mterm = mu_perp2 / A
+            g = gamma[idx] / A
+            S = ip + a1 + mterm + _factor_f2(g, c, ps)
+            f = (2.0 * ip) / S - 1.0
+            if not deriv:
+                return f, None
+            d = 2.0 * ip * (uq + mterm + g / np.sqrt(c * c + 4.0 * ps * g)) / (S * S)
         return f, np.where(np.isfinite(d), d, 0.0)
 
     def solve(residual, idx: np.ndarray) -> np.ndarray:
         def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mom = moments(np.exp(y), ("q", "uq"), first_column=True)
-            return residual(y, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
+            k = np.exp(y)
+            mom = moments(k, ("q", "uq"), first_column=True)
+            return residual(k, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
 
         m_pts = idx.size
         nan = np.full(m_pts, np.nan)
@@ -259,18 +284,19 @@ def solve_kx(
         if grid is not None:
             # Bisection over the table's panel edges (moments known exactly there) ...
             y_e, a1_e, uq_e = grid
+            k_e = np.exp(y_e)
             i_lo, i_hi = np.zeros(m_pts, dtype=np.int64), np.full(m_pts, y_e.size - 1)
-            inside = (residual(y_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx)[0] < 0) & \
-                (residual(y_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)[0] > 0)
+            inside = (residual(k_e[i_lo], a1_e[i_lo], None, idx, False)[0] < 0) & \
+                (residual(k_e[i_hi], a1_e[i_hi], None, idx, False)[0] > 0)
             while True:
                 go = inside & (i_hi - i_lo > 1)
                 if not go.any():
                     break
                 mid = (i_lo + i_hi) // 2
-                neg = residual(y_e[mid], a1_e[mid], uq_e[mid], idx)[0] < 0
+                neg = residual(k_e[mid], a1_e[mid], None, idx, False)[0] < 0
                 i_lo, i_hi = np.where(go & neg, mid, i_lo), np.where(go & ~neg, mid, i_hi)
-            fl, dl = residual(y_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx)
-            fh, dh = residual(y_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
+            fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx)
+            fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
             inside &= (fl < 0) & (fh > 0)
             lo, hi = np.where(inside, y_e[i_lo], nan), np.where(inside, y_e[i_hi], nan)
             f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)

@@ -7,13 +7,17 @@ Eigendecompose Σ = Σ_k λ_k v_k v_kᵀ and set λ*_k = v_kᵀ Σ* v_k. The ave
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ._validation import as_real_array
 
 __all__ = ["Spectrum"]
+
+_T = TypeVar("_T")
 
 #: Relative tolerance for symmetry and PSD checks of covariance matrices.
 COVARIANCE_RTOL = 1e-8
@@ -88,17 +92,35 @@ class Spectrum:
             arr = np.array(arr, dtype=np.float64)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
+        object.__setattr__(self, "_s", s)
+        object.__setattr__(self, "_s_star", s_star)
 
     # --- derived quantities ------------------------------------------------------------------
     @property
     def s(self) -> float:
         """Training pre-activation variance s = ∫ λ dμ = tr Σ / n0."""
-        return float(self.weights @ self.lam)
+        return self._s  # type: ignore[attr-defined, no-any-return]
 
     @property
     def s_star(self) -> float:
         """Test pre-activation variance s* = ∫ λ* dμ = tr Σ* / n0."""
-        return float(self.weights @ self.lam_star)
+        return self._s_star  # type: ignore[attr-defined, no-any-return]
+
+    def _derived(self, key: object, make: Callable[[], _T]) -> _T:
+        """Private per-spectrum cache of derived data (the atoms are immutable, so it never goes
+        stale): ``make()`` runs on the first request for ``key``. Used by the engine for its weight
+        columns, moment table and solver brackets; not pickled."""
+        cache = self.__dict__.setdefault("_cache", {})
+        try:
+            return cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = cache[key] = make()
+            return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_cache", None)
+        return state
 
     @property
     def n_atoms(self) -> int:
