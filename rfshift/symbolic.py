@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from ._anova import variance_parts
 from .activations import Activation, get_activation
 from .spectra import Spectrum
 
@@ -108,10 +109,11 @@ def equations() -> dict[str, Any]:
     eqs["D"] = sp.Eq(S["D"], D)
     eqs["bias"] = sp.Eq(sp.Symbol("B^*"),
                         sp.Integral(S["lam_star"] * ((1 - r) + r * u) ** 2 * mu(lam), (lam, 0, sp.oo)))
-    V = (rho_s * psi * kappa / S["D"]) * (
-        t * (omega_s + phi * Is12) * I22 + (s2 + I11) * (omega + phi * I12) * (omega_s + Is11)
-        + (phi / psi) * tb * (s2 + phi * I12) * Is22
-    )
+    # the one home of this assembly is rfshift._anova; kp = 1 there and the prefactor K/ψ = ρ*κ/D
+    # outside keeps the displayed formula in THEORY.md's factored shape
+    V = (rho_s * kappa / S["D"]) * sp.Add(*variance_parts(
+        1, phi=phi, psi=psi, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=I11,
+        phi_i12=phi * I12, i22=I22, omega_x=omega_s, ix11=Is11, phi_ix12=phi * Is12, ix22=Is22))
     eqs["variance"] = sp.Eq(sp.Symbol("V^*"), V)
     eqs["error"] = sp.Eq(sp.Symbol("E^*"), sp.Symbol("B^*") + sp.Symbol("V^*"))
     c = rho_s / rho
@@ -410,7 +412,7 @@ def _mp_constants(act: Activation, v: Any) -> tuple[Any, Any, Any]:
     # Guard digits: at small v, μ⊥² is O(v²) times E σ² (smooth σ; hardtanh's closed form is
     # rearranged to the same O(v²) cancellation), and hardtanh's closed form is a difference of terms
     # O(√v) times larger than μ⊥² at large v: 2 digits per decade of v below 1, ½ per decade above
-    # (hardtanh) keep the working precision (docs/theory.md, extreme variances).
+    # (hardtanh) keep the working precision (docs/theory.md §17).
     lv = float(mp.log10(v))
     extra = 10 + (2 * int(1 - lv) if lv < 0 else (int(lv / 2) + 1 if act.name == "hardtanh" else 0))
     with mp.workdps(mp.mp.dps + extra):
@@ -447,7 +449,7 @@ def _mp_expect(h: Any, sd: Any, kinks: tuple[float, ...] = (), even: bool = Fals
 def _mp_constants_uncached(name: str, v: Any) -> tuple[Any, Any, Any]:
     """(μ0, μ1, μ⊥²) of a built-in: closed forms where they exist (in forms that cancel at most to
     relative O(v²), which the guard digits cover), else quadrature of the residual at the bend scale.
-    The closed forms for GELU and hardtanh are derived in docs/theory.md; elu's follows from
+    The closed forms for GELU and hardtanh are derived in docs/theory.md §17; elu's follows from
     E[e^{kg} 1(g<0)] = e^{k²v/2} Φ(−k√v) (the float64 package integrates elu instead: independent)."""
     import mpmath as mp
 
@@ -550,7 +552,7 @@ def asymptotics_mp(
     D = φγ + ρ(tψ + t̄φ)(ω + φI_{1,2}). Activation constants use closed forms (ReLU, leaky ReLU, abs,
     erf, GELU, ELU, hard tanh, linear, quadratic; sigmoid from tanh) or mpmath quadrature of the residual
     σ − μ0 − μ1 g split at 0, the kinks and the bend scale ±c/√v, with guard digits against the
-    cancellation at extreme variances (docs/theory.md, "Activation constants at extreme variances").
+    cancellation at extreme variances (docs/theory.md §17).
     Float inputs (and the spectrum's atoms) are taken
     at their exact binary value, i.e. the same numbers the float64 engine sees; ints, Fractions and
     strings such as "1/10" are exact.
@@ -689,10 +691,9 @@ def asymptotics_mp(
             bias = mp.fsum(pi * lj * ((1 - r_x) + r_x * ui) ** 2 for pi, lj, ui in zip(p, lx, u, strict=True))
             if peak:
                 return bias, mp.inf
-            var = (rho_x * kappa / D) * (
-                ps * t * (omega_x + phi_ix12) * i22
-                + ps * (s2 + i11) * (omega + phi_i12) * (omega_x + ix11)
-                + ph * tb * (s2 + phi_i12) * ix22)
+            var = mp.fsum(variance_parts(
+                rho_x * kappa / D, phi=ph, psi=ps, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=i11,
+                phi_i12=phi_i12, i22=i22, omega_x=omega_x, ix11=ix11, phi_ix12=phi_ix12, ix22=ix22))
             return bias, var
 
         b_o, v_o = side(lam_s, rho_s, omega_s, r)
