@@ -34,7 +34,10 @@ from ._validation import as_real_array
 from .activations import Activation, get_activation
 from .spectra import _covariance, _samples
 
-__all__ = ["FiniteSize", "finite_size", "finite_size_from_samples"]
+__all__ = ["MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
+
+#: Refuse sizes whose working arrays would exceed this many GiB (a clear error instead of an OOM kill).
+MAX_MEMORY_GIB = 16.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class _GaussianLaw:
         self.S = S
         self.act = act
         self.n0 = S.shape[0]
+        self.rows = 0  # no sample rows: moments in closed form
 
     def prepare(self, W: np.ndarray) -> dict:
         WS = W @ self.S
@@ -129,6 +133,7 @@ class _SampleLaw:
         self.X = X
         self.act = act
         self.n0 = X.shape[1]
+        self.rows = 3 * X.shape[0]  # feature matrices of up to three draws are alive at once
 
     def prepare(self, W: np.ndarray) -> dict:
         with np.errstate(all="ignore"):
@@ -286,6 +291,11 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     gamma = _check_real(gamma, "gamma")
     noise_var = _check_real(noise_var, "noise_var")
     B = _target_cov(target_cov, n0)
+    # about ten n1 × n1 and n1 × n0 float64 arrays are alive at once (two draws' states, kernels)
+    need = 8 * (10 * n1 * n1 + 8 * n1 * n0 + train.rows * n1 + test.rows * n1) / 2**30
+    if need > MAX_MEMORY_GIB:
+        raise ValueError(f"n1 = {n1} with n0 = {n0} would need about {need:.1f} GiB of memory "
+                         f"(limit MAX_MEMORY_GIB = {MAX_MEMORY_GIB:g}); use fewer features")
     laws = (test, train)  # OOD, ID
     t_train = train.target2(B)
     t_tests = (test.target2(B), t_train)

@@ -215,3 +215,8 @@ def test_bias_and_variance_approach_the_limit_on_a_well_spread_spectrum():
     for k in ("error", "bias", "variance", "error_id", "bias_id", "variance_id"):
         val, se, ref = getattr(fs, k), getattr(fs, k + "_se"), float(getattr(lim, k))
         assert abs(val - ref) <= 3.5 * se + 0.01 * ref, k
+
+
+def test_refuses_sizes_beyond_the_memory_limit():
+    with pytest.raises(ValueError, match="GiB"):
+        rf.finite_size(np.eye(3), np.eye(3), m=10, n1=200_000, gamma=0.1)
