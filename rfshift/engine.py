@@ -26,11 +26,11 @@ import numpy as np
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments
 from ._solve import solve_increasing
-from ._validation import check_parameter
+from ._validation import as_real_array, check_parameter
 from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
 
-__all__ = ["Asymptotics", "VarianceTerms", "asymptotics", "solve_kx"]
+__all__ = ["Asymptotics", "Disagreement", "Ensemble", "VarianceTerms", "asymptotics", "solve_kx"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,88 @@ class VarianceTerms:
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def outside(self, shared: frozenset[str]) -> np.ndarray:
+        """Σ of the terms V_T whose sources T are not all in ``shared`` (a subset of {"W", "X", "eps"}).
+
+        By the ANOVA definition (THEORY.md §7), Q_S − Q_∅ = Σ_{∅≠T⊆S} V_T, so this is
+        V − (Q_S − Q_∅) = Q_{WXε} − Q_S: half the mean squared disagreement of two predictors that
+        share the sources in S (docs/theory.md §15). Summed term by term, so it stays correct when
+        the terms change (e.g. targets) and is +inf, never NaN, where one of them is +inf.
+        """
+        bad = set(shared) - {"W", "X", "eps"}
+        if bad:
+            raise ValueError(f"shared sources must be among 'W', 'X', 'eps', got {sorted(bad)}")
+        total = np.zeros_like(np.asarray(self.w, dtype=float))
+        for name, sources in _TERM_SOURCES.items():
+            if not sources <= shared:
+                total = total + getattr(self, name)
+        return total
+
+
+#: The sources of each ANOVA term of :class:`VarianceTerms` (THEORY.md §7).
+_TERM_SOURCES: dict[str, frozenset[str]] = {
+    "w": frozenset({"W"}),
+    "x": frozenset({"X"}),
+    "eps": frozenset({"eps"}),
+    "wx": frozenset({"W", "X"}),
+    "w_eps": frozenset({"W", "eps"}),
+    "x_eps": frozenset({"X", "eps"}),
+    "wx_eps": frozenset({"W", "X", "eps"}),
+}
+_DATA = frozenset({"X", "eps"})
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Mean squared disagreement E_x[(f₁(x) − f₂(x))²] of two trained predictors (docs/theory.md §15).
+
+    Both predictors see the same target β and test point x; they share
+
+    * ``shared_data``: the training data (X, ε) but not the features W: 2(V_W + V_WX + V_Wε + V_WXε);
+    * ``shared_features``: the features W but not the data: 2(V − V_W);
+    * ``independent``: nothing: 2V.
+
+    Each lies in [0, 2V]; ``+inf`` at a ridgeless threshold where the diverging terms enter it.
+    Arrays have the broadcast shape of the result.
+    """
+
+    shared_data: np.ndarray
+    shared_features: np.ndarray
+    independent: np.ndarray
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Average of K predictors with independent features W trained on the same data (X, ε).
+
+    ``variance = V_data + (V − V_data)/K`` with V_data = V_X + V_ε + V_Xε (the W-free ANOVA terms),
+    ``bias`` is unchanged, ``error = error₁ − (1 − 1/K)(V − V_data)`` (docs/theory.md §15). K = 1 is
+    the single model, K = ∞ the average over W (finite even at the ridgeless interpolation peak,
+    where every finite K gives +inf). Arrays broadcast ``k`` against the result's shape.
+    """
+
+    k: np.ndarray
+    error: np.ndarray
+    bias: np.ndarray
+    variance: np.ndarray
+    error_id: np.ndarray
+    bias_id: np.ndarray
+    variance_id: np.ndarray
+
+
+def _check_k(k: object) -> np.ndarray:
+    """Validate the ensemble size: integers >= 1 or +inf (float64 array)."""
+    arr = as_real_array(k, "k")
+    if arr.size == 0:
+        raise ValueError("k is empty; give at least one ensemble size")
+    bad = np.isnan(arr) | (arr < 1) | (np.isfinite(arr) & (arr != np.floor(arr))) | (arr == -np.inf)
+    if bad.any():
+        raise ValueError(
+            "k (ensemble size) must be an integer >= 1 or numpy.inf, "
+            f"got {float(arr[bad].ravel()[0])!r}"
+        )
+    return arr
 
 
 @dataclass(frozen=True)
@@ -130,6 +212,110 @@ class Asymptotics:
     def error_id_noisy(self) -> np.ndarray:
         """ID error against noisy test labels: error_id + noise_var."""
         return self.error_id + self.noise_var
+
+    # --- disagreement, ensembles, training error (docs/theory.md §15) -----------------------------
+
+    @property
+    def disagreement(self) -> Disagreement:
+        """OOD disagreement of two predictors sharing the data, the features, or nothing."""
+        return _disagreement(self, self.variance_terms, self.variance, "disagreement")
+
+    @property
+    def disagreement_id(self) -> Disagreement:
+        """ID twin of :attr:`disagreement` (test points from Σ)."""
+        return _disagreement(self, self.variance_terms_id, self.variance_id, "disagreement_id")
+
+    def ensemble(self, k: object) -> Ensemble:
+        """Error, bias and variance of the average of ``k`` predictors with independent W, same data.
+
+        ``k``: integer(s) >= 1 or ``numpy.inf``, broadcast against the result's shape (ValueError
+        otherwise). K = 1 reproduces ``error`` exactly; K = ∞ is the average over W.
+        """
+        k_arr = _check_k(k)
+        try:
+            shape = np.broadcast_shapes(k_arr.shape, np.shape(self.error))
+        except ValueError:
+            raise ValueError(
+                f"k of shape {k_arr.shape} does not broadcast against the result's shape "
+                f"{np.shape(self.error)}"
+            ) from None
+        inv_k = np.where(np.isinf(k_arr), 0.0, 1.0 / k_arr)
+        out = {}
+        for sfx, terms, dis, err, bias in (
+            ("", self.variance_terms, self.disagreement, self.error, self.bias),
+            ("_id", self.variance_terms_id, self.disagreement_id, self.error_id, self.bias_id),
+        ):
+            w_part = 0.5 * dis.shared_data  # V − V_data = Σ of the terms involving W
+            v_data = terms.x + terms.eps + terms.x_eps
+            with np.errstate(invalid="ignore"):
+                e_k = err - (1.0 - inv_k) * w_part
+                # w_part = +inf (ridgeless peak): +inf for finite K, the W-average for K = ∞.
+                e_inf = bias + v_data + np.where(np.isfinite(err), err - bias - (v_data + w_part), 0.0)
+                e_k = np.where(np.isinf(w_part), np.where(inv_k == 0, e_inf, np.inf), e_k)
+                var_k = v_data + _product(inv_k, w_part)
+            out["error" + sfx] = np.broadcast_to(e_k, shape)
+            out["variance" + sfx] = np.broadcast_to(var_k, shape)
+            out["bias" + sfx] = np.broadcast_to(bias, shape)
+        return Ensemble(k=np.broadcast_to(k_arr, shape)[()],
+                        **{key: np.asarray(val, dtype=float)[()] for key, val in out.items()})
+
+    @property
+    def degrees_of_freedom(self) -> np.ndarray:
+        """df/m = tr K(K + γ)^{-1}/m = 1 − t in the limit (THEORY.md §4: t = γτ); 1 when interpolating."""
+        return 1.0 - self.t
+
+    @property
+    def training_error(self) -> np.ndarray:
+        """Limit of (1/m)‖y − ŷ(X)‖², noisy training labels y, fitted values ŷ(X) = K(K + γ)^{-1}y.
+
+        Equals t² · (error_id + noise_var) with t = 1 − df/m (docs/theory.md §15, by the leave-one-out
+        identity). 0 for the ridgeless interpolator (ψ <= φ, t = 0; also at the peak ψ = φ, where
+        error_id = inf: the limit is 0 from both sides); never above E y² = s + noise_var.
+        """
+        return _product(self.t**2, self.error_id + self.noise_var)
+
+    @property
+    def gcv(self) -> np.ndarray:
+        """Limit of generalised cross-validation, GCV = training error/(1 − df/m)², df = tr K(K+γ)^{-1}.
+
+        The limit is error_id + noise_var (the ID error against *noisy* test labels) wherever t > 0,
+        and by continuity in γ at the ridgeless interpolator (where GCV itself is 0/0 at finite
+        size). So GCV is consistent for ``error_id_noisy``; for the clean ``error_id`` its bias is
+        +noise_var, and as an estimate of the OOD error ``error_noisy`` its bias is
+        error_id − error (docs/theory.md §15).
+        """
+        return self.error_id + self.noise_var
+
+
+def _disagreement(res: Asymptotics, terms: VarianceTerms, variance: np.ndarray, which: str) -> Disagreement:
+    """Disagreements 2(Q_{WXε} − Q_S) for S = data, features, nothing (docs/theory.md §15).
+
+    Each is 2 × the sum of the ANOVA terms not within S, so 0 <= D_S <= 2V; round-off beyond that
+    range (at the 1e-11 level of the terms) is clipped, anything larger raises. The linear ridgeless
+    model exactly at the data-side rank threshold φ·μ(λ>0) = 1 has V_X = V_WX = ±inf (an ∞ − ∞ form
+    whose limit is finite for the shared-data disagreement): that raises :class:`ConvergenceError`.
+    """
+    scale = sum(np.abs(np.asarray(t, dtype=float)) for t in terms.as_dict().values())
+    var = np.asarray(variance, dtype=float)
+    out = {}
+    for name, shared in (("shared_data", _DATA), ("shared_features", frozenset({"W"})),
+                         ("independent", frozenset())):
+        with np.errstate(invalid="ignore"):
+            d = 2.0 * np.asarray(terms.outside(shared), dtype=float)
+            tol = 1e-11 * 2.0 * scale
+            low, high = d < -tol, np.isfinite(var) & (d > 2.0 * var + tol)
+        if np.isnan(d).any() or low.any() or high.any():
+            bad = np.isnan(d) | low | high
+            i = np.unravel_index(int(np.flatnonzero(bad)[0]), d.shape) if d.ndim else ()
+            pars = ", ".join(f"{p}={float(np.asarray(getattr(res, p))[i])!r}"
+                             for p in ("phi", "psi", "gamma", "noise_var"))
+            what = ("an indeterminate inf - inf form (linear ridgeless features exactly at the "
+                    "rank threshold phi*mu(lam>0) = 1); use a small gamma > 0 instead"
+                    if np.isnan(d[i]) else f"a value {float(d[i])!r} outside [0, 2 * variance]")
+            raise ConvergenceError(f"{which}.{name} at {pars} is {what}")
+        d = np.clip(d, 0.0, np.where(np.isfinite(var), 2.0 * var, np.inf))
+        out[name] = d[()]
+    return Disagreement(**out)
 
 
 # --- moments -------------------------------------------------------------------------------------
