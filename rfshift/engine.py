@@ -314,6 +314,9 @@ def _disagreement(res: Asymptotics, terms: VarianceTerms, variance: np.ndarray, 
                     if np.isnan(d[i]) else f"a value {float(d[i])!r} outside [0, 2 * variance]")
             raise ConvergenceError(f"{which}.{name} at {pars} is {what}")
         d = np.clip(d, 0.0, np.where(np.isfinite(var), 2.0 * var, np.inf))
+        if name == "shared_data":
+            # ψ = 0 (infinitely many features): no term involving W survives; exactly 0, not round-off.
+            d = np.where(np.asarray(res.psi) == 0, 0.0, d)
         out[name] = d[()]
     return Disagreement(**out)
 

@@ -112,3 +112,37 @@ def simulate_extras(act: str, Sigma, Sigma_star, *, phi: float, psi: float, gamm
     mean = {k: float(np.mean(rows[:, i])) for i, k in enumerate(EXTRA_KEYS)}
     se = {k: float(np.std(rows[:, i], ddof=1) / math.sqrt(trials)) for i, k in enumerate(EXTRA_KEYS)}
     return ExtrasResult(mean, se, trials, n0 / m, n0 / n1)
+
+
+def covariances(kind: str, n0: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(Σ, Σ*) at dimension n0 (n0 divisible by 4): block-diagonal atoms, or ``dense``, a
+    non-commuting Σ* (aligned diagonal part + a Haar-rotated dense part), as in test_engine."""
+    def blocks(values):
+        values = np.asarray(values, dtype=float)
+        return np.repeat(values, n0 // values.size)
+
+    if kind == "swap":
+        return np.diag(blocks([1.5, 0.5])), np.diag(blocks([0.5, 1.5]))
+    if kind == "trace":  # tr Σ* ≠ tr Σ (s = 1.0, s* = 1.8)
+        return np.diag(blocks([3.0, 0.5, 0.5, 0.5, 0.5])), np.diag(blocks([1.0, 2.0, 2.0, 2.0, 2.0]))
+    if kind == "iso2":
+        return np.eye(n0), 2.0 * np.eye(n0)
+    if kind == "three":
+        return np.diag(blocks([2.0, 1.0, 1.0, 0.25])), np.diag(blocks([0.5, 1.0, 1.0, 1.5]))
+    if kind == "dense":
+        rng = np.random.default_rng(seed + 1000)
+        Q, _ = np.linalg.qr(rng.standard_normal((n0, n0)))
+        dense = (Q * np.geomspace(0.2, 2.0, n0)) @ Q.T
+        return np.diag(blocks([2.0, 1.0, 0.5, 0.25])), np.diag(blocks([0.2, 0.5, 1.0, 2.0])) + dense
+    raise ValueError(f"unknown covariance kind {kind!r}")
+
+
+def theory_extras(res, k: int = 2) -> dict[str, float]:
+    """The engine's values of :data:`EXTRA_KEYS` for a scalar :class:`rfshift.Asymptotics`."""
+    d, di, e = res.disagreement, res.disagreement_id, res.ensemble(k)
+    vals = dict(shared_data=d.shared_data, shared_features=d.shared_features, independent=d.independent,
+                ensemble2=e.error, error=res.error, shared_data_id=di.shared_data,
+                shared_features_id=di.shared_features, independent_id=di.independent,
+                ensemble2_id=e.error_id, error_id=res.error_id, training_error=res.training_error,
+                gcv=res.gcv)
+    return {key: float(v) for key, v in vals.items()}
