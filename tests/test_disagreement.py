@@ -303,3 +303,30 @@ def test_monte_carlo(cfg):
         z = (2 * g[1] - g[0]) / math.hypot(2 * s[1], s[0])
         assert abs(z) <= 3.5, f"{key}: gaps {g}, SE {s}, z = {z:.2f}"
         assert abs(g[1]) < 0.1 * abs(th[key]), (key, g, th[key])
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+
+
+def test_cli_curve_quantities(capsys):
+    import csv
+    import io
+
+    from rfshift.cli import main
+
+    code = main(["curve", "--format", "csv", "--num", "3", "--gamma", "0", "--start", "0.1", "--stop", "0.5",
+                 "--quantities", "disagreement,ensemble,training_error", "--ensemble-k", "1,3,inf"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    res = rf.asymptotics(rf.shifts.swap(), phi=0.5, psi=[0.1, 0.3, 0.5], gamma=0.0, noise_var=0.1)
+    assert float(rows[1]["disagreement_shared_data"]) == pytest.approx(float(res.disagreement.shared_data[1]))
+    assert float(rows[1]["ensemble_k1_error"]) == pytest.approx(float(rows[1]["error"]), rel=1e-14)
+    assert float(rows[1]["ensemble_k3_error_id"]) == pytest.approx(float(res.ensemble(3).error_id[1]))
+    assert rows[2]["ensemble_k1_error"] == "inf" and math.isfinite(float(rows[2]["ensemble_kinf_error"]))
+    assert float(rows[2]["training_error"]) == 0.0 and float(rows[0]["gcv"]) == pytest.approx(
+        float(res.error_id_noisy[0]))
+    for bad, msg in ((["--quantities", "foo"], "unknown"), (["--ensemble-k", "0"], "ensemble-k"),
+                     (["--ensemble-k", "two"], "ensemble-k")):
+        assert main(["curve", "--num", "2", "--quantities", "ensemble", *bad]) == 2
+        assert msg in capsys.readouterr().err
