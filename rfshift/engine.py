@@ -272,7 +272,7 @@ class Asymptotics:
         identity). 0 for the ridgeless interpolator (ψ <= φ, t = 0; also at the peak ψ = φ, where
         error_id = inf: the limit is 0 from both sides); never above E y² = s + noise_var.
         """
-        return _product(self.t**2, self.error_id + self.noise_var)
+        return _product(self.t**2, self.error_id_noisy)
 
     @property
     def gcv(self) -> np.ndarray:
@@ -284,7 +284,7 @@ class Asymptotics:
         +noise_var, and as an estimate of the OOD error ``error_noisy`` its bias is
         error_id − error (docs/theory.md §15).
         """
-        return self.error_id + self.noise_var
+        return self.error_id_noisy
 
 
 def _disagreement(res: Asymptotics, terms: VarianceTerms, variance: np.ndarray, which: str) -> Disagreement:
