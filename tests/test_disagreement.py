@@ -330,3 +330,35 @@ def test_cli_curve_quantities(capsys):
                      (["--ensemble-k", "two"], "ensemble-k")):
         assert main(["curve", "--num", "2", "--quantities", "ensemble", *bad]) == 2
         assert msg in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_monte_carlo_second_simulator():
+    """A second, independently written simulator (tests/_numpy_sim.simulate_full, by the Monte Carlo
+    module's author) on a non-commuting Σ*, erf, ridgeless, under-parameterised: disagreements, K = 1,
+    2, 4, ∞ ensembles, training error, GCV and df/m, Richardson-extrapolated within 3.5 SE."""
+    from _disagreement_sim import covariances
+    from _numpy_sim import simulate_full
+
+    act, kind, phi, psi, gamma, nv = "erf", "dense", 0.5, 1.5, 0.0, 0.2
+    gaps, ses = {}, {}
+    for j, (n0, trials) in enumerate(((64, 24), (128, 12))):
+        S, Ss = covariances(kind, n0, seed=j)
+        mc = simulate_full(act, S, Ss, phi=phi, psi=psi, gamma=gamma, noise_var=nv, trials=trials,
+                           seed=900 + j)
+        th = rf.asymptotics(rf.Spectrum.from_covariances(S, Ss), phi=mc.phi, psi=mc.psi, gamma=gamma,
+                            noise_var=nv, activation=act)
+        ref = {"training_error": th.training_error, "gcv": th.gcv}
+        for sfx, d in (("", th.disagreement), ("_id", th.disagreement_id)):
+            for name in ("shared_data", "shared_features", "independent"):
+                ref[f"dis_{name}{sfx}"] = getattr(d, name)
+            for k, tag in ((1, "1"), (2, "2"), (4, "4"), (np.inf, "_inf")):
+                ref[f"ens{tag}{sfx}"] = getattr(th.ensemble(k), "error" + sfx)
+        for key, val in ref.items():
+            gaps.setdefault(key, []).append(mc.mean[key] - float(val))
+            ses.setdefault(key, []).append(mc.se[key])
+        assert mc.mean["df_ratio"] == pytest.approx(float(th.degrees_of_freedom), abs=1e-12)
+    for key in gaps:
+        g, s = gaps[key], ses[key]
+        z = (2 * g[1] - g[0]) / math.hypot(2 * s[1], s[0])
+        assert abs(z) <= 3.5, f"{key}: gaps {g}, SE {s}, z = {z:.2f}"
