@@ -68,9 +68,9 @@ class VarianceTerms:
         if bad:
             raise ValueError(f"shared sources must be among 'W', 'X', 'eps', got {sorted(bad)}")
         total = np.zeros_like(np.asarray(self.w, dtype=float))
-        for name, sources in _TERM_SOURCES.items():
-            if not sources <= shared:
-                total = total + getattr(self, name)
+        for f in fields(self):  # every term must say which sources it involves (_TERM_SOURCES)
+            if not _TERM_SOURCES[f.name] <= shared:
+                total = total + getattr(self, f.name)
         return total
 
 

@@ -362,3 +362,14 @@ def test_monte_carlo_second_simulator():
         g, s = gaps[key], ses[key]
         z = (2 * g[1] - g[0]) / math.hypot(2 * s[1], s[0])
         assert abs(z) <= 3.5, f"{key}: gaps {g}, SE {s}, z = {z:.2f}"
+
+
+def test_every_variance_term_has_its_sources():
+    """The disagreement combinations are driven by the table of each ANOVA term's sources; a new
+    term without an entry would be silently dropped, so the table must cover every field."""
+    from dataclasses import fields
+
+    from rfshift.engine import _TERM_SOURCES
+
+    assert {f.name for f in fields(rf.VarianceTerms)} == set(_TERM_SOURCES)
+    assert all(src <= {"W", "X", "eps"} and src for src in _TERM_SOURCES.values())
