@@ -266,9 +266,9 @@ def test_peer_formulas_lee_2023():
 # --- Monte Carlo ----------------------------------------------------------------------------------
 
 MC_CONFIGS = [
-    ("relu", "swap", 1.0, 0.4, 0.01, 0.25),   # ReLU, ridge, over
+    ("relu", "swap", 1.0, 0.5, 0.01, 0.25),   # ReLU, ridge, over
     ("relu", "trace", 0.5, 2.0, 0.0, 0.1),    # ReLU, ridgeless, under, tr Σ* ≠ tr Σ
-    ("erf", "iso2", 0.8, 0.4, 0.05, 0.0),     # erf, ridge, over, noiseless
+    ("erf", "iso2", 0.8, 0.5, 0.05, 0.0),     # erf, ridge, over, noiseless
     ("erf", "three", 2.0, 0.5, 0.0, 0.2),     # erf, ridgeless, over
     ("tanh", "dense", 0.5, 1.0, 0.0, 0.1),    # tanh, ridgeless, under, non-commuting Σ*
     ("tanh", "swap", 0.5, 1.0, 0.1, 0.1),     # tanh, ridge, under
@@ -284,7 +284,7 @@ def test_monte_carlo(cfg):
 
     act, kind, phi, psi, gamma, nv = cfg
     gaps, ses, th = {}, {}, {}
-    for j, (n0, trials) in enumerate(((64, 32), (128, 16))):
+    for j, (n0, trials) in enumerate(((64, 24), (128, 12))):
         S, Ss = covariances(kind, n0, seed=j)
         mc = simulate_extras(act, S, Ss, phi=phi, psi=psi, gamma=gamma, noise_var=nv, trials=trials,
                              seed=500 + j)
