@@ -365,11 +365,15 @@ def test_monte_carlo_second_simulator():
 
 
 def test_every_variance_term_has_its_sources():
-    """The disagreement combinations are driven by the table of each ANOVA term's sources; a new
-    term without an entry would be silently dropped, so the table must cover every field."""
+    """The disagreement combinations use VarianceTerms.shared (rfshift._anova's table of each term's
+    sources); a term without an entry would be silently dropped, so the table must cover every field,
+    and shared(all) must be the total."""
     from dataclasses import fields
 
-    from rfshift.engine import _TERM_SOURCES
+    from rfshift._anova import _SUBSETS
 
-    assert {f.name for f in fields(rf.VarianceTerms)} == set(_TERM_SOURCES)
-    assert all(src <= {"W", "X", "eps"} and src for src in _TERM_SOURCES.values())
+    assert {f.name for f in fields(rf.VarianceTerms)} == set(_SUBSETS)
+    res = rf.asymptotics(SPECS["three"], phi=0.7, psi=0.4, gamma=0.01, noise_var=0.2, activation="tanh")
+    t = res.variance_terms
+    assert float(t.shared(("w", "x", "eps"))) == pytest.approx(float(res.variance), rel=1e-13)
+    assert float(res.disagreement.shared_features) == pytest.approx(2 * float(res.variance - t.w), rel=1e-12)
