@@ -176,8 +176,8 @@ def main() -> int:
     print(f"\n{len(rows)} configurations; max relative difference over the six disagreements "
           f"(I, SS, SW; source, target): {max(r['rel_our_kappa'] for r in rows):.2e} with rfshift's κ "
           f"(all {len(rows)}); {max(r['rel_peer_kappa'] for r in ok):.2e} with the peer's own κ "
-          f"({len(ok)} where their fixed-point iteration converges; it leaves κ > 0 on "
-          f"{len(rows) - len(ok)})")
+          f"({len(ok)} where their fixed-point iteration converges; on {len(rows) - len(ok)} it "
+          f"leaves the domain κ > 0)")
     return 0
 
 
