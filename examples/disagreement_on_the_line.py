@@ -1,4 +1,4 @@
-"""Disagreement-on-the-line: ID vs OOD disagreement and error for several shifts (docs/theory.md §17).
+"""Disagreement-on-the-line: ID vs OOD disagreement and error for several shifts (docs/theory.md §18).
 
 One training covariance (a power law, λ_k ∝ 1/k, 200 atoms, tr Σ/n0 = 1) and four test covariances
 from rfshift.shifts: test mass moved to the tail (power law α = 0.5) or the head (α = 2), a tilt

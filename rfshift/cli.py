@@ -20,7 +20,7 @@ from .shifts import FAMILIES, make_shift
 __all__ = ["build_parser", "main"]
 
 _FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id", "kappa")
-#: Optional column groups of ``curve --quantities`` (docs/theory.md §17).
+#: Optional column groups of ``curve --quantities`` (docs/theory.md §18).
 _QUANTITIES = ("disagreement", "ensemble", "training_error")
 
 

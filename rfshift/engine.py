@@ -34,13 +34,13 @@ from .spectra import Spectrum
 __all__ = ["Asymptotics", "Disagreement", "Ensemble", "VarianceTerms", "asymptotics", "solve_kx"]
 
 
-#: The data sources (training inputs X and label noise ε) of the ANOVA terms (docs/theory.md §17).
+#: The data sources (training inputs X and label noise ε) of the ANOVA terms (docs/theory.md §18).
 _DATA = ("x", "eps")
 
 
 @dataclass(frozen=True)
 class Disagreement:
-    """Mean squared disagreement E_x[(f₁(x) − f₂(x))²] of two trained predictors (docs/theory.md §17).
+    """Mean squared disagreement E_x[(f₁(x) − f₂(x))²] of two trained predictors (docs/theory.md §18).
 
     Both predictors see the same target β and test point x; they share
 
@@ -62,7 +62,7 @@ class Ensemble:
     """Average of K predictors with independent features W trained on the same data (X, ε).
 
     ``variance = V_data + (V − V_data)/K`` with V_data = V_X + V_ε + V_Xε (the W-free ANOVA terms),
-    ``bias`` is unchanged, ``error = error₁ − (1 − 1/K)(V − V_data)`` (docs/theory.md §17). K = 1 is
+    ``bias`` is unchanged, ``error = error₁ − (1 − 1/K)(V − V_data)`` (docs/theory.md §18). K = 1 is
     the single model, K = ∞ the average over W (finite even at the ridgeless interpolation peak,
     where every finite K gives +inf). Arrays broadcast ``k`` against the result's shape.
     """
@@ -164,7 +164,7 @@ class Asymptotics:
         """ID error against noisy test labels: error_id + noise_var."""
         return self.error_id + self.noise_var
 
-    # --- disagreement, ensembles, training error (docs/theory.md §17) -----------------------------
+    # --- disagreement, ensembles, training error (docs/theory.md §18) -----------------------------
 
     @property
     def disagreement(self) -> Disagreement:
@@ -219,7 +219,7 @@ class Asymptotics:
     def training_error(self) -> np.ndarray:
         """Limit of (1/m)‖y − ŷ(X)‖², noisy training labels y, fitted values ŷ(X) = K(K + γ)^{-1}y.
 
-        Equals t² · (error_id + noise_var) with t = 1 − df/m (docs/theory.md §17, by the leave-one-out
+        Equals t² · (error_id + noise_var) with t = 1 − df/m (docs/theory.md §18, by the leave-one-out
         identity). 0 for the ridgeless interpolator (ψ <= φ, t = 0; also at the peak ψ = φ, where
         error_id = inf: the limit is 0 from both sides); never above E y² = s + noise_var.
         """
@@ -233,7 +233,7 @@ class Asymptotics:
         and by continuity in γ at the ridgeless interpolator (where GCV itself is 0/0 at finite
         size). So GCV is consistent for ``error_id_noisy``; for the clean ``error_id`` its bias is
         +noise_var, and as an estimate of the OOD error ``error_noisy`` its bias is
-        error_id − error (docs/theory.md §17).
+        error_id − error (docs/theory.md §18).
         """
         return self.error_id_noisy
 
@@ -273,7 +273,7 @@ class Asymptotics:
 
 
 def _disagreement(res: Asymptotics, terms: VarianceTerms, variance: np.ndarray, which: str) -> Disagreement:
-    """Disagreements 2(Q_{WXε} − Q_S) for S = data, features, nothing (docs/theory.md §17).
+    """Disagreements 2(Q_{WXε} − Q_S) for S = data, features, nothing (docs/theory.md §18).
 
     D_S = 2(V − (Q_S − Q_∅)) with Q_S − Q_∅ = ``terms.shared(S)`` (the one home of the ANOVA
     assembly, ``rfshift._anova``), so 0 <= D_S <= 2V; round-off beyond that range (at the 1e-11 level

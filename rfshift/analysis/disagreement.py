@@ -1,4 +1,4 @@
-"""Disagreement-on-the-line and a label-free estimate of the OOD error (docs/theory.md §17.4–17.5).
+"""Disagreement-on-the-line and a label-free estimate of the OOD error (docs/theory.md §18.4–18.5).
 
 Ridgeless (γ = 0), overparameterised (0 < ψ < φ), number of features varying, everything else
 fixed: k_x (hence κ) does not depend on ψ (THEORY.md §8). The bias and the data-only ANOVA terms
@@ -51,7 +51,7 @@ def _check_kind(kind: object) -> str:
 
 @dataclass(frozen=True)
 class DisagreementRelation:
-    """D_OOD = slope · D_ID + intercept along ψ ∈ (0, φ) at γ = 0 (docs/theory.md §17.4).
+    """D_OOD = slope · D_ID + intercept along ψ ∈ (0, φ) at γ = 0 (docs/theory.md §18.4).
 
     ``a_id``/``a_ood`` are the ψ → 0 disagreements and ``b_id``/``b_ood`` the coefficients of
     ψ/(φ − ψ); ``c_id``/``c_ood`` are 2a2Ξ/μ1² (the shared-features correction −c ψ/(1 − ψ a2),
@@ -218,7 +218,7 @@ def disagreement_deviation(
 
 @dataclass(frozen=True)
 class OODEstimate:
-    """Label-free estimate of the OOD error (clean test labels) and its exact bias (docs/theory.md §17.5).
+    """Label-free estimate of the OOD error (clean test labels) and its exact bias (docs/theory.md §18.5).
 
     ``estimate`` uses only the ID error and ID/OOD disagreements; ``error`` is the true OOD error
     and ``bias = estimate − error``; ``slope`` is the label-free slope ŝ = D_OOD/D_ID of the
