@@ -17,6 +17,8 @@ __all__ = ["Spectrum"]
 
 #: Relative tolerance for symmetry and PSD checks of covariance matrices.
 COVARIANCE_RTOL = 1e-8
+#: Relative tolerance ‖ΣB − BΣ‖_F <= COMMUTE_RTOL ‖Σ‖_F ‖B‖_F for a target covariance B.
+COMMUTE_RTOL = 1e-8
 
 
 def _atoms(value: object, name: str) -> np.ndarray:
@@ -39,7 +41,7 @@ def _atoms(value: object, name: str) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Spectrum:
-    """Atoms of the joint spectral measure μ of (Σ, Σ*).
+    """Atoms of the joint spectral measure μ of (Σ, Σ*), optionally with a target power per atom.
 
     Parameters
     ----------
@@ -49,15 +51,30 @@ class Spectrum:
         Test variances λ*_k = v_kᵀ Σ* v_k >= 0 along the same eigenvectors.
     weights:
         Non-negative atom weights p_k; normalised to sum to 1. Default: uniform.
+    target_power:
+        Target power b_k = E[(v_kᵀβ)²] >= 0 per atom for a linear target βᵀx/√n0 with
+        β ~ N(0, B), B commuting with Σ (docs/theory.md, "Structured and nonlinear targets").
+        ``None`` (default) is the isotropic target β ~ N(0, I), i.e. b ≡ 1. Not normalised: the
+        training signal energy is ``signal = Σ p b λ`` (= s when b ≡ 1).
 
     ``s = Σ p λ = tr Σ / n0`` and ``s_star = Σ p λ* = tr Σ* / n0`` must both be positive.
+
+    Raises ``ValueError`` naming the argument for NaN/inf/negative entries, wrong lengths, zero
+    traces, or a target power that is zero on every atom.
     """
 
     lam: np.ndarray
     lam_star: np.ndarray
     weights: np.ndarray
+    target_power: np.ndarray | None
 
-    def __init__(self, lam: object, lam_star: object, weights: object | None = None) -> None:
+    def __init__(
+        self,
+        lam: object,
+        lam_star: object,
+        weights: object | None = None,
+        target_power: object | None = None,
+    ) -> None:
         lam_a = _atoms(lam, "lam")
         lam_s = _atoms(lam_star, "lam_star")
         if lam_s.shape != lam_a.shape:
@@ -84,9 +101,22 @@ class Spectrum:
             raise ValueError(
                 "the test covariance is zero (tr Σ* = 0); lam_star needs a positive atom"
             )
-        for name, arr in (("lam", lam_a), ("lam_star", lam_s), ("weights", w)):
-            arr = np.array(arr, dtype=np.float64)
-            arr.flags.writeable = False
+        b = None
+        if target_power is not None:
+            b = _atoms(target_power, "target_power")
+            if b.shape != lam_a.shape:
+                raise ValueError(
+                    f"target_power must have the same length as lam, got {b.size} and {lam_a.size}"
+                )
+            if not float(w @ b) > 0:
+                raise ValueError(
+                    "target_power is zero on every atom of positive weight (the target would be "
+                    "identically zero); give at least one positive entry"
+                )
+        for name, arr in (("lam", lam_a), ("lam_star", lam_s), ("weights", w), ("target_power", b)):
+            if arr is not None:
+                arr = np.array(arr, dtype=np.float64)
+                arr.flags.writeable = False
             object.__setattr__(self, name, arr)
 
     # --- derived quantities ------------------------------------------------------------------
@@ -101,6 +131,26 @@ class Spectrum:
         return float(self.weights @ self.lam_star)
 
     @property
+    def b(self) -> np.ndarray:
+        """Target power per atom (ones for the isotropic target ``target_power=None``)."""
+        return np.ones_like(self.lam) if self.target_power is None else self.target_power
+
+    @property
+    def has_target(self) -> bool:
+        """True if a non-isotropic target power is set (b not identically 1)."""
+        return self.target_power is not None and not bool(np.all(self.target_power == 1.0))
+
+    @property
+    def signal(self) -> float:
+        """Training signal energy ⟨b λ⟩ = E(βᵀx)²/n0 under the training law (= s when b ≡ 1)."""
+        return float(self.weights @ (self.b * self.lam))
+
+    @property
+    def signal_star(self) -> float:
+        """Test signal energy ⟨b λ*⟩ = E(βᵀx)²/n0 under the test law (= s* when b ≡ 1)."""
+        return float(self.weights @ (self.b * self.lam_star))
+
+    @property
     def n_atoms(self) -> int:
         return int(self.lam.size)
 
@@ -108,15 +158,20 @@ class Spectrum:
         return self.n_atoms
 
     def __repr__(self) -> str:
-        return f"Spectrum(n_atoms={self.n_atoms}, s={self.s:.6g}, s_star={self.s_star:.6g})"
+        tgt = "" if self.target_power is None else f", signal={self.signal:.6g}"
+        return f"Spectrum(n_atoms={self.n_atoms}, s={self.s:.6g}, s_star={self.s_star:.6g}{tgt})"
 
     def in_distribution(self) -> Spectrum:
-        """The same training spectrum tested on its own law (λ* = λ)."""
-        return Spectrum(self.lam, self.lam, self.weights)
+        """The same training spectrum (and target) tested on its own law (λ* = λ)."""
+        return Spectrum(self.lam, self.lam, self.weights, self.target_power)
 
     def swapped(self) -> Spectrum:
-        """Exchange the roles of Σ and Σ* (atoms are kept; useful for symmetric checks)."""
-        return Spectrum(self.lam_star, self.lam, self.weights)
+        """Exchange the roles of Σ and Σ* (atoms and target power are kept)."""
+        return Spectrum(self.lam_star, self.lam, self.weights, self.target_power)
+
+    def with_target(self, target_power: object | None) -> Spectrum:
+        """The same (Σ, Σ*) atoms with another target power (``None``: isotropic)."""
+        return Spectrum(self.lam, self.lam_star, self.weights, target_power)
 
     def test_mass_cdf(self, grid: object | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Cumulative test mass ν([0, t]) with ν(dλ) = λ* μ(dλ), at ``grid`` (default: sorted λ)."""
@@ -136,12 +191,20 @@ class Spectrum:
         return cls([scale], [scale_star])
 
     @classmethod
-    def from_covariances(cls, Sigma: object, Sigma_star: object) -> Spectrum:
-        """From two symmetric PSD ``n0 × n0`` matrices (they need not commute).
+    def from_covariances(
+        cls, Sigma: object, Sigma_star: object, target_cov: object | None = None
+    ) -> Spectrum:
+        """From two symmetric PSD ``n0 × n0`` matrices (they need not commute), optionally with the
+        target covariance B = E ββᵀ (β ~ N(0, B)), which must commute with Σ.
 
         λ_k are the eigenvalues of Σ and λ*_k = v_kᵀ Σ* v_k in Σ's eigenbasis (exact for the
-        averaged error, THEORY.md §2). Symmetry and PSD are checked to a relative tolerance of
-        1e-8 of the largest absolute entry; tiny negative eigenvalues within it are clipped to 0.
+        averaged error, THEORY.md §2). With ``target_cov`` the basis is the joint eigenbasis of
+        (Σ, B) (inside each eigenspace of Σ it diagonalises B), b_k = v_kᵀ B v_k, and Σ* is
+        projected onto that basis (docs/theory.md, "Structured and nonlinear targets").
+        Symmetry and PSD are checked to a relative tolerance of 1e-8 of the largest absolute entry;
+        tiny negative eigenvalues within it are clipped to 0. Commutation is required to
+        ‖ΣB − BΣ‖_F <= 1e-8 ‖Σ‖_F ‖B‖_F (``COMMUTE_RTOL``); eigenvalues of Σ closer than
+        1e-10·max λ are treated as one eigenspace.
         """
         S = _covariance(Sigma, "Sigma")
         S_star = _covariance(Sigma_star, "Sigma_star")
@@ -150,9 +213,27 @@ class Spectrum:
                 f"Sigma and Sigma_star must have the same shape, got {S.shape} and {S_star.shape}"
             )
         lam, vecs = np.linalg.eigh(S)
+        b = None
+        if target_cov is not None:
+            Bm = _covariance(target_cov, "target_cov")
+            if Bm.shape != S.shape:
+                raise ValueError(
+                    f"target_cov must have the same shape as Sigma, got {Bm.shape} and {S.shape}"
+                )
+            comm = float(np.linalg.norm(S @ Bm - Bm @ S))
+            bound = COMMUTE_RTOL * float(np.linalg.norm(S)) * float(np.linalg.norm(Bm))
+            if comm > bound:
+                raise ValueError(
+                    "target_cov does not commute with Sigma (‖ΣB − BΣ‖_F = "
+                    f"{comm:.3g} > {COMMUTE_RTOL:g}·‖Σ‖_F‖B‖_F = {bound:.3g}); the theory needs a "
+                    "target covariance diagonal in an eigenbasis of Sigma"
+                )
+            vecs = _joint_basis(lam, vecs, Bm)
+            b = np.maximum(np.einsum("ik,ij,jk->k", vecs, Bm, vecs), 0.0)
+            lam = np.einsum("ik,ij,jk->k", vecs, S, vecs)
         lam_star = np.einsum("ik,ij,jk->k", vecs, S_star, vecs)
         # Both matrices passed the PSD check above, so negative values here are round-off.
-        return cls(np.maximum(lam, 0.0), np.maximum(lam_star, 0.0))
+        return cls(np.maximum(lam, 0.0), np.maximum(lam_star, 0.0), None, b)
 
     @classmethod
     def from_samples(cls, X_train: object, X_test: object) -> Spectrum:
@@ -170,6 +251,24 @@ class Spectrum:
         Ca = np.cov(Xa, rowvar=False).reshape(Xa.shape[1], Xa.shape[1])
         Cb = np.cov(Xb, rowvar=False).reshape(Xb.shape[1], Xb.shape[1])
         return cls.from_covariances(Ca, Cb)
+
+
+def _joint_basis(lam: np.ndarray, vecs: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Rotate Σ's eigenvectors inside each (numerically) degenerate eigenspace to diagonalise B."""
+    tol = 1e-10 * max(float(np.abs(lam).max()), np.finfo(float).tiny)
+    out = vecs.copy()
+    start = 0
+    n = lam.size
+    while start < n:
+        stop = start + 1
+        while stop < n and lam[stop] - lam[stop - 1] <= tol:
+            stop += 1
+        if stop - start > 1:
+            V = vecs[:, start:stop]
+            _, R = np.linalg.eigh(V.T @ B @ V)
+            out[:, start:stop] = V @ R
+        start = stop
+    return out
 
 
 def _covariance(value: object, name: str) -> np.ndarray:
