@@ -22,14 +22,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from _numpy_sim import _ACTS, _GH_NODES, _GH_WEIGHTS, _hermite_coefficients, _sqrt_psd, \
-    feature_test_moments, threadpool_limits
+from _numpy_sim import (
+    _ACTS,
+    _GH_NODES,
+    _GH_WEIGHTS,
+    _hermite_coefficients,
+    _sqrt_psd,
+    feature_test_moments,
+    threadpool_limits,
+)
 
 __all__ = ["simulate_target"]
 
 
-def _solve_G(F: np.ndarray, n1: int, m: int, gamma: float) -> np.ndarray:
+def _solve_g(F: np.ndarray, n1: int, m: int, gamma: float) -> np.ndarray:
     if n1 <= m:
         return np.linalg.solve(F @ F.T + n1 * gamma * np.eye(n1), F)
     return np.linalg.solve(F.T @ F + n1 * gamma * np.eye(m), F.T).T
@@ -55,7 +61,7 @@ def _trial(rng, act, half, Sigma, Sigma_star, B, B_half, n1, m, gamma, noise_var
     W = rng.standard_normal((n1, n0))
     X = half @ rng.standard_normal((n0, m))
     F = _ACTS[act](W @ X / math.sqrt(n0))
-    G = _solve_G(F, n1, m, gamma)
+    G = _solve_g(F, n1, m, gamma)
     out = []
     if teacher is None:
         H = X.T @ (B @ X) / n0
@@ -81,7 +87,7 @@ def _trial(rng, act, half, Sigma, Sigma_star, B, B_half, n1, m, gamma, noise_var
     if disagree:
         # second predictor: same X (same teacher values), independent W and ε
         W2 = rng.standard_normal((n1, n0))
-        G2 = _solve_G(_ACTS[act](W2 @ X / math.sqrt(n0)), n1, m, gamma)
+        G2 = _solve_g(_ACTS[act](W2 @ X / math.sqrt(n0)), n1, m, gamma)
         Wb = np.vstack([W, W2])
         M, _ = feature_test_moments(act, Wb @ Sigma_star @ Wb.T / n0)
         ab = np.concatenate([a, -(G2 @ y)])

@@ -267,7 +267,8 @@ def test_from_covariances_target_cov():
     # joint eigenbasis: the atoms reproduce tr(B Σ*) and tr(B Σ), and the (λ, b) pairs
     assert float(spec.weights @ (spec.b * spec.lam_star)) == pytest.approx(np.trace(B @ Ss) / n0)
     assert float(spec.weights @ (spec.b * spec.lam)) == pytest.approx(np.trace(B @ S) / n0)
-    assert sorted(zip(np.round(spec.lam, 10), np.round(spec.b, 10))) == sorted(zip(lam, b))
+    got = sorted(zip(np.round(spec.lam, 10), np.round(spec.b, 10), strict=True))
+    assert got == sorted(zip(lam, b, strict=True))
     # without target_cov: no target
     assert rf.Spectrum.from_covariances(S, Ss).target_power is None
     # non-commuting target: refused, naming the argument
@@ -408,7 +409,7 @@ def test_monte_carlo_targets(name):
     res = run_mc_case(name)
     for key, r in res.items():
         assert abs(r["z"]) <= 3.5, (key, r)
-        n0, t, mc, _ = r["rows"][-1]
+        _, t, mc, _ = r["rows"][-1]
         assert abs(mc - t) < 0.05 * abs(t), (key, r)
 
 
