@@ -423,3 +423,75 @@ if __name__ == "__main__":  # pragma: no cover - prints the table of docs/valida
             (n_a, _, mc_a, se_a), (n_b, t_b, mc_b, se_b) = r["rows"]
             print(f"| {name} | {key} | {t_b:.5f} | {mc_a:.5f} ± {se_a:.5f} | {mc_b:.5f} ± {se_b:.5f} "
                   f"| {r['extrap']:+.5f} ± {r['se']:.5f} | {r['z']:+.2f} |", flush=True)
+
+
+# --- analysis --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("act", ["relu", "erf", "tanh", "linear"])
+@pytest.mark.parametrize("teacher", [None, "tanh"])
+def test_weight_split_reproduces_error(act, teacher):
+    """docs/theory.md §15.5: E* = F + σ_g*² + ∫ [b w_β(u) + w_V(u)] dν, and b ≡ 1 gives §6's w."""
+    from rfshift.analysis._weights import atom_u, target_weight_coefficients, weight_coefficients
+
+    spec = rf.Spectrum([2, 1, .3, 0.05], [.5, 1, 2, 0.7], [.2, .3, .3, .2], [3, 0, 1, .5])
+    phi, psi, gamma = _points()
+    res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=0.2, nonlinear_var=0.1,
+                         nonlinear_var_test=0.3, activation=act, teacher=teacher)
+    tw = target_weight_coefficients(spec, res)
+    assert tw.valid.all()
+    u = atom_u(tw.k_x, spec.lam)
+    e = tw.F + tw.nonlinear_var_test + (tw.w(u, spec.b) * spec.lam_star) @ spec.weights
+    np.testing.assert_allclose(e, res.error, rtol=1e-12)
+    iso = spec.with_target(None)
+    res = rf.asymptotics(iso, phi=phi, psi=psi, gamma=gamma, noise_var=0.2, activation=act)
+    tw, wc = target_weight_coefficients(iso, res), weight_coefficients(iso, res)
+    u = atom_u(tw.k_x, iso.lam)
+    np.testing.assert_allclose(tw.w(u, 1.0), wc.w(u), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(tw.F, wc.F, rtol=1e-12, atol=1e-15)
+
+
+def test_certificate_with_target_is_sound():
+    """Every certified order (shared target b(λ), equal traces) agrees with the engine's errors."""
+    rng = np.random.default_rng(5)
+    n_cert = n_checked = 0
+    for trial in range(40):
+        n = int(rng.integers(2, 6))
+        lam = np.sort(np.exp(rng.uniform(-2, 1.5, n)))
+        b = np.exp(rng.uniform(-2, 1.5, n)) * (rng.random(n) > 0.2)
+        b[0] += 0.1
+        la, lb = np.exp(rng.uniform(-1, 1, n)), np.exp(rng.uniform(-1, 1, n))
+        lb *= la.sum() / lb.sum()
+        a, c = rf.Spectrum(lam, la, None, b), rf.Spectrum(lam, lb, None, b)
+        k = 6
+        kw = dict(phi=np.exp(rng.uniform(-1.5, 1.5, k)), psi=np.exp(rng.uniform(-1.5, 1.5, k)),
+                  gamma=np.exp(rng.uniform(-5, 0.5, k)), noise_var=rng.uniform(0, 2, k),
+                  activation=["relu", "erf", "tanh"][trial % 3],
+                  nonlinear_var=0.1 * (trial % 2))
+        cmp = rf.compare_shifts(a, c, **kw)
+        rel = np.asarray(cmp.relation)
+        ea, eb = np.asarray(cmp.error_a), np.asarray(cmp.error_b)
+        tol = 1e-12 * np.maximum(ea, eb)
+        assert np.all(ea[rel == "a_better"] <= eb[rel == "a_better"] + tol[rel == "a_better"])
+        assert np.all(eb[rel == "b_better"] <= ea[rel == "b_better"] + tol[rel == "b_better"])
+        n_cert += int(np.isin(rel, ("a_better", "b_better")).sum())
+        n_checked += k
+    assert n_cert > 0.2 * n_checked
+
+
+def test_target_changes_the_shift_verdict():
+    """Test mass moved from λ = 1.5 onto λ = 0.5 harms; how much depends on where the target lives:
+    on the direction the test mass moves onto, the OOD gap is 2.6× the isotropic one (0.31 vs 0.12);
+    with b = 0 there, only the variance part w_V remains (gap 0.023) — still certified harmful."""
+    kw = dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1, activation="relu")
+    spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5])
+    on_moved = rf.shift_effect(spec.with_target([0.0, 3.0]), **kw)
+    away = rf.shift_effect(spec.with_target([1.0, 0.0]), **kw)
+    iso = rf.shift_effect(spec, **kw)
+    assert iso.verdict == "harms" and on_moved.verdict == "harms"
+    gap = lambda e: float(e.error - e.error_id)  # noqa: E731
+    assert gap(on_moved) > gap(iso)
+    assert gap(away) < gap(iso)
+    with pytest.raises(ValueError, match="same target power"):
+        rf.compare_shifts(spec.with_target([1.0, 0.0]), rf.Spectrum([1.5, 0.5], [1, 1], None, [0, 1]),
+                          phi=0.5, psi=0.25, gamma=0.01)
