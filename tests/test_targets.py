@@ -495,3 +495,33 @@ def test_target_changes_the_shift_verdict():
     with pytest.raises(ValueError, match="same target power"):
         rf.compare_shifts(spec.with_target([1.0, 0.0]), rf.Spectrum([1.5, 0.5], [1, 1], None, [0, 1]),
                           phi=0.5, psi=0.25, gamma=0.01)
+
+
+@pytest.mark.parametrize("teacher", [None, "tanh"])
+def test_linear_relation_with_target(teacher):
+    """E_OOD = slope·E_ID + intercept stays exact along ψ ∈ [0, φ) (γ = 0) with a target; the slope
+    b_OOD/b_ID keeps THEORY.md §8's closed form (the training factor with b cancels)."""
+    spec = rf.Spectrum([2, 1, .3], [.5, 1, 2], None, [3, 0.2, 1])
+    kw = dict(noise_var=0.1, nonlinear_var=0.2, nonlinear_var_test=0.05, activation="erf",
+              teacher=teacher)
+    rel = rf.linear_relation(spec, phi=2.0, **kw)
+    assert float(rel.b_ood / rel.b_id) == pytest.approx(float(rel.slope), rel=1e-10)
+    psi = np.linspace(0.05, 1.9, 7)
+    res = rf.asymptotics(spec, phi=2.0, psi=psi, gamma=0.0, **kw)
+    np.testing.assert_allclose(rel.predict(res.error_id), res.error, rtol=1e-12)
+    d = rf.analysis.deviation(spec, phi=2.0, psi=[0.5, 0.5], gamma=[0.0, 1e-2], **kw)
+    assert abs(d[0]) < 1e-12 and abs(d[1]) > 1e-7
+
+
+def test_robustness_and_optimal_ridge_pass_the_target():
+    spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5], None, [0.2, 2.0])
+    kw = dict(noise_var=0.1, nonlinear_var=0.3, nonlinear_var_test=0.1, activation="relu")
+    cur = rf.robustness_curve(spec, phi=0.5, features_per_sample=[2.0, 8.0], **kw)
+    res = rf.asymptotics(spec, phi=0.5, psi=[0.25, 0.0625], gamma=0.0, **kw)
+    np.testing.assert_allclose(cur.error_ood, res.error, rtol=1e-14)
+    opt = rf.optimal_ridge(spec, phi=0.5, psi=0.25, **kw)
+    at = rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=float(opt.gamma), **kw)
+    assert float(opt.error) == pytest.approx(float(at.error), rel=1e-12)
+    # the nonlinear part acts as noise: more of it, larger optimal ridge
+    opt2 = rf.optimal_ridge(spec, phi=0.5, psi=0.25, **{**kw, "nonlinear_var": 1.0})
+    assert float(opt2.gamma_id) > float(opt.gamma_id)
