@@ -13,7 +13,7 @@ import numpy as np
 
 from ._validation import as_real_array
 
-__all__ = ["Spectrum"]
+__all__ = ["DataSpectrum", "Spectrum"]
 
 #: Relative tolerance for symmetry and PSD checks of covariance matrices.
 COVARIANCE_RTOL = 1e-8
@@ -252,6 +252,73 @@ class Spectrum:
         Cb = np.cov(Xb, rowvar=False).reshape(Xb.shape[1], Xb.shape[1])
         return cls.from_covariances(Ca, Cb)
 
+    @classmethod
+    def from_data(cls, X_train: object, y_train: object, X_test: object) -> DataSpectrum:
+        """Spectrum with an estimated target power from labelled training data (and unlabelled test
+        inputs), and the estimated variance of the part of the labels no linear function explains.
+
+        Rows are samples. Estimator (docs/theory.md §15.6): centre X_train, y_train and X_test (the
+        theory is for zero-mean inputs and labels); eigendecompose the training covariance
+        Σ̂ = Σ λ_k v_k v_kᵀ (divisor m − 1); λ*_k = v_kᵀ Σ̂* v_k; fit OLS in that basis,
+        θ̂_k = ⟨z_k, y⟩/((m − 1)λ_k) with z_k = X v_k; residual variance
+        τ̂² = RSS/(m − n0 − 1); and correct each squared coefficient for its own estimation noise,
+
+            b̂_k = n0 (θ̂_k² − τ̂²/((m − 1) λ_k)),  then clipped at 0,
+
+        (E θ̂_k² = θ_k² + τ²/((m − 1)λ_k) given X, so the unclipped b̂ is unbiased for b_k; clipping
+        biases it upward by at most the clipped amount, reported as ``signal_raw`` − ``signal``).
+        Directions with λ_k <= 1e-12 max λ get b̂ = 0. Requires m > n0 + 1 (ValueError otherwise;
+        reduce the dimension or add samples). Returns a :class:`DataSpectrum`; unpack as
+        ``spec, noise_var = Spectrum.from_data(X_train, y_train, X_test)``.
+        """
+        Xa = _samples(X_train, "X_train")
+        Xb = _samples(X_test, "X_test")
+        if Xa.shape[1] != Xb.shape[1]:
+            raise ValueError(
+                "X_train and X_test must have the same number of columns (input dimension), "
+                f"got {Xa.shape[1]} and {Xb.shape[1]}"
+            )
+        y = as_real_array(y_train, "y_train")
+        if y.ndim != 1 or y.size != Xa.shape[0]:
+            raise ValueError(
+                f"y_train must be one-dimensional with one label per row of X_train ({Xa.shape[0]}), "
+                f"got shape {y.shape}"
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y_train contains NaN or inf")
+        return _target_from_data(Xa, y, Xb)
+
+
+@dataclass(frozen=True)
+class DataSpectrum:
+    """Result of :meth:`Spectrum.from_data`: the spectrum with an estimated target power, and the
+    estimated variance of what no linear function of x explains under the training law.
+
+    Unpacks as ``spec, noise_var = Spectrum.from_data(...)``.
+
+    Attributes
+    ----------
+    spectrum:
+        Atoms (λ, λ*) from the empirical covariances, ``target_power`` = the clipped estimate b̂.
+    noise_var:
+        τ̂² = RSS/(m − n0 − 1): label noise plus the target's nonlinear part (σ² + σ_g²) under the
+        training law; pass it as ``noise_var`` (or ``nonlinear_var``). The test law's nonlinear
+        variance cannot be estimated without test labels.
+    signal, signal_raw:
+        ⟨b̂λ⟩ after clipping, and the unbiased (unclipped) estimate of E(βᵀx)²/n0.
+    n_samples:
+        m, the number of training rows used.
+    """
+
+    spectrum: Spectrum
+    noise_var: float
+    signal: float
+    signal_raw: float
+    n_samples: int
+
+    def __iter__(self):
+        return iter((self.spectrum, self.noise_var))
+
 
 def _joint_basis(lam: np.ndarray, vecs: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Rotate Σ's eigenvectors inside each (numerically) degenerate eigenspace to diagonalise B."""
@@ -269,6 +336,41 @@ def _joint_basis(lam: np.ndarray, vecs: np.ndarray, B: np.ndarray) -> np.ndarray
             out[:, start:stop] = V @ R
         start = stop
     return out
+
+
+def _target_from_data(X: np.ndarray, y: np.ndarray, Xt: np.ndarray) -> DataSpectrum:
+    """Estimator of :meth:`Spectrum.from_data` (docs/theory.md §15.6)."""
+    m, n0 = X.shape
+    if m <= n0 + 1:
+        raise ValueError(
+            f"from_data needs more training samples than input dimensions + 1 (OLS in Σ̂'s eigenbasis "
+            f"with an unbiased residual variance), got m = {m} rows and n0 = {n0} columns; reduce the "
+            "dimension (e.g. PCA) or add samples"
+        )
+    Xc = X - X.mean(axis=0)
+    yc = y - y.mean()
+    C = Xc.T @ Xc / (m - 1)
+    lam, V = np.linalg.eigh(0.5 * (C + C.T))
+    Xtc = Xt - Xt.mean(axis=0)
+    C_star = Xtc.T @ Xtc / (Xt.shape[0] - 1)
+    lam_star = np.maximum(np.einsum("ik,ij,jk->k", V, C_star, V), 0.0)
+    lam = np.maximum(lam, 0.0)
+    Z = Xc @ V  # coordinates in Σ̂'s eigenbasis; ZᵀZ = (m − 1) diag(λ)
+    usable = lam > 1e-12 * max(float(lam.max()), np.finfo(float).tiny)
+    theta = np.zeros(n0)
+    theta[usable] = (Z[:, usable].T @ yc) / ((m - 1) * lam[usable])  # OLS coefficient of z_k
+    resid = yc - Z @ theta
+    dof = m - 1 - int(usable.sum())
+    tau2 = float(resid @ resid) / dof
+    # b_k = n0 E(v_kᵀθ)² with θ = β/√n0; E θ̂_k² = θ_k² + τ²/((m − 1)λ_k)
+    b_raw = np.zeros(n0)
+    b_raw[usable] = n0 * (theta[usable] ** 2 - tau2 / ((m - 1) * lam[usable]))
+    b = np.maximum(b_raw, 0.0)
+    if not (b @ lam) > 0:
+        raise ValueError("from_data: no linear signal detected (every estimated target power is <= 0)")
+    spec = Spectrum(lam, lam_star, None, b)
+    return DataSpectrum(spectrum=spec, noise_var=tau2, signal=spec.signal,
+                        signal_raw=float(b_raw @ lam) / n0, n_samples=m)
 
 
 def _covariance(value: object, name: str) -> np.ndarray:
