@@ -62,7 +62,8 @@ def pixel_task(img: np.ndarray, p: int, n: int, rng: np.random.Generator) -> tup
     r = rng.integers(0, img.shape[0] - p + 1, 2 * n)
     c = rng.integers(0, img.shape[1] - p + 1, 2 * n)
     idx = np.arange(p)
-    P = img[r[:, None, None] + idx[None, :, None], c[:, None, None] + idx[None, None, :]].reshape(2 * n, p * p)
+    rows, cols = r[:, None, None] + idx[None, :, None], c[:, None, None] + idx[None, None, :]
+    P = img[rows, cols].reshape(2 * n, p * p)
     centre = (p * p) // 2
     X = np.delete(P, centre, axis=1)
     mean = X.mean(axis=1, keepdims=True)
@@ -71,7 +72,10 @@ def pixel_task(img: np.ndarray, p: int, n: int, rng: np.random.Generator) -> tup
     return X[keep][:n], y[keep][:n]
 
 
-def scaled(pools: dict[str, tuple[np.ndarray, np.ndarray]], mode: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+Pools = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def scaled(pools: Pools, mode: str) -> Pools:
     n0 = pools["train"][0].shape[1]
     c = np.sqrt(np.mean(np.sum(pools["train"][0] ** 2, axis=1)) / n0)
     out = {k: (X / c, y / c) for k, (X, y) in pools.items()}
@@ -90,7 +94,8 @@ def rf_ridge(X: np.ndarray, y: np.ndarray, tests: dict[str, tuple[np.ndarray, np
     F = act(W @ X.T / np.sqrt(n0))
     alpha = np.linalg.solve(F.T @ F / n1 + gamma * np.eye(m), y)
     coef = F @ alpha / n1
-    return {k: float(np.mean((yt - act(Xt @ W.T / np.sqrt(n0)) @ coef) ** 2)) for k, (Xt, yt) in tests.items()}
+    return {k: float(np.mean((yt - act(Xt @ W.T / np.sqrt(n0)) @ coef) ** 2))
+            for k, (Xt, yt) in tests.items()}
 
 
 def run(args: argparse.Namespace) -> list[dict[str, object]]:

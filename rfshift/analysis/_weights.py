@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._anova import variance_parts
 from ..engine import Asymptotics
 from ..spectra import Spectrum
 
@@ -84,9 +85,13 @@ def weight_coefficients(spec: Spectrum, res: Asymptotics) -> WeightCoefficients:
     with np.errstate(divide="ignore", invalid="ignore"):
         D = phi * gamma + rho * (t * psi + tb * phi) * (omega + phi_i12)  # THEORY.md §5
         kp = rho_s * kappa / D  # K/ψ
-        a2 = psi * kp * t * i22
-        a1 = psi * kp * (nv + i11) * (omega + phi_i12)
-        aq = kp * kx_safe * tb * (nv + phi_i12)
+        # The §5 variance is linear in the test factors (ω*, I*₁₁, φI*₁₂, κI*₂₂) = (0, ∫u dν,
+        # ∫u² dν, ∫u(1−u) dν); evaluating its three parts (rfshift._anova, the one home of that
+        # assembly) at unit test factors gives the coefficients A2, A1, Aq of w(u).
+        one = np.ones_like(phi)
+        a2, a1, aq = variance_parts(kp, phi=phi, psi=psi, t=t, t_bar=tb, noise_var=nv, omega=omega,
+                                    i11=i11, phi_i12=phi_i12, i22=i22, omega_x=0.0, ix11=one,
+                                    phi_ix12=one, ix22=one / kappa)
     valid &= np.isfinite(a1) & np.isfinite(a2) & np.isfinite(aq) & (D > 0)
     zero = np.zeros_like(phi)
 
@@ -100,7 +105,7 @@ def weight_coefficients(spec: Spectrum, res: Asymptotics) -> WeightCoefficients:
 
 @dataclass(frozen=True)
 class TargetWeights:
-    """Per-direction weight with a structured/nonlinear target (docs/theory.md §15.5).
+    """Per-direction weight with a structured/nonlinear target (docs/theory.md §17.5).
 
     E* = F + σ_g*² + ∫ [b·w_β(u) + w_V(u)] ν(dλ), with the bias part
     w_β(u) = ((c1* − r c1) + r c1 u)² (weighted by the target power b) and the variance part
@@ -132,7 +137,7 @@ class TargetWeights:
 
 
 def target_weight_coefficients(spec: Spectrum, res: Asymptotics) -> TargetWeights:
-    """docs/theory.md §15.5 coefficients for the test law of ``spec`` at the points of ``res``
+    """docs/theory.md §17.5 coefficients for the test law of ``spec`` at the points of ``res``
     (``res`` computed on ``spec``, with its target power, teacher and nonlinear variances).
 
     V* = C_Ξ Ξ* + C_Θ Θ* with C_Ξ = (ψ c1² a2_b/μ1² − τ² φ t̄/A)/v, C_Θ = τ² φ/A, A = μ1² k_x,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._anova import variance_parts
 from .._validation import check_parameter
 from ..activations import Activation, get_activation
 from ..engine import asymptotics
@@ -62,6 +63,21 @@ class LinearRelation:
         """Intercept for noisy test labels: intercept + σ²(1 − slope)."""
         return self.intercept + self.noise_var * (1.0 - self.slope)
 
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """One row per point with every field as a column (needs pandas: ``rfshift[frames]``)."""
+        from .._frames import to_dataframe
+
+        return to_dataframe(self, np.shape(self.slope), ("phi", "noise_var"),
+                            {"intercept_noisy": self.intercept_noisy()})
+
+    def to_xarray(self):  # -> xarray.Dataset
+        """The fields on the broadcast grid, axes named after the parameter varying along them
+        (needs xarray: ``rfshift[frames]``)."""
+        from .._frames import to_xarray
+
+        return to_xarray(self, np.shape(self.slope), ("phi", "noise_var"),
+                         {"intercept_noisy": self.intercept_noisy()})
+
 
 def linear_relation(
     spec: Spectrum,
@@ -79,7 +95,7 @@ def linear_relation(
     varying; ``phi`` and ``noise_var`` broadcast. The slope does not depend on ``noise_var``.
 
     With a structured or nonlinear target (``spec.target_power``, ``nonlinear_var``,
-    ``nonlinear_var_test``, ``teacher``; docs/theory.md §15) the form E_x(ψ) = a_x + b_x ψ/(φ − ψ)
+    ``nonlinear_var_test``, ``teacher``; docs/theory.md §17) the form E_x(ψ) = a_x + b_x ψ/(φ − ψ)
     still holds (κ is label-independent, and the target enters only through ψ-free training
     scalars); a_x and b_x are then read off the engine at ψ = 0 and ψ = φ/2, where ψ/(φ − ψ) = 1.
 
@@ -126,14 +142,17 @@ def linear_relation(
     def side(lx: np.ndarray, rho_x: float, omega_x: float, r_x: float) -> tuple[np.ndarray, np.ndarray]:
         ix11 = u @ (p * lx)  # I^x_{1,1} = ∫ u dν_x
         k_ix22 = (u * (1.0 - u)) @ (p * lx)  # κ I^x_{2,2}
-        bias = (((1.0 - r_x) + r_x * u) ** 2) @ (p * lx)  # B_x (THEORY.md §5)
-        c = rho_x / rho
-        b = c * kappa * (nv + i11) * (omega_x + ix11)
-        a = bias + c * (nv + phi_i12) * k_ix22 / (omega + phi_i12)
-        return a, b
+        bias = ((1.0 - r_x * (1.0 - u)) ** 2) @ (p * lx)  # B_x (THEORY.md §5), a sum of squares
+        # The §5 variance at γ = 0 and ψ = φ/2 (t = 0, t̄ = 1/2, ψ/(φ − ψ) = 1, D = ρ(φ/2)(ω + φI₁₂)):
+        # its parts are (0, b, a − B) exactly (rfshift._anova holds the assembly).
+        kp = (rho_x / rho) * kappa / (0.5 * ph * (omega + phi_i12))
+        _, b, a_var = variance_parts(kp, phi=ph, psi=0.5 * ph, t=0.0, t_bar=0.5, noise_var=nv,
+                                     omega=omega, i11=i11, phi_i12=phi_i12, i22=0.0, omega_x=omega_x,
+                                     ix11=ix11, phi_ix12=0.0, ix22=k_ix22 / kappa)
+        return bias + a_var, b
 
     if targeted:
-        # docs/theory.md §15: same a + b ψ/(φ − ψ) form; read a at ψ = 0 and a + b at ψ = φ/2.
+        # docs/theory.md §17: same a + b ψ/(φ − ψ) form; read a at ψ = 0 and a + b at ψ = φ/2.
         res0 = asymptotics(spec, phi=ph, psi=0.0, gamma=0.0, noise_var=nv, activation=act, **tkw)
         a_id, a_ood = np.ravel(res0.error_id), np.ravel(res0.error)
         b_id, b_ood = np.ravel(res.error_id) - a_id, np.ravel(res.error) - a_ood
