@@ -596,3 +596,41 @@ def test_cli_target_flags(capsys):
     assert "--target-param needs --target" in capsys.readouterr().err
     assert main(["curve", "--num", "2", "--nonlinear-var", "-1"]) == 2
     assert "nonlinear_var" in capsys.readouterr().err
+
+
+# --- io ----------------------------------------------------------------------------------------
+
+
+def test_io_target_power_column_and_target_cov(tmp_path):
+    from rfshift.io import SpectrumFileError, load_spectrum, spectrum_to_csv
+
+    spec = rf.Spectrum([2.0, 0.5, 0.1], [1.0, 1.5, 0.2], [0.2, 0.5, 0.3], [3.0, 0.0, 1.0])
+    back = load_spectrum(spectrum_to_csv(spec).encode(), name="s.csv")
+    np.testing.assert_array_equal(back.target_power, spec.target_power)
+    np.testing.assert_allclose(back.weights, spec.weights, rtol=1e-15)
+    assert load_spectrum(spectrum_to_csv(spec.with_target(None)).encode(), name="s.csv").target_power is None
+    bad = b"lam,lam_star,target_power\n1,1,-1\n2,1,1\n"
+    with pytest.raises(SpectrumFileError, match="target_power must be >= 0"):
+        load_spectrum(bad, name="s.csv")
+    p = tmp_path / "atoms.npz"
+    np.savez(p, lam=spec.lam, lam_star=spec.lam_star, target_power=spec.target_power)
+    np.testing.assert_array_equal(load_spectrum(p).target_power, spec.target_power)
+    S, Ss, B = np.diag([2.0, 1.0, 1.0]), np.eye(3), np.diag([0.0, 1.0, 3.0])
+    p = tmp_path / "cov.npz"
+    np.savez(p, Sigma=S, Sigma_star=Ss, target_cov=B)
+    got = load_spectrum(p)
+    assert sorted(got.b.tolist()) == [0.0, 1.0, 3.0]
+    np.savez(p, Sigma=S, Sigma_star=Ss, target_cov=np.ones((3, 3)))
+    with pytest.raises(SpectrumFileError, match="target_cov does not commute"):
+        load_spectrum(p)
+    np.savez(p, Sigma=S, Sigma_star=Ss, other=B)
+    with pytest.raises(SpectrumFileError, match="unused arrays 'other'"):
+        load_spectrum(p)
+
+
+def test_shift_families_carry_target_power():
+    from rfshift.shifts import isotropic_scaling, tilt
+
+    b = [1.0, 0.0, 2.0]
+    assert isotropic_scaling(2.0, lam=[1.0, 2.0, 3.0], target_power=b).target_power.tolist() == b
+    assert tilt(1.0, lam=[1.0, 2.0, 3.0], target_power=b).target_power.tolist() == b
