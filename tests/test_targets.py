@@ -634,3 +634,15 @@ def test_shift_families_carry_target_power():
     b = [1.0, 0.0, 2.0]
     assert isotropic_scaling(2.0, lam=[1.0, 2.0, 3.0], target_power=b).target_power.tolist() == b
     assert tilt(1.0, lam=[1.0, 2.0, 3.0], target_power=b).target_power.tolist() == b
+
+
+def test_mpmath_path_refuses_targets():
+    from rfshift.symbolic import asymptotics_mp
+
+    with pytest.raises(ValueError, match="isotropic linear target"):
+        asymptotics_mp(rf.Spectrum([1.0, 2.0], [1.0, 1.0], None, [1.0, 3.0]), phi=0.5, psi=0.25,
+                       gamma=0.1, noise_var=0.1, precision=30)
+    # b ≡ 1 given explicitly is the isotropic target: accepted, same digits as the float engine
+    mp = asymptotics_mp(rf.Spectrum([1.5, 0.5], [0.5, 1.5], None, [1.0, 1.0]), phi=0.5, psi=0.25,
+                        gamma=0.01, noise_var=0.25, precision=30)
+    assert float(mp.error) == pytest.approx(0.6396115554, abs=1e-10)
