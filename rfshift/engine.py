@@ -160,23 +160,38 @@ class Asymptotics:
 MomentFn = Callable[..., dict[str, np.ndarray]]
 
 
+def _columns(spec: Spectrum) -> np.ndarray:
+    """Weight columns (p, pλ*, pλ) of ``spec`` as an (atoms × 3) array, followed by the target-weighted
+    (pb, pbλ*, pbλ) (atoms × 6) when b ≢ 1 (docs/theory.md §17); cached on the spectrum."""
+    def make() -> np.ndarray:
+        p = spec.weights
+        cols = [p, p * spec.lam_star, p * spec.lam]
+        if spec.has_target:
+            pb = p * spec.b
+            cols += [pb, pb * spec.lam_star, pb * spec.lam]
+        cols = np.stack(cols, axis=1)
+        cols.flags.writeable = False
+        return cols
+
+    return spec._derived("engine.columns", make)
+
+
 def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     """Moments of ``spec`` for weight columns (p, pλ*, pλ), and (pb, pbλ*, pbλ) after them when the
-    spectrum has a target power b ≢ 1 (docs/theory.md, "Structured and nonlinear targets"): a
-    Chebyshev table in log k_x when many points make it cheaper than direct sums (it is accurate to
-    ~1e-15, see ``_moments``), else exact."""
-    lam, p = spec.lam, spec.weights
-    cols = [p, p * spec.lam_star, p * lam]
-    if spec.has_target:
-        pb = p * spec.b
-        cols += [pb, pb * spec.lam_star, pb * lam]
-    cols = np.stack(cols, axis=1)
+    spectrum has a target power b ≢ 1 (docs/theory.md §17): a Chebyshev table in log k_x when many
+    points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact.
+
+    The table is kept on the spectrum (``Spectrum._derived``), so the panels built for one call
+    serve later calls on the same spectrum.
+    """
+    lam = spec.lam
+    cols = _columns(spec)
     # The table is built lazily (only panels that roots visit); it pays off once there are more
     # points than panels it may have to build.
     pos = lam[lam > 0]
     n_panels = (np.log(pos.max() / pos.min()) + 2 * MARGIN) / WIDTH
     if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
-        return ChebyshevMoments(lam, cols)
+        return spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
 
     def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False) -> dict:
         return exact_moments(kx, lam, cols[:, :1] if first_column else cols, kinds)
@@ -185,6 +200,36 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
 
 
 # --- fixed point ---------------------------------------------------------------------------------
+
+
+def _factor_f2(g: np.ndarray, c: np.ndarray, psi: np.ndarray) -> np.ndarray:
+    """f2 = t/φ = 1/φ − P at the root: the positive root of ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
+    rationalised so that neither branch cancels; c = 1 − ψ/φ, g = γ/(μ1² k_x) >= 0).
+
+    The factors obey f1 − ψ f2 = c exactly and f1·f2 = g at the root (f1 = t̄ = 1 − ψP), so f2 is
+    this root; 0 where g = 0 and c >= 0. Works on arrays (any broadcastable shapes).
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        disc = np.sqrt(c * c + 4.0 * psi * g)
+        return np.where(c >= 0, 2.0 * g / np.where(c + disc > 0, c + disc, 1.0),
+                        (disc - c) / (2.0 * np.where(psi > 0, psi, 1.0)))
+
+
+def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray) -> np.ndarray:
+    """Root t in (0, 1) of the cubic Hermite interpolant with values f0 < 0 < f1 and slopes m0, m1 (in t)
+    at t = 0, 1: regula falsi, then four Newton steps on the cubic kept inside (0, 1)."""
+    t = f0 / (f0 - f1)
+    with np.errstate(all="ignore"):
+        for _ in range(4):
+            t2 = t * t
+            t3 = t2 * t
+            h = (f0 * (2 * t3 - 3 * t2 + 1) + m0 * (t3 - 2 * t2 + t) + f1 * (3 * t2 - 2 * t3)
+                 + m1 * (t3 - t2))
+            dh = (f0 * (6 * t2 - 6 * t) + m0 * (3 * t2 - 4 * t + 1) + f1 * (6 * t - 6 * t2)
+                  + m1 * (3 * t2 - 2 * t))
+            t_new = t - h / dh
+            t = np.where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
+    return t
 
 
 def solve_kx(
@@ -200,15 +245,20 @@ def solve_kx(
 
     With P(k) = a1(k) + μ⊥²/(μ1² k) decreasing and q = min(1/φ, 1/ψ):
 
-    1. the boundary of the physical branch, P(k_b) = q, i.e. h(k) = μ1² k (q − a1) − μ⊥² = 0
-       (THEORY-derivation.md §3, a single upward crossing); this is the ridgeless root, and
-       k_b = 0 when μ⊥² = 0 and q >= μ(λ > 0) (linear features: κ = ∞);
-    2. for γ > 0, the unique root of γ = μ1² k (1 − ψP)(1/φ − P) on (k_b, ∞), where both factors
-       are positive and the right side increases from 0 to ∞.
+    * γ = 0: the boundary of the physical branch, P(k_b) = q, i.e. h(k) = μ1² k (q − a1) − μ⊥² = 0
+      (THEORY-derivation.md §3, a single upward crossing), solved as the bounded increasing
+      residual h/(μ1² k q + μ⊥²) in y = log k; k_b = 0 when μ⊥² = 0 and q >= μ(λ > 0) (linear
+      features: κ = ∞).
+    * γ > 0: the physical root of γ = μ1² k (1 − ψP)(1/φ − P). Eliminating the two factors with
+      f1 − ψ f2 = c := 1 − ψ/φ and f1 f2 = g := γ/(μ1² k) gives f2(k) = :func:`_factor_f2` (> 0,
+      decreasing in k), and the root is the unique zero of F(y) = 1/φ − P − f2, which increases
+      strictly in y = log k from −∞ to min(1/φ, 1/ψ) (dF/dy = ⟨uq⟩ + μ⊥²/(μ1² k) + g/disc > 0 with
+      disc = sqrt(c² + 4ψg)). It is solved as the bounded residual R = (2/φ)/S − 1 = F/S with
+      S = 1/φ + P + f2 (dR/dy = 2 (dF/dy)/(φ S²)), in one stage.
 
-    Both are solved in y = log k as bounded increasing residuals, h/(μ1² k q + μ⊥²) and
-    (X − γ)/(X + γ) with X = μ1² k (1 − ψP)(1/φ − P), by the safeguarded Newton of ``_solve``.
-    Raises :class:`ConvergenceError` naming the parameters of any point that does not converge.
+    Both use the safeguarded Newton of ``_solve`` with brackets from the moment table's panel
+    edges when there is a table. Raises :class:`ConvergenceError` naming the parameters of any
+    point that does not converge.
     """
     lam, p = spec.lam, spec.weights
     rho = mu1 * mu1
@@ -218,79 +268,81 @@ def solve_kx(
     with np.errstate(divide="ignore"):
         q_cap = np.minimum(1.0 / phi, np.where(psi > 0, 1.0 / np.where(psi > 0, psi, 1.0), np.inf))
     pi_pos = float(p[lam > 0].sum())
-    open_below = (mu_perp2 == 0) & (q_cap >= pi_pos)  # k_b = 0
     grid = getattr(moments, "edges", None)
 
-    def boundary_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        A = rho * np.exp(y)
+    c_all = (phi - psi) / phi  # c = 1 − ψ/φ
+    inv_phi = 1.0 / phi
+
+    # Residuals in y = log k, given k and the moments a1 = ⟨q⟩, uq = ⟨uq⟩ there; the slope only with
+    # ``deriv`` (the edge bisection needs signs only).
+    def boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
+                          deriv: bool = True):
+        A = rho * k
         q = q_cap[idx]
         num = A * (q - a1) - mu_perp2
         den = A * q + mu_perp2
+        if not deriv:
+            return num / den, None
         dnum = A * (q - a1 + uq)
         return num / den, (dnum * den - num * A * q) / (den * den)
 
-    def ridge_terms(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        k = np.exp(y)
-        mterm = mu_perp2 / (rho * k)
-        P = a1 + mterm
-        mP_y = uq + mterm  # −dP/dy > 0
-        f1 = 1.0 - psi[idx] * P
-        f2 = 1.0 / phi[idx] - P
-        good = (f1 > 0) & (f2 > 0)
-        X = np.where(good, rho * k * f1 * f2, 0.0)
-        dX = rho * k * (f1 * f2 + psi[idx] * mP_y * f2 + f1 * mP_y)
-        return X, dX, good
-
-    def ridge_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        X, dX, good = ridge_terms(y, a1, uq, idx)
-        g = gamma[idx]
-        with np.errstate(over="ignore", invalid="ignore"):
-            f = (X - g) / (X + g)
-            d = np.where(good, 2.0 * g * dX / (X + g) ** 2, 0.0)
+    def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
+                       deriv: bool = True):
+        ps, c, ip = psi[idx], c_all[idx], inv_phi[idx]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            A = rho * k
+            mterm = mu_perp2 / A
+            g = gamma[idx] / A
+            S = ip + a1 + mterm + _factor_f2(g, c, ps)
+            f = (2.0 * ip) / S - 1.0
+            if not deriv:
+                return f, None
+            d = 2.0 * ip * (uq + mterm + g / np.sqrt(c * c + 4.0 * ps * g)) / (S * S)
         return f, np.where(np.isfinite(d), d, 0.0)
 
-    def solve(residual, idx: np.ndarray, lo0: np.ndarray | None) -> np.ndarray:
+    def solve(residual, idx: np.ndarray) -> np.ndarray:
         def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mom = moments(np.exp(y), ("q", "uq"), first_column=True)
-            return residual(y, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
+            k = np.exp(y)
+            mom = moments(k, ("q", "uq"), first_column=True)
+            return residual(k, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
 
         m_pts = idx.size
         nan = np.full(m_pts, np.nan)
         lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
+        y0 = np.full(m_pts, np.log(spec.s))
         if grid is not None:
-            # Bisection over the table's panel edges (moments known exactly there).
+            # Bisection over the table's panel edges (moments known exactly there) ...
             y_e, a1_e, uq_e = grid
+            k_e = np.exp(y_e)
             i_lo, i_hi = np.zeros(m_pts, dtype=np.int64), np.full(m_pts, y_e.size - 1)
-            (fl, dl), (fh, dh) = residual(y_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx), \
-                residual(y_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
-            inside = (fl < 0) & (fh > 0)
+            inside = (residual(k_e[i_lo], a1_e[i_lo], None, idx, False)[0] < 0) & \
+                (residual(k_e[i_hi], a1_e[i_hi], None, idx, False)[0] > 0)
             while True:
                 go = inside & (i_hi - i_lo > 1)
                 if not go.any():
                     break
                 mid = (i_lo + i_hi) // 2
-                fm, dm = residual(y_e[mid], a1_e[mid], uq_e[mid], idx)
-                neg, pos = go & (fm < 0), go & (fm >= 0)
-                i_lo, fl, dl = np.where(neg, mid, i_lo), np.where(neg, fm, fl), np.where(neg, dm, dl)
-                i_hi, fh, dh = np.where(pos, mid, i_hi), np.where(pos, fm, fh), np.where(pos, dm, dh)
+                neg = residual(k_e[mid], a1_e[mid], None, idx, False)[0] < 0
+                i_lo, i_hi = np.where(go & neg, mid, i_lo), np.where(go & ~neg, mid, i_hi)
+            fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx)
+            fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
+            inside &= (fl < 0) & (fh > 0)
             lo, hi = np.where(inside, y_e[i_lo], nan), np.where(inside, y_e[i_hi], nan)
             f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
             d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
-        if lo0 is not None:
-            # Known lower end (the physical boundary): f = −1 there, slope from dX.
-            use = np.isfinite(lo0) & ~(lo > lo0)
-            y_b = np.where(use, lo0, 0.0)
-            mom = moments(np.exp(y_b), ("q", "uq"), first_column=True)
-            _, dX, _ = ridge_terms(y_b, mom["q"][:, 0], mom["uq"][:, 0], idx)
-            slope = 2.0 * np.abs(dX) / gamma[idx]  # d/dy (X − γ)/(X + γ) at X = 0
-            lo, f_lo, d_lo = np.where(use, y_b, lo), np.where(use, -1.0, f_lo), np.where(use, slope, d_lo)
-            hi = np.where(use & ~(hi > y_b), np.nan, hi)
-            # without an upper end, start one (doubled) Newton step above the boundary
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                newton = np.clip(2.0 / slope, 1e-12 * np.maximum(1.0, np.abs(y_b)), 1.0)
-            y0 = np.where(use & np.isnan(hi), y_b + np.nan_to_num(newton, nan=1.0), np.log(spec.s))
-        else:
-            y0 = np.full(m_pts, np.log(spec.s))
+            # ... then one evaluation at the root of the cubic Hermite interpolant of the residual on
+            # the bracket (error ~ width⁴), which becomes the near end of a tighter bracket.
+            sub = np.flatnonzero(inside)
+            if sub.size:
+                y_h = lo[sub] + (hi[sub] - lo[sub]) * _hermite_root(
+                    f_lo[sub], f_hi[sub], d_lo[sub] * (hi[sub] - lo[sub]), d_hi[sub] * (hi[sub] - lo[sub]))
+                f_h, d_h = fun(y_h, sub)
+                neg, pos = f_h < 0, f_h > 0
+                lo[sub], f_lo[sub], d_lo[sub] = (np.where(neg, y_h, lo[sub]), np.where(neg, f_h, f_lo[sub]),
+                                                 np.where(neg, d_h, d_lo[sub]))
+                hi[sub], f_hi[sub], d_hi[sub] = (np.where(pos, y_h, hi[sub]), np.where(pos, f_h, f_hi[sub]),
+                                                 np.where(pos, d_h, d_hi[sub]))
+                # (an exact zero f_h == 0 leaves the bracket as it was; the solver converges in it)
         y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
         if not ok.all():
             bad = idx[~ok][0]
@@ -302,14 +354,13 @@ def solve_kx(
             )
         return y
 
-    y_b = np.full(n, -np.inf)
-    need_b = np.flatnonzero(~open_below)
-    if need_b.size:
-        y_b[need_b] = solve(boundary_residual, need_b, None)
-    kx = np.where(np.isfinite(y_b), np.exp(y_b), 0.0)
+    kx = np.zeros(n)
+    ridgeless = np.flatnonzero((gamma == 0) & ~((mu_perp2 == 0) & (q_cap >= pi_pos)))  # else k_b = 0
+    if ridgeless.size:
+        kx[ridgeless] = np.exp(solve(boundary_residual, ridgeless))
     ridge = np.flatnonzero(gamma > 0)
     if ridge.size:
-        kx[ridge] = np.exp(solve(ridge_residual, ridge, y_b[ridge]))
+        kx[ridge] = np.exp(solve(ridge_residual, ridge))
     return kx
 
 
@@ -450,9 +501,7 @@ def _evaluate(
         # rationalised), which avoids the cancellation in 1 − ψP near the interpolation threshold.
         g = np.where(kx > 0, ga / (rho * kx), 0.0)
         c = (ph - ps) / ph
-        disc = np.sqrt(c * c + 4.0 * ps * g)
-        f2 = np.where(c >= 0, 2.0 * g / np.where(c + disc > 0, c + disc, 1.0),
-                      (disc - c) / (2.0 * np.where(ps > 0, ps, 1.0)))
+        f2 = _factor_f2(g, c, ps)
         f1 = np.where(c >= 0, ps * f2 + c, g / np.where(f2 > 0, f2, 1.0))
         # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
         P0 = a1 + mterm
