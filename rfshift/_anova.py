@@ -143,7 +143,7 @@ def fine_terms(
     forms of the fine-grained terms", derives them). Zero denominators at ridgeless thresholds
     give 0 (vanishing numerator) or +inf, as in the engine.
 
-    Structured and nonlinear targets (docs/theory.md §17): ``a2_b`` = ⟨bλ²/(λ+k)²⟩ and ``uq_b`` =
+    Structured and nonlinear targets (docs/theory.md §18): ``a2_b`` = ⟨bλ²/(λ+k)²⟩ and ``uq_b`` =
     ⟨b u(1−u)⟩ (default: a2, uq, i.e. b ≡ 1), ``lin2`` = c1² (the teacher's train-law linear
     coefficient squared; 1 without one; ``rho_beta`` must already include it) and ``nonlin`` = σ_g²
     (the target's nonlinear variance, label noise that lives on X). Then

@@ -162,7 +162,7 @@ MomentFn = Callable[..., dict[str, np.ndarray]]
 
 def _columns(spec: Spectrum) -> np.ndarray:
     """Weight columns (p, pλ*, pλ) of ``spec`` as an (atoms × 3) array, followed by the target-weighted
-    (pb, pbλ*, pbλ) (atoms × 6) when b ≢ 1 (docs/theory.md §17); cached on the spectrum."""
+    (pb, pbλ*, pbλ) (atoms × 6) when b ≢ 1 (docs/theory.md §18); cached on the spectrum."""
     def make() -> np.ndarray:
         p = spec.weights
         cols = [p, p * spec.lam_star, p * spec.lam]
@@ -178,7 +178,7 @@ def _columns(spec: Spectrum) -> np.ndarray:
 
 def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     """Moments of ``spec`` for weight columns (p, pλ*, pλ), and (pb, pbλ*, pbλ) after them when the
-    spectrum has a target power b ≢ 1 (docs/theory.md §17): a Chebyshev table in log k_x when many
+    spectrum has a target power b ≢ 1 (docs/theory.md §18): a Chebyshev table in log k_x when many
     points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact.
 
     The table is kept on the spectrum (``Spectrum._derived``), so the panels built for one call
@@ -381,7 +381,7 @@ def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.nda
           lam: np.ndarray, test_w: np.ndarray, lin: float = 1.0, lin_t: float = 1.0) -> np.ndarray:
     """B* = ∫ λ* ((1 − r) + r u)² dμ (THEORY.md §5), non-negative by construction.
 
-    With a target (docs/theory.md §17): B* = ∫ b λ* ((c1* − r c1) + r c1 u)² dμ; then ``s_test`` is
+    With a target (docs/theory.md §18): B* = ∫ b λ* ((c1* − r c1) + r c1 u)² dμ; then ``s_test`` is
     ⟨bλ*⟩, ``b0u``/``c0u2`` are ⟨bλ*u⟩/⟨bλ*u²⟩, ``test_w`` = p b λ* and ``lin``/``lin_t`` = c1/c1*.
 
     Fast path: the expansion in the moments ⟨λ*u⟩, ⟨λ*u²⟩ (from the Chebyshev table or exact sums).
@@ -451,15 +451,15 @@ def _side(
     c1 = m["d2"][:, col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
     b0u_b = m["u"][:, tcol]  # ⟨b λ* u⟩
     c0u2_b = m["uu"][:, tcol]  # ⟨b λ* u²⟩
-    # Bias: ∫ b λ* ((c1* − r c1) + r c1 u)² dμ + test nonlinear variance (docs/theory.md §17;
+    # Bias: ∫ b λ* ((c1* − r c1) + r c1 u)² dμ + test nonlinear variance (docs/theory.md §18;
     # THEORY.md §5 for b ≡ 1, c1 = c1* = 1)
     bias = _bias(r, signal_test, b0u_b, c0u2_b, kx, lam, test_w, lin, lin_t) + nonlin_t
-    # Ξ* = μ1*² k_x² c0* + μ⊥*²  and V_W = ψ c1² a2_b Ξ*/(μ1² v)   (THEORY.md §7, docs/theory.md §17)
+    # Ξ* = μ1*² k_x² c0* + μ⊥*²  and V_W = ψ c1² a2_b Ξ*/(μ1² v)   (THEORY.md §7, docs/theory.md §18)
     xi = mu1_t**2 * c0u2 + mu_perp2_t
     # T* = D*, the seven ANOVA terms and V = V_W + τ²T*, each a sum of non-negative products
     # (rfshift._anova; derivation in docs/theory.md). Ridgeless thresholds that make δ, v or 1 − φa2
     # vanish give the limit 0 for a vanishing numerator (no noise, k_x = 0), else +inf. The target's
-    # nonlinear part σ_g² is training noise that lives on X: it lands in V_X and V_WX (§17.3).
+    # nonlinear part σ_g² is training noise that lives on X: it lands in V_X and V_WX (§18.3).
     variance, terms = fine_terms(
         phi=phi, psi=psi, noise_var=noise_var, kx=kx, r=r, mu1=mu1, a2=a2, c0=c0, uq=uq,
         mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,

@@ -118,11 +118,11 @@ COLUMNS: dict[str, str] = {
     "lam_star": "lam_star",
     "weights": "weights",
     "weight": "weights",  # alias kept from earlier versions (``spectrum_to_csv`` wrote it)
-    "target_power": "target_power",  # b_k per atom (docs/theory.md §17); absent: isotropic target
+    "target_power": "target_power",  # b_k per atom (docs/theory.md §18); absent: isotropic target
 }
 #: Keywords every atom file must provide.
 REQUIRED = ("lam", "lam_star")
-#: ``.npz`` keys of a covariance pair, and the optional target covariance B (docs/theory.md §17).
+#: ``.npz`` keys of a covariance pair, and the optional target covariance B (docs/theory.md §18).
 COVARIANCE_KEYS = ("Sigma", "Sigma_star")
 TARGET_COV_KEY = "target_cov"
 

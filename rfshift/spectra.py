@@ -281,7 +281,7 @@ class Spectrum:
         """Spectrum with an estimated target power from labelled training data (and unlabelled test
         inputs), and the estimated variance of the part of the labels no linear function explains.
 
-        Rows are samples. Estimator (docs/theory.md §17.6): centre X_train, y_train and X_test (the
+        Rows are samples. Estimator (docs/theory.md §18.6): centre X_train, y_train and X_test (the
         theory is for zero-mean inputs and labels); eigendecompose the training covariance
         Σ̂ = Σ λ_k v_k v_kᵀ (divisor m − 1); λ*_k = v_kᵀ Σ̂* v_k; fit OLS in that basis,
         θ̂_k = ⟨z_k, y⟩/((m − 1)λ_k) with z_k = X v_k; residual variance
@@ -363,7 +363,7 @@ def _joint_basis(lam: np.ndarray, vecs: np.ndarray, B: np.ndarray) -> np.ndarray
 
 
 def _target_from_data(X: np.ndarray, y: np.ndarray, Xt: np.ndarray) -> DataSpectrum:
-    """Estimator of :meth:`Spectrum.from_data` (docs/theory.md §17.6)."""
+    """Estimator of :meth:`Spectrum.from_data` (docs/theory.md §18.6)."""
     m, n0 = X.shape
     if m <= n0 + 1:
         raise ValueError(

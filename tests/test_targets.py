@@ -431,7 +431,7 @@ if __name__ == "__main__":  # pragma: no cover - prints the table of docs/valida
 @pytest.mark.parametrize("act", ["relu", "erf", "tanh", "linear"])
 @pytest.mark.parametrize("teacher", [None, "tanh"])
 def test_weight_split_reproduces_error(act, teacher):
-    """docs/theory.md §17.5: E* = F + σ_g*² + ∫ [b w_β(u) + w_V(u)] dν, and b ≡ 1 gives §6's w."""
+    """docs/theory.md §18.5: E* = F + σ_g*² + ∫ [b w_β(u) + w_V(u)] dν, and b ≡ 1 gives §6's w."""
     from rfshift.analysis._weights import atom_u, target_weight_coefficients, weight_coefficients
 
     spec = rf.Spectrum([2, 1, .3, 0.05], [.5, 1, 2, 0.7], [.2, .3, .3, .2], [3, 0, 1, .5])

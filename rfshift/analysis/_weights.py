@@ -105,7 +105,7 @@ def weight_coefficients(spec: Spectrum, res: Asymptotics) -> WeightCoefficients:
 
 @dataclass(frozen=True)
 class TargetWeights:
-    """Per-direction weight with a structured/nonlinear target (docs/theory.md §17.5).
+    """Per-direction weight with a structured/nonlinear target (docs/theory.md §18.5).
 
     E* = F + σ_g*² + ∫ [b·w_β(u) + w_V(u)] ν(dλ), with the bias part
     w_β(u) = ((c1* − r c1) + r c1 u)² (weighted by the target power b) and the variance part
@@ -137,7 +137,7 @@ class TargetWeights:
 
 
 def target_weight_coefficients(spec: Spectrum, res: Asymptotics) -> TargetWeights:
-    """docs/theory.md §17.5 coefficients for the test law of ``spec`` at the points of ``res``
+    """docs/theory.md §18.5 coefficients for the test law of ``spec`` at the points of ``res``
     (``res`` computed on ``spec``, with its target power, teacher and nonlinear variances).
 
     V* = C_Ξ Ξ* + C_Θ Θ* with C_Ξ = (ψ c1² a2_b/μ1² − τ² φ t̄/A)/v, C_Θ = τ² φ/A, A = μ1² k_x,

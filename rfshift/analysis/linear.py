@@ -95,7 +95,7 @@ def linear_relation(
     varying; ``phi`` and ``noise_var`` broadcast. The slope does not depend on ``noise_var``.
 
     With a structured or nonlinear target (``spec.target_power``, ``nonlinear_var``,
-    ``nonlinear_var_test``, ``teacher``; docs/theory.md §17) the form E_x(ψ) = a_x + b_x ψ/(φ − ψ)
+    ``nonlinear_var_test``, ``teacher``; docs/theory.md §18) the form E_x(ψ) = a_x + b_x ψ/(φ − ψ)
     still holds (κ is label-independent, and the target enters only through ψ-free training
     scalars); a_x and b_x are then read off the engine at ψ = 0 and ψ = φ/2, where ψ/(φ − ψ) = 1.
 
@@ -152,7 +152,7 @@ def linear_relation(
         return bias + a_var, b
 
     if targeted:
-        # docs/theory.md §17: same a + b ψ/(φ − ψ) form; read a at ψ = 0 and a + b at ψ = φ/2.
+        # docs/theory.md §18: same a + b ψ/(φ − ψ) form; read a at ψ = 0 and a + b at ψ = φ/2.
         res0 = asymptotics(spec, phi=ph, psi=0.0, gamma=0.0, noise_var=nv, activation=act, **tkw)
         a_id, a_ood = np.ravel(res0.error_id), np.ravel(res0.error)
         b_id, b_ood = np.ravel(res.error_id) - a_id, np.ravel(res.error) - a_ood

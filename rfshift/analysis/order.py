@@ -18,7 +18,7 @@ the support iff dw/du ≥ 0 at u_min and u_max of the support (non-decreasing if
 An order is claimed only where this sufficient condition certifies it; everything else is
 "not certified" (which is not the same as "no order": brute force may still show one).
 
-With a structured or nonlinear target (docs/theory.md §17.5) the weight splits into a b-weighted
+With a structured or nonlinear target (docs/theory.md §18.5) the weight splits into a b-weighted
 bias part and an unweighted variance part, w = b(λ)·w_β(u) + w_V(u): both shifts must share the
 target (b a function of λ), monotonicity is checked directly on the support values (exact for
 atomic measures; ``dw_du_min``/``dw_du_max`` are then the discrete slopes Δw/Δu at the two ends of
@@ -170,7 +170,7 @@ def _target_on_support(spec: Spectrum, support: np.ndarray, name: str) -> np.nda
         if vals.size and np.ptp(vals) > RTOL * max(float(np.abs(vals).max()), 1.0):
             raise ValueError(
                 f"{name}: atoms with the same training eigenvalue λ = {support[j]:.6g} carry different "
-                "target power b; the certificate needs b to be a function of λ (docs/theory.md §17.5)"
+                "target power b; the certificate needs b to be a function of λ (docs/theory.md §18.5)"
             )
         out[j] = vals[0] if vals.size else 0.0
     return out
@@ -221,7 +221,7 @@ def _compare(
 
     comparable, why = _comparable(act, spec_a.s_star, spec_b.s_star)
     if _targeted(spec_a, spec_b, res_a):
-        # docs/theory.md §17.5: w = b(λ) w_β(u) + w_V(u), checked on the support values
+        # docs/theory.md §18.5: w = b(λ) w_β(u) + w_V(u), checked on the support values
         b_sup = _target_on_support(spec_a, support, "spec_a")
         if np.any(np.abs(_target_on_support(spec_b, support, "spec_b") - b_sup)
                   > RTOL * max(float(np.abs(b_sup).max()), 1.0)):
@@ -348,7 +348,7 @@ def compare_shifts(
     point (a set of hyperparameter points is a region). Hyperparameters broadcast as in
     :func:`rfshift.asymptotics`; ``error_a``/``error_b`` are the engine's OOD errors.
     ``nonlinear_var``, ``nonlinear_var_test`` and ``teacher`` are passed to the engine; with them or
-    with a target power on the spectra the weight is b(λ)·w_β + w_V (docs/theory.md §17.5), and
+    with a target power on the spectra the weight is b(λ)·w_β + w_V (docs/theory.md §18.5), and
     both spectra must carry the same target power on the training eigenvalues (ValueError).
 
     Examples

@@ -103,7 +103,7 @@ def optimal_ridge(
     broadcast (φ, ψ, σ²). Both minimisers are always computed, so the result also holds the regret
     E_OOD(γ_ID) − E_OOD(γ_OOD) of tuning on ID data and evaluating OOD. ``nonlinear_var``,
     ``nonlinear_var_test`` (broadcast like ``noise_var``) and ``teacher`` are passed to the engine
-    (docs/theory.md §17); ``target`` here names the error minimised, not the regression target.
+    (docs/theory.md §18); ``target`` here names the error minimised, not the regression target.
 
     Examples
     --------

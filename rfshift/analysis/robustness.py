@@ -82,7 +82,7 @@ def robustness_curve(
 
     Give the feature count either as ``psi`` (= n0/n1) or as ``features_per_sample`` (= N/n, so
     ψ = φ/(N/n)); all inputs broadcast. ``nonlinear_var``, ``nonlinear_var_test`` and ``teacher``
-    (structured/nonlinear targets, docs/theory.md §17) are passed to :func:`rfshift.asymptotics`.
+    (structured/nonlinear targets, docs/theory.md §18) are passed to :func:`rfshift.asymptotics`.
     The ridgeless interpolation peak (γ = 0, N/n = 1) has infinite errors and an undefined
     gap/ratio, so it is rejected with a ValueError.
 
