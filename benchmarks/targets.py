@@ -3,7 +3,8 @@
 Same 10⁴-point (φ, ψ, γ) grid and 1,000-atom spectrum as ``benchmarks/engine.py``; the target is a
 source-condition power law b ∝ λ (``rfshift.shifts.source_target``), plus a tanh teacher in a third
 run. Every call gets a fresh Spectrum (no cached moment table). Runs are interleaved (best of
-``--repeat`` each) so that machine load affects both alike. Prints the three times and the ratios (target: <= 1.3x).
+``--repeat`` each) so that machine load affects both alike. Prints the three times and the
+ratios (target: <= 1.3x).
 
     python benchmarks/targets.py [--atoms 1000] [--repeat 5] [--activation relu]
 """
