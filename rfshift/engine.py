@@ -547,7 +547,7 @@ def _evaluate(
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
-    indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0)
+    indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0) & (nl == 0)
     if indeterminate.any():
         i = int(np.flatnonzero(indeterminate)[0])
         raise ConvergenceError(
