@@ -646,3 +646,13 @@ def test_mpmath_path_refuses_targets():
     mp = asymptotics_mp(rf.Spectrum([1.5, 0.5], [0.5, 1.5], None, [1.0, 1.0]), phi=0.5, psi=0.25,
                         gamma=0.01, noise_var=0.25, precision=30)
     assert float(mp.error) == pytest.approx(0.6396115554, abs=1e-10)
+
+
+def test_nonlinear_part_resolves_the_noise_free_double_threshold():
+    """Linear features at n1 = m = n0·μ(λ>0), ridgeless: without noise the limit is an indeterminate
+    0·inf form (ConvergenceError); a nonlinear target part acts like label noise there (inf, flagged)."""
+    spec = rf.Spectrum([2.0, 0.5], [1.0, 3.0])
+    with pytest.raises(rf.ConvergenceError):
+        rf.asymptotics(spec, phi=1.0, psi=1.0, gamma=0.0, activation="linear")
+    r = rf.asymptotics(spec, phi=1.0, psi=1.0, gamma=0.0, activation="linear", nonlinear_var=0.1)
+    assert np.isinf(r.error) and bool(r.interpolation_peak)
