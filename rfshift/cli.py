@@ -15,7 +15,7 @@ from ._errors import ConvergenceError
 from .activations import available_activations, get_activation
 from .engine import asymptotics
 from .io import load_spectrum
-from .shifts import FAMILIES, make_shift
+from .shifts import FAMILIES, TARGETS, make_shift, make_target
 
 __all__ = ["build_parser", "main"]
 
@@ -70,18 +70,18 @@ def _extra_columns(res, quantities: Sequence[str], ks: Sequence[float]) -> dict[
     return cols
 
 
-def _parse_params(items: Sequence[str]) -> dict[str, float]:
+def _parse_params(items: Sequence[str], flag: str = "--param") -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items:
         key, sep, val = item.partition("=")
         if not sep:
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+            raise ValueError(f"{flag} expects NAME=VALUE, got {item!r}")
         if key.strip() in out:
-            raise ValueError(f"--param {key.strip()} is given twice; give each parameter once")
+            raise ValueError(f"{flag} {key.strip()} is given twice; give each parameter once")
         try:
             out[key.strip()] = float(val)
         except ValueError:
-            raise ValueError(f"--param {key}: {val!r} is not a number") from None
+            raise ValueError(f"{flag} {key}: {val!r} is not a number") from None
     return out
 
 
@@ -94,6 +94,10 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         if args.spectrum_file
         else make_shift(args.shift or "swap", **_parse_params(args.param))
     )
+    if args.target is not None:
+        spec = make_target(spec, args.target, **_parse_params(args.target_param, "--target-param"))
+    elif args.target_param:
+        raise ValueError("--target-param needs --target")
     if args.num < 1:
         raise ValueError(f"--num must be >= 1, got {args.num}")
     lo, hi = args.start, args.stop
@@ -107,7 +111,9 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     params[args.sweep] = values
     quantities = _parse_quantities(args.quantities) if args.quantities else []
     ks = _parse_ks(args.ensemble_k)
-    res = asymptotics(spec, **params, noise_var=args.noise_var, activation=args.activation)
+    res = asymptotics(spec, **params, noise_var=args.noise_var, activation=args.activation,
+                      nonlinear_var=args.nonlinear_var, nonlinear_var_test=args.nonlinear_var_test,
+                      teacher=args.teacher)
     extra = _extra_columns(res, quantities, ks)
     rows = []
     for i, x in enumerate(values):
@@ -200,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="shift-family parameter, repeatable")
     c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weights]) or .npz/.npy covariances")
+    c.add_argument("--target", choices=sorted(TARGETS), default=None,
+                   help="target family put on the spectrum's atoms (default: the spectrum's own "
+                        "target power, isotropic if none)")
+    c.add_argument("--target-param", action="append", default=[], metavar="NAME=VALUE",
+                   dest="target_param", help="target-family parameter, repeatable (e.g. alpha=1)")
+    c.add_argument("--nonlinear-var", type=float, default=0.0, dest="nonlinear_var",
+                   help="variance of the target's nonlinear part under the training law (default 0)")
+    c.add_argument("--nonlinear-var-test", type=float, default=None, dest="nonlinear_var_test",
+                   help="the same under the test law (default: --nonlinear-var)")
+    c.add_argument("--teacher", default=None,
+                   help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean)")
     c.add_argument("--format", choices=["table", "csv", "json"], default="table")
     c.add_argument("--quantities", default="", metavar="LIST",
                    help="extra columns, comma-separated: " + ", ".join(_QUANTITIES)
