@@ -24,19 +24,23 @@ from .activations import (
 )
 from .analysis import (
     CertifiedRegion,
+    DisagreementRelation,
     LinearRelation,
+    OODEstimate,
     OptimalRidge,
     RobustnessCurve,
     ShiftComparison,
     ShiftEffect,
     certified_region,
     compare_shifts,
+    disagreement_relation,
     linear_relation,
+    ood_error_estimate,
     optimal_ridge,
     robustness_curve,
     shift_effect,
 )
-from .engine import Asymptotics, VarianceTerms, asymptotics
+from .engine import Asymptotics, Disagreement, Ensemble, VarianceTerms, asymptotics
 from .finite_size import FiniteSize, finite_size, finite_size_from_samples
 from .spectra import Spectrum
 
@@ -50,8 +54,12 @@ __all__ = [
     "Concentration",
     "ConcentrationWarning",
     "ConvergenceError",
+    "Disagreement",
+    "DisagreementRelation",
+    "Ensemble",
     "FiniteSize",
     "LinearRelation",
+    "OODEstimate",
     "OptimalRidge",
     "RobustnessCurve",
     "ShiftComparison",
@@ -66,10 +74,12 @@ __all__ = [
     "certified_region",
     "compare_shifts",
     "concentration",
+    "disagreement_relation",
     "finite_size",
     "finite_size_from_samples",
     "get_activation",
     "linear_relation",
+    "ood_error_estimate",
     "optimal_ridge",
     "robustness_curve",
     "shift_effect",

@@ -447,7 +447,7 @@ def finite_size_from_samples(
     assumption on x: the inputs' non-Gaussian second-order structure, e.g. varying norms, is kept).
     The model is trained on ``m`` samples drawn from the training rows (default ``m = N``) and tested on
     the law of the test rows (OOD) and of the training rows (``*_id``). The moments carry a sampling
-    error from the finite N (relative O(1/√N)); docs/validation.md §8.4 measures it by splitting the
+    error from the finite N (relative O(1/√N)); docs/validation.md §9.4 measures it by splitting the
     rows in halves (≤ 1% relative with 20 000 image patches).
     Also available as ``rfshift.finite_size.from_samples``.
     """
