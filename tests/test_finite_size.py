@@ -220,3 +220,22 @@ def test_bias_and_variance_approach_the_limit_on_a_well_spread_spectrum():
 def test_refuses_sizes_beyond_the_memory_limit():
     with pytest.raises(ValueError, match="GiB"):
         rf.finite_size(np.eye(3), np.eye(3), m=10, n1=200_000, gamma=0.1)
+
+
+def test_cli_finite_prints_finite_size_and_limit(tmp_path, capsys):
+    import json
+
+    from rfshift.cli import main
+
+    lam = power(40, 1.0)
+    np.save(tmp_path / "S.npy", np.diag(lam))
+    np.save(tmp_path / "Ss.npy", np.eye(40))
+    argv = ["finite", "--sigma", str(tmp_path / "S.npy"), "--sigma-star", str(tmp_path / "Ss.npy"),
+            "--m", "80", "--n1", "40", "--draws", "3", "--format", "json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = rf.finite_size(np.diag(lam), np.eye(40), m=80, n1=40, gamma=0.01, noise_var=0.1, draws=3)
+    assert out["finite_size"]["error"] == pytest.approx(ref.error, rel=1e-12)
+    assert out["limit"]["error"] > 0 and out["concentration_warning"]  # r_eff = 10: warned
+    assert main(["finite", "--sigma", str(tmp_path / "missing.npy"), "--m", "5", "--n1", "5"]) == 2
+    assert "no such file" in capsys.readouterr().err
