@@ -12,7 +12,7 @@ Three parts (``--part``):
   effective rank (power laws, spikes) — used to set the engine's ConcentrationWarning threshold.
 
 Run from the repository root: ``PYTHONPATH=$PWD python examples/finite_size_validation.py --part table``.
-Writes ``examples/output/finite_size_<part>.csv`` and prints a Markdown table (pasted into
+Writes ``examples/output/finite_size_mode_<part>.csv`` and prints a Markdown table (pasted into
 docs/validation.md). Errors exclude test-label noise (THEORY.md §1).
 """
 
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     runner = {"table": run_table, "convergence": run_convergence, "calibration": run_calibration}[args.part]
     rows = runner(args)
     OUT.mkdir(parents=True, exist_ok=True)
-    stem = f"finite_size_{args.part}" + (f"_{args.only.replace(',', '_')}" if args.only else "")
+    stem = f"finite_size_mode_{args.part}" + (f"_{args.only.replace(',', '_')}" if args.only else "")
     with open(OUT / f"{stem}.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
