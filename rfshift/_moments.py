@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KINDS", "MARGIN", "WIDTH", "ChebyshevMoments", "exact_moments"]
+__all__ = ["KINDS", "MARGIN", "WIDTH", "ChebyshevMoments", "exact_moments", "point_moments"]
 
 KINDS = ("q", "qq", "d2", "u", "uu", "uq")
 
@@ -40,6 +40,34 @@ def _blocks(n_points: int, n_atoms: int) -> list[slice]:
     return [slice(i, min(i + size, n_points)) for i in range(0, n_points, size)]
 
 
+def _kernels(k: np.ndarray | float, lam: np.ndarray, pos: np.ndarray | None,
+             kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """g(λ, k) for each kind, broadcasting ``k`` against ``lam`` (the one home of these formulas).
+
+    ``pos`` is the mask λ > 0, or None when every λ > 0 (then no masking is needed). Exact at k = 0
+    as well (u = 1[λ=0], q = 1[λ>0], d2 = 1[λ>0]/λ).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / (lam + k)
+        q = lam * inv if pos is None else np.where(pos, lam * inv, 0.0)
+        u = k * inv if pos is None else np.where(pos, k * inv, 1.0)
+        g: dict[str, np.ndarray] = {}
+        for key in kinds:
+            if key == "q":
+                g[key] = q
+            elif key == "qq":
+                g[key] = q * q
+            elif key == "d2":
+                g[key] = q * inv if pos is None else np.where(pos, q * inv, 0.0)
+            elif key == "u":
+                g[key] = u
+            elif key == "uu":
+                g[key] = u * u
+            else:
+                g[key] = u * q
+    return g
+
+
 def exact_moments(
     kx: np.ndarray, lam: np.ndarray, cols: np.ndarray, kinds: tuple[str, ...] = KINDS
 ) -> dict[str, np.ndarray]:
@@ -51,34 +79,25 @@ def exact_moments(
     n, j = kx.size, cols.shape[1]
     out = {key: np.empty((n, j)) for key in kinds}
     pos = lam > 0
-    all_pos = bool(pos.all())  # then the masks below are no-ops: skip them
+    mask = None if pos.all() else pos
     inv_lam = np.where(pos, 1.0 / np.where(pos, lam, 1.0), 0.0)
     for sl in _blocks(n, lam.size):
-        k = kx[sl, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = 1.0 / (lam + k)
-            q = lam * inv if all_pos else np.where(pos, lam * inv, 0.0)
-            u = k * inv if all_pos else np.where(pos, k * inv, 1.0)
-            if "d2" in kinds:
-                d2 = q * inv if all_pos else np.where(pos, q * inv, 0.0)
-                zero = kx[sl] == 0
-                if zero.any():
-                    d2[zero] = inv_lam
+        g = _kernels(kx[sl, None], lam, mask, kinds)
+        if "d2" in kinds:
+            zero = kx[sl] == 0
+            if zero.any():
+                g["d2"][zero] = inv_lam
         for key in kinds:
-            if key == "q":
-                g = q
-            elif key == "qq":
-                g = q * q
-            elif key == "d2":
-                g = d2
-            elif key == "u":
-                g = u
-            elif key == "uu":
-                g = u * u
-            else:
-                g = u * q
-            out[key][sl] = g @ cols
+            out[key][sl] = g[key] @ cols
     return out
+
+
+def point_moments(k: float, lam: np.ndarray, cols: np.ndarray, mask: np.ndarray | None,
+                  kinds: tuple[str, ...] = KINDS) -> dict[str, np.ndarray]:
+    """The moments of :func:`exact_moments` at one k > 0: ``{kind: (J,)}`` (``mask``: λ > 0, or None
+    when every λ > 0), with a few small NumPy calls — the engine's scalar path."""
+    g = _kernels(k, lam, mask, kinds)
+    return {key: g[key] @ cols for key in kinds}
 
 
 def _cheb_nodes(n: int) -> np.ndarray:

@@ -18,19 +18,24 @@ and the error are ``inf`` (``interpolation_peak`` is True there).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ._errors import ConvergenceError
-from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments
-from ._solve import solve_increasing
-from ._validation import check_parameter
+from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments, point_moments
+from ._solve import solve_bracketed_point, solve_increasing
+from ._validation import check_parameter, plain_scalar
 from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
 
 __all__ = ["Asymptotics", "VarianceTerms", "asymptotics", "solve_kx"]
+
+_TINY = float(np.finfo(float).tiny)
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,12 @@ class VarianceTerms:
         return self.w + self.x + self.eps + self.wx + self.w_eps + self.x_eps + self.wx_eps
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _term_names()}
+
+
+@functools.cache
+def _term_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(VarianceTerms))
 
 
 @dataclass(frozen=True)
@@ -173,24 +183,79 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
 # --- fixed point ---------------------------------------------------------------------------------
 
 
+def _where(cond: object, a: object, b: object) -> object:
+    """``np.where`` for arrays; a plain conditional for a scalar condition (the one-point path runs
+    the same formulas on NumPy scalars, where ``np.where`` would cost more than the arithmetic)."""
+    if type(cond) is np.bool_ or type(cond) is bool:
+        return a if cond else b
+    return np.where(cond, a, b)
+
+
+def _any(mask: object) -> bool:
+    """``mask.any()``, without the reduction call for a NumPy scalar."""
+    return bool(mask) if type(mask) is np.bool_ else bool(mask.any())  # type: ignore[attr-defined]
+
+
+_QUIET = contextlib.nullcontext()
+
+
+def _quiet(x: object) -> contextlib.AbstractContextManager:
+    """``np.errstate`` silencing divide/invalid/overflow for arrays; nothing for NumPy scalars, whose
+    one-point path runs inside a single such ``errstate`` (see :func:`_evaluate_point`)."""
+    if type(x) is np.float64:
+        return _QUIET
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
 def _factor_f2(g: np.ndarray, c: np.ndarray, psi: np.ndarray) -> np.ndarray:
     """f2 = t/φ = 1/φ − P at the root: the positive root of ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
     rationalised so that neither branch cancels; c = 1 − ψ/φ, g = γ/(μ1² k_x) >= 0).
 
     The factors obey f1 − ψ f2 = c exactly and f1·f2 = g at the root (f1 = t̄ = 1 − ψP), so f2 is
-    this root; 0 where g = 0 and c >= 0. Works on arrays (any broadcastable shapes).
+    this root; 0 where g = 0 and c >= 0. Works on arrays (any broadcastable shapes) and on NumPy
+    scalars.
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with _quiet(g):
         disc = np.sqrt(c * c + 4.0 * psi * g)
-        return np.where(c >= 0, 2.0 * g / np.where(c + disc > 0, c + disc, 1.0),
-                        (disc - c) / (2.0 * np.where(psi > 0, psi, 1.0)))
+        return _where(c >= 0, 2.0 * g / _where(c + disc > 0, c + disc, 1.0),
+                      (disc - c) / (2.0 * _where(psi > 0, psi, 1.0)))
+
+
+def _boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, q_cap: np.ndarray,
+                       rho: float, mu_perp2: float, deriv: bool = True):
+    """γ = 0: h/(μ1² k q + μ⊥²) with h = μ1² k (q − a1) − μ⊥² and its slope in y = log k (see
+    :func:`solve_kx`); ``deriv=False`` returns ``(f, None)``."""
+    A = rho * k
+    num = A * (q_cap - a1) - mu_perp2
+    den = A * q_cap + mu_perp2
+    if not deriv:
+        return num / den, None
+    dnum = A * (q_cap - a1 + uq)
+    return num / den, (dnum * den - num * A * q_cap) / (den * den)
+
+
+def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarray, c: np.ndarray,
+                    inv_phi: np.ndarray, gamma: np.ndarray, rho: float, mu_perp2: float,
+                    deriv: bool = True):
+    """γ > 0: R = F/S = (2/φ)/S − 1 with F = 1/φ − P − f2, S = 1/φ + P + f2, and its slope in
+    y = log k (see :func:`solve_kx`); ``deriv=False`` returns ``(f, None)``."""
+    with _quiet(k):
+        A = rho * k
+        mterm = mu_perp2 / A
+        g = gamma / A
+        S = inv_phi + a1 + mterm + _factor_f2(g, c, psi)
+        f = (2.0 * inv_phi) / S - 1.0
+        if not deriv:
+            return f, None
+        d = 2.0 * inv_phi * (uq + mterm + g / np.sqrt(c * c + 4.0 * psi * g)) / (S * S)
+    return f, _where(np.isfinite(d), d, 0.0)
 
 
 def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray) -> np.ndarray:
     """Root t in (0, 1) of the cubic Hermite interpolant with values f0 < 0 < f1 and slopes m0, m1 (in t)
     at t = 0, 1: regula falsi, then four Newton steps on the cubic kept inside (0, 1)."""
     t = f0 / (f0 - f1)
-    with np.errstate(all="ignore"):
+    with _quiet(t):
         for _ in range(4):
             t2 = t * t
             t3 = t2 * t
@@ -199,7 +264,7 @@ def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray
             dh = (f0 * (6 * t2 - 6 * t) + m0 * (3 * t2 - 4 * t + 1) + f1 * (6 * t - 6 * t2)
                   + m1 * (3 * t2 - 2 * t))
             t_new = t - h / dh
-            t = np.where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
+            t = _where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
     return t
 
 
@@ -248,28 +313,12 @@ def solve_kx(
     # ``deriv`` (the edge bisection needs signs only).
     def boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
                           deriv: bool = True):
-        A = rho * k
-        q = q_cap[idx]
-        num = A * (q - a1) - mu_perp2
-        den = A * q + mu_perp2
-        if not deriv:
-            return num / den, None
-        dnum = A * (q - a1 + uq)
-        return num / den, (dnum * den - num * A * q) / (den * den)
+        return _boundary_residual(k, a1, uq, q_cap[idx], rho, mu_perp2, deriv)
 
     def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
                        deriv: bool = True):
-        ps, c, ip = psi[idx], c_all[idx], inv_phi[idx]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            A = rho * k
-            mterm = mu_perp2 / A
-            g = gamma[idx] / A
-            S = ip + a1 + mterm + _factor_f2(g, c, ps)
-            f = (2.0 * ip) / S - 1.0
-            if not deriv:
-                return f, None
-            d = 2.0 * ip * (uq + mterm + g / np.sqrt(c * c + 4.0 * ps * g)) / (S * S)
-        return f, np.where(np.isfinite(d), d, 0.0)
+        return _ridge_residual(k, a1, uq, psi[idx], c_all[idx], inv_phi[idx], gamma[idx], rho,
+                               mu_perp2, deriv)
 
     def solve(residual, idx: np.ndarray) -> np.ndarray:
         def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +389,8 @@ def solve_kx(
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
+    if isinstance(num, (float, np.floating)) and isinstance(den, (float, np.floating)):
+        return 0.0 if num == 0 else (np.inf if den == 0 else np.float64(num) / den)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / den
     return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
@@ -347,6 +398,8 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a·b with 0·inf := 0 (a vanishing factor wins at the ridgeless thresholds)."""
+    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
+        return 0.0 if (a == 0 or b == 0) else np.float64(a) * b
     with np.errstate(invalid="ignore"):
         return np.where((a == 0) | (b == 0), 0.0, a * b)
 
@@ -435,30 +488,30 @@ def _evaluate(
     a1, a2, c0, uq = m["q"][:, 0], m["qq"][:, 0], m["d2"][:, 0], m["uq"][:, 0]
     ridgeless = ga == 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        mterm = np.where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
-        mterm2 = np.where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
+        mterm = _where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
+        mterm2 = _where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
         # Factors t̄ = 1 − ψP and t/φ = 1/φ − P. They obey f1 − ψ f2 = c := 1 − ψ/φ exactly and, at
         # the root, f1·f2 = g := γ/(μ1² k_x); so f2 solves ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
         # rationalised), which avoids the cancellation in 1 − ψP near the interpolation threshold.
-        g = np.where(kx > 0, ga / (rho * kx), 0.0)
+        g = _where(kx > 0, ga / (rho * kx), 0.0)
         c = (ph - ps) / ph
         f2 = _factor_f2(g, c, ps)
-        f1 = np.where(c >= 0, ps * f2 + c, g / np.where(f2 > 0, f2, 1.0))
+        f1 = _where(c >= 0, ps * f2 + c, g / _where(f2 > 0, f2, 1.0))
         # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
         P0 = a1 + mterm
-        f1 = np.where(kx > 0, f1, 1.0 - ps * P0)
-        f2 = np.where(kx > 0, f2, 1.0 / ph - P0)
+        f1 = _where(kx > 0, f1, 1.0 - ps * P0)
+        f2 = _where(kx > 0, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
     v = 1.0 - ps * a2
     one_m_phi_a2 = 1.0 - ph * a2
-    if (kx == 0).any():
+    if _any(kx == 0):
         # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
         # snap round-off at the rank thresholds to 0 so they are recognised.
         at0 = kx == 0
-        v = np.where(at0 & (np.abs(v) <= 1e-12), 0.0, v)
-        one_m_phi_a2 = np.where(at0 & (np.abs(one_m_phi_a2) <= 1e-12), 0.0, one_m_phi_a2)
-        t = np.where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
+        v = _where(at0 & (np.abs(v) <= 1e-12), 0.0, v)
+        one_m_phi_a2 = _where(at0 & (np.abs(one_m_phi_a2) <= 1e-12), 0.0, one_m_phi_a2)
+        t = _where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
     # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
     delta = t + _ratio(ph * t_bar * (uq + mterm), v)
     # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
@@ -473,7 +526,7 @@ def _evaluate(
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
     indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0)
-    if indeterminate.any():
+    if _any(indeterminate):
         i = int(np.flatnonzero(indeterminate)[0])
         raise ConvergenceError(
             f"the ridgeless limit at phi={ph[i]!r}, psi={ps[i]!r}, noise_var={nv[i]!r} is an "
@@ -486,7 +539,7 @@ def _evaluate(
     # mass on null training directions can diverge under Σ* alone); NaN, or inf with γ > 0, is a bug.
     for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
         bad = np.isnan(arr) | (np.isinf(arr) & ~ridgeless)
-        if bad.any():
+        if _any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ConvergenceError(
                 f"non-finite {name} at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}, "
@@ -495,10 +548,100 @@ def _evaluate(
     peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
 
     with np.errstate(divide="ignore"):
-        kappa = np.where(kx > 0, ph / np.where(kx > 0, kx, 1.0), np.inf)
+        kappa = _where(kx > 0, ph / _where(kx > 0, kx, 1.0), np.inf)
     return dict(error=err, bias=bias, variance=var, error_id=err_id, bias_id=bias_id,
                 variance_id=var_id, terms=terms, terms_id=terms_id, kappa=kappa, t=t,
                 t_bar=t_bar, delta=delta, peak=peak)
+
+
+class _PointMoments:
+    """One point's moments for one kind, read as ``m[kind][:, col]`` like the (points × columns)
+    arrays of the table, so that :func:`_evaluate` runs unchanged on NumPy scalars."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __getitem__(self, key: tuple[slice, int]) -> np.float64:
+        return self.values[key[1]]  # type: ignore[no-any-return]
+
+
+def _point_data(spec: Spectrum) -> tuple:
+    """Cached per-spectrum data of the one-point path: weight columns, the λ > 0 mask (None if all
+    λ > 0), π(λ > 0) and the moment table's panel edges (y, k, exact ⟨q⟩, exact ⟨uq⟩ there)."""
+    def make() -> tuple:
+        lam = spec.lam
+        pos = lam > 0
+        cols = _columns(spec)
+        table = spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
+        y_e, a1_e, uq_e = table.edges
+        return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e, np.exp(y_e),
+                a1_e, uq_e)
+
+    return spec._derived("engine.point", make)
+
+
+def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, mu1: float,
+                    mu_perp2: float) -> float | None:
+    """k_x at one point (the residuals of :func:`solve_kx`, solved with NumPy scalars): bracket from
+    the table's panel edges, one step to the root of the Hermite interpolant, then
+    :func:`solve_bracketed_point`. None where the edges do not bracket the root or the solve fails
+    (the caller then uses :func:`solve_kx`, which searches further or raises)."""
+    cols, mask, pi_pos, y_e, k_e, a1_e, uq_e = _point_data(spec)
+    rho = mu1 * mu1
+    q_cap = min(1.0 / ph, 1.0 / ps if ps > 0 else math.inf)
+    if ga == 0:
+        if mu_perp2 == 0 and q_cap >= pi_pos:
+            return 0.0  # k_b = 0 (see solve_kx)
+
+        def residual(k, a1, uq, deriv=True):  # type: ignore[no-untyped-def]
+            return _boundary_residual(k, a1, uq, q_cap, rho, mu_perp2, deriv)
+    else:
+        c, inv_phi = (ph - ps) / ph, 1.0 / ph
+
+        def residual(k, a1, uq, deriv=True):  # type: ignore[no-untyped-def]
+            return _ridge_residual(k, a1, uq, ps, c, inv_phi, ga, rho, mu_perp2, deriv)
+
+    f_e, d_e = residual(k_e, a1_e, uq_e)  # at every panel edge at once
+    j = int(np.argmax(f_e > 0))
+    if j == 0 or not f_e[j - 1] < 0:
+        return None
+    lo, hi, f_lo, f_hi, d_lo, d_hi = y_e[j - 1], y_e[j], f_e[j - 1], f_e[j], d_e[j - 1], d_e[j]
+    col0 = cols[:, :1]
+
+    def fun(y: float) -> tuple[float, float]:
+        k = np.float64(math.exp(y))
+        m = point_moments(k, spec.lam, col0, mask, ("q", "uq"))
+        return residual(k, m["q"][0], m["uq"][0])  # type: ignore[no-any-return]
+
+    y_h = lo + (hi - lo) * _hermite_root(f_lo, f_hi, d_lo * (hi - lo), d_hi * (hi - lo))
+    f_h, d_h = fun(y_h)
+    if f_h < 0:
+        lo, f_lo, d_lo = y_h, f_h, d_h
+    elif f_h > 0:
+        hi, f_hi, d_hi = y_h, f_h, d_h
+    y, ok = solve_bracketed_point(fun, lo, hi, f_lo, f_hi, d_lo, d_hi, ytol=1e-14)
+    return math.exp(y) if ok else None
+
+
+def _evaluate_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, nv: np.float64,
+                    mu1: float, mu_perp2: float, te_c: ActivationConstants) -> tuple | None:
+    """(k_x, :func:`_evaluate` output) at one point, on NumPy scalars; None hands the point to the
+    array path (no bracket from the edges, or a case that raises there with its message)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        kx = _solve_kx_point(spec, ph, ps, ga, mu1, mu_perp2)
+        if kx is None:
+            return None
+        cols, mask = _point_data(spec)[:2]
+        kx = np.float64(kx)
+        m = {key: _PointMoments(v) for key, v in point_moments(kx, spec.lam, cols, mask).items()}
+    try:
+        flat = _evaluate(spec, lambda _k: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
+                         mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2)
+    except (ConvergenceError, TypeError, IndexError):
+        return None  # the array path evaluates the point again and raises with the parameters
+    return kx, flat
 
 
 def asymptotics(
@@ -567,36 +710,49 @@ def asymptotics(
         return asymptotics_mp(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var,  # type: ignore[return-value]
                               activation=activation, precision=precision)
     act = get_activation(activation)
-    phi_a = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
-    psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
-    gamma_a = check_parameter(gamma, "gamma", allow_zero=True, description="ridge")
-    noise_a = check_parameter(noise_var, "noise_var", allow_zero=True, description="label noise")
-    try:
-        shape = np.broadcast_shapes(phi_a.shape, psi_a.shape, gamma_a.shape, noise_a.shape)
-    except ValueError:
-        raise ValueError(
-            "phi, psi, gamma and noise_var must broadcast together, got shapes "
-            f"{phi_a.shape}, {psi_a.shape}, {gamma_a.shape}, {noise_a.shape}"
-        ) from None
-    ph, ps, ga, nv = (np.broadcast_to(a, shape).ravel() for a in (phi_a, psi_a, gamma_a, noise_a))
+    # One point given as plain numbers: validated and solved without array overhead (same formulas).
+    point = (plain_scalar(phi, allow_zero=False), plain_scalar(psi, allow_zero=True),
+             plain_scalar(gamma, allow_zero=True), plain_scalar(noise_var, allow_zero=True))
+    if None in point:
+        phi_a = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
+        psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
+        gamma_a = check_parameter(gamma, "gamma", allow_zero=True, description="ridge")
+        noise_a = check_parameter(noise_var, "noise_var", allow_zero=True, description="label noise")
+        try:
+            shape = np.broadcast_shapes(phi_a.shape, psi_a.shape, gamma_a.shape, noise_a.shape)
+        except ValueError:
+            raise ValueError(
+                "phi, psi, gamma and noise_var must broadcast together, got shapes "
+                f"{phi_a.shape}, {psi_a.shape}, {gamma_a.shape}, {noise_a.shape}"
+            ) from None
+        ph, ps, ga, nv = (np.broadcast_to(a, shape).ravel() for a in (phi_a, psi_a, gamma_a, noise_a))
+    else:
+        shape = ()
+        ph, ps, ga, nv = (np.float64(v) for v in point)
 
     tr_c = act.constants(spec.s)
     te_c = act.constants(spec.s_star)
     mu1, mup2 = tr_c.mu1, tr_c.mu_perp2
-    scale = np.sqrt(max(tr_c.second_moment, np.finfo(float).tiny) / spec.s)
+    scale = math.sqrt(max(tr_c.second_moment, _TINY) / spec.s)
     if abs(mu1) <= 1e-12 * scale:
         raise ValueError(
             f"activation {act.name!r} has mu1(s) = {mu1:.3g} at the training variance s = {spec.s:.6g}: "
             "its features carry no linear signal, which the theory does not support (THEORY.md §3)"
         )
 
-    moments = _moment_source(spec, ph.size)
-    kx = solve_kx(spec, ph, ps, ga, mu1, mup2, moments)
-
-    flat = _evaluate(spec, moments, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
-                     mu_perp2_t=te_c.mu_perp2)
+    solved = None if None in point else _evaluate_point(spec, ph, ps, ga, nv, mu1, mup2, te_c)
+    if solved is not None:
+        kx, flat = solved
+    else:  # arrays, or a point the one-point path hands back (it then raises here with details)
+        ph, ps, ga, nv = (np.atleast_1d(a) for a in (ph, ps, ga, nv))
+        moments = _moment_source(spec, ph.size)
+        kx = solve_kx(spec, ph, ps, ga, mu1, mup2, moments)
+        flat = _evaluate(spec, moments, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
+                         mu_perp2_t=te_c.mu_perp2)
 
     def shaped(a: np.ndarray) -> np.ndarray:
+        if not shape:  # one point: a NumPy scalar, as for 0-d input on the array path
+            return a if type(a) is np.float64 else np.asarray(a, dtype=float).reshape(())[()]
         a = np.asarray(a, dtype=float).reshape(shape)
         return a[()] if a.ndim == 0 else a
 

@@ -839,3 +839,79 @@ def test_linear_null_direction_threshold_diverges_ood_only():
     assert np.isinf(res.error[0]) and res.error[2] > res.error[1] > 1e3
     assert np.isfinite(res.error_id[0])
     assert res.error_id[0] == pytest.approx(res.error_id[2], rel=1e-5)  # approached like sqrt(γ)
+
+
+# --- fast paths: one-point calls and the cached moment table (issue 12, "speed, measured honestly") ---
+
+
+def _all_fields(res):
+    out = {f: getattr(res, f) for f in (*_FIELDS, "k_x", "delta")}
+    out.update({f"vt.{k}": v for k, v in res.variance_terms.as_dict().items()})
+    out.update({f"vt_id.{k}": v for k, v in res.variance_terms_id.as_dict().items()})
+    return out
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "linear"])
+def test_one_point_path_matches_array_path(act):
+    """A call with plain numbers (the one-point path: NumPy scalars, a scalar root solver) gives the
+    array path's numbers — same formulas, same root to round-off — at random points including γ = 0,
+    ψ = 0, spectra with null directions and linear features (k_x = 0)."""
+    rng = np.random.default_rng(["relu", "tanh", "linear"].index(act) + 40)
+    n_checked = 0
+    for _ in range(10):
+        lam, ls, p = _random_spectrum(rng)
+        spec = rf.Spectrum(lam, ls, p)
+        phi, psi, gamma, noise = _random_points(rng, 6)
+        for i in range(phi.size):
+            kw = dict(phi=float(phi[i]), psi=float(psi[i]), gamma=float(gamma[i]),
+                      noise_var=float(noise[i]), activation=act)
+            one = rf.asymptotics(spec, **kw)
+            arr = rf.asymptotics(spec, **{**kw, "phi": [kw["phi"]]})
+            assert type(one.error) is np.float64 and type(one.interpolation_peak) is np.bool_
+            assert bool(one.interpolation_peak) == bool(arr.interpolation_peak[0])
+            # the roots agree to round-off (two solvers), so do the formulas; the ANOVA terms are
+            # differences, compared on the scale of the variance they split
+            scale = 1e-13 * max(abs(float(arr.variance[0])), abs(float(arr.variance_id[0])), 1e-300)
+            for name, val in _all_fields(one).items():
+                want = float(np.ravel(_all_fields(arr)[name])[0])
+                tol = scale if name.startswith("vt") else 1e-300
+                assert float(val) == pytest.approx(want, rel=1e-12, abs=tol), (name, kw, lam, ls)
+            n_checked += 1
+    assert n_checked == 60
+
+
+def test_one_point_path_errors_match_array_path():
+    """The one-point path hands failures to the array path: the same ConvergenceError, naming the point."""
+    with pytest.raises(rf.ConvergenceError, match=r"gamma=.*1e\+308"):
+        rf.asymptotics(rf.Spectrum.isotropic(), phi=0.5, psi=0.3, gamma=1e308)
+    spec = rf.Spectrum([2.0, 0.5], [1.0, 3.0])
+    with pytest.raises(rf.ConvergenceError, match="indeterminate"):
+        rf.asymptotics(spec, phi=1.0, psi=1.0, gamma=0.0, noise_var=0.0, activation="linear")
+    for bad, exc in ((True, TypeError), (float("nan"), ValueError), (-1.0, ValueError), ("1", TypeError)):
+        with pytest.raises(exc, match="phi"):
+            rf.asymptotics(spec, phi=bad, psi=0.5, gamma=0.1)
+
+
+def test_table_engine_on_benchmark_grid_matches_independent_reference():
+    """The benchmark's setting (1,000 atoms, a (φ, ψ, γ) grid through the moment table and the
+    one-stage solver) against the independent κ-form reference (brentq on exact sums) at 1e-10,
+    and a repeat call (cached table) bitwise equal to the first."""
+    k = np.arange(1, 1001, dtype=float)
+    lam = 1.0 / k
+    lam /= lam.mean()
+    ls = lam**0.5
+    ls *= lam.mean() / ls.mean()
+    p = np.full(lam.size, 1.0 / lam.size)
+    phi, psi, gamma = (a.ravel() for a in np.meshgrid(np.geomspace(0.1, 10, 12), np.geomspace(0.05, 20, 10),
+                                                     np.geomspace(1e-4, 10, 8), indexing="ij"))
+    spec = rf.Spectrum(lam, ls)
+    res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=0.1)
+    again = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=0.1)
+    for f in _FIELDS:
+        np.testing.assert_array_equal(getattr(res, f), getattr(again, f))
+    rng = np.random.default_rng(12)
+    for i in rng.choice(phi.size, 60, replace=False):
+        ref = ref_point(lam, ls, p, phi=phi[i], psi=psi[i], gamma=gamma[i], noise_var=0.1, act="relu")
+        for f in ("kappa", "error", "error_id", "bias", "variance"):
+            got = float(getattr(res, f)[i])
+            assert got == pytest.approx(ref[f], rel=1e-10), (f, phi[i], psi[i], gamma[i])
