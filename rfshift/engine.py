@@ -238,15 +238,22 @@ def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarr
                     inv_phi: np.ndarray, gamma: np.ndarray, rho: float, mu_perp2: float,
                     deriv: bool = True):
     """γ > 0: R = F/S = (2/φ)/S − 1 with F = 1/φ − P − f2, S = 1/φ + P + f2, and its slope in
-    y = log k (see :func:`solve_kx`); ``deriv=False`` returns ``(f, None)``."""
+    y = log k (see :func:`solve_kx`).
+
+    ``deriv=False`` returns ``(s, None)`` with s of the sign of R only (for the edge bisection), read
+    off the fixed point in product form: F > 0 ⟺ x0 := 1/φ − P > 0 and x0·(1 − ψP) > g (x0 > f2 iff
+    ψx0² + c x0 − g > 0 for x0 > 0), so s = μ1² k x0 (1 − ψP) − γ where x0 > 0, else −γ.
+    """
     with _quiet(k):
         A = rho * k
         mterm = mu_perp2 / A
+        if not deriv:
+            P = a1 + mterm
+            x0 = inv_phi - P
+            return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma), None
         g = gamma / A
         S = inv_phi + a1 + mterm + _factor_f2(g, c, psi)
         f = (2.0 * inv_phi) / S - 1.0
-        if not deriv:
-            return f, None
         d = 2.0 * inv_phi * (uq + mterm + g / np.sqrt(c * c + 4.0 * psi * g)) / (S * S)
     return f, _where(np.isfinite(d), d, 0.0)
 
