@@ -19,13 +19,13 @@ and the error are ``inf`` (``interpolation_peak`` is True there).
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
+from ._anova import VarianceTerms, fine_terms, safe_div, safe_mul
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments, point_moments
 from ._solve import solve_bracketed_point, solve_increasing
@@ -36,35 +36,6 @@ from .spectra import Spectrum
 __all__ = ["Asymptotics", "VarianceTerms", "asymptotics", "solve_kx"]
 
 _TINY = float(np.finfo(float).tiny)
-
-
-@dataclass(frozen=True)
-class VarianceTerms:
-    """Fine-grained (ANOVA) variance over the sources W, X, ε (THEORY.md §7).
-
-    ``w + x + eps + wx + w_eps + x_eps + wx_eps == variance``; ``eps`` and ``w_eps`` vanish.
-    """
-
-    w: np.ndarray
-    x: np.ndarray
-    eps: np.ndarray
-    wx: np.ndarray
-    w_eps: np.ndarray
-    x_eps: np.ndarray
-    wx_eps: np.ndarray
-
-    @property
-    def total(self) -> np.ndarray:
-        """Sum of the seven terms (equals the variance)."""
-        return self.w + self.x + self.eps + self.wx + self.w_eps + self.x_eps + self.wx_eps
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in _term_names()}
-
-
-@functools.cache
-def _term_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(VarianceTerms))
 
 
 @dataclass(frozen=True)
@@ -140,6 +111,40 @@ class Asymptotics:
     def error_id_noisy(self) -> np.ndarray:
         """ID error against noisy test labels: error_id + noise_var."""
         return self.error_id + self.noise_var
+
+    def _frame_args(self) -> tuple:
+        extra = {"error_noisy": self.error_noisy, "error_id_noisy": self.error_id_noisy,
+                 "rho": self.rho, "omega": self.omega, "rho_star": self.rho_star,
+                 "omega_star": self.omega_star, "r": self.r}
+        return self, self.shape, ("phi", "psi", "gamma", "noise_var"), extra
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """One row per broadcast point: phi, psi, gamma, noise_var, then every per-point output
+        (error, bias, variance, their ``_id`` twins, error_noisy, kappa, k_x, t, t_bar, delta,
+        interpolation_peak, …) and the ANOVA terms as ``variance_w`` … ``variance_wx_eps`` and
+        ``variance_id_w`` …; the activation and ρ, ω, ρ*, ω*, r in ``DataFrame.attrs``.
+
+        Needs pandas (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
+
+        >>> import rfshift as rf
+        >>> res = rf.asymptotics(rf.Spectrum([1.5, .5], [.5, 1.5]), phi=0.5, psi=[0.25, 1.0], gamma=0.01)
+        >>> res.to_dataframe()[["psi", "error", "variance_wx"]].shape
+        (2, 3)
+        """
+        from ._frames import to_dataframe
+
+        return to_dataframe(*self._frame_args())
+
+    def to_xarray(self):  # -> xarray.Dataset
+        """The results as an ``xarray.Dataset`` on the broadcast grid: each axis is named after the
+        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``; ``axis<i>`` if
+        none does) with that parameter's values as coordinates; variables as in :meth:`to_dataframe`.
+
+        Needs xarray (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
+        """
+        from ._frames import to_xarray
+
+        return to_xarray(*self._frame_args())
 
 
 # --- moments -------------------------------------------------------------------------------------
@@ -394,21 +399,38 @@ def solve_kx(
 # --- formulas ------------------------------------------------------------------------------------
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
-    if isinstance(num, (float, np.floating)) and isinstance(den, (float, np.floating)):
-        return 0.0 if num == 0 else (np.inf if den == 0 else np.float64(num) / den)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
+# 0/0 := 0, x/0 := inf and 0·inf := 0 at the ridgeless thresholds (one home: rfshift._anova)
+_ratio = safe_div
+_product = safe_mul
 
 
-def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a·b with 0·inf := 0 (a vanishing factor wins at the ridgeless thresholds)."""
-    if isinstance(a, (float, np.floating)) and isinstance(b, (float, np.floating)):
-        return 0.0 if (a == 0 or b == 0) else np.float64(a) * b
-    with np.errstate(invalid="ignore"):
-        return np.where((a == 0) | (b == 0), 0.0, a * b)
+#: The expanded bias (1 − r)² s* + 2r(1 − r)⟨λ*u⟩ + r²⟨λ*u²⟩ is re-evaluated atom by atom where it
+#: keeps less than this fraction of the size of its terms (i.e. lost more than ~6 of 16 digits).
+BIAS_CANCELLATION = 1e-6
+
+
+def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.ndarray,
+          lam: np.ndarray, test_w: np.ndarray) -> np.ndarray:
+    """B* = ∫ λ* ((1 − r) + r u)² dμ (THEORY.md §5), non-negative by construction.
+
+    Fast path: the expansion in the moments ⟨λ*u⟩, ⟨λ*u²⟩ (from the Chebyshev table or exact sums).
+    It cancels when r is far from 1 (e.g. tanh at training variance 5.5e15: r = 5.6e7, and the
+    expansion returned −0.5 for a true 0.401). Where the result is below ``BIAS_CANCELLATION`` times
+    the sum of the absolute terms, it is recomputed as the exact per-atom sum
+    Σ_k p_k λ*_k (1 − r λ_k/(λ_k + k_x))², a sum of squares (1 − u = λ/(λ + k_x) has no cancellation;
+    u = 1 on λ = 0 atoms, u = 0 on λ > 0 atoms where k_x = 0). O(atoms) per such point only.
+    """
+    one_m_r = 1.0 - r
+    bias = one_m_r**2 * s_test + 2.0 * r * one_m_r * b0u + r * r * c0u2
+    size = one_m_r**2 * s_test + 2.0 * abs(r * one_m_r) * b0u + r * r * c0u2
+    redo = np.flatnonzero(~(bias > BIAS_CANCELLATION * size))
+    if redo.size:
+        k = kx[redo][:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one_m_u = np.where(lam[None, :] > 0, lam[None, :] / (lam[None, :] + k), 0.0)
+        bias = bias.copy()
+        bias[redo] = ((1.0 - r * one_m_u) ** 2) @ test_w
+    return bias
 
 
 def _side(
@@ -429,7 +451,10 @@ def _side(
     rho_beta: np.ndarray,
     mu1: float,
     mu_perp2: float,
+    mterm: np.ndarray,
     mterm2: np.ndarray,
+    lam: np.ndarray,
+    test_w: np.ndarray,
     s_test: float,
     mu1_t: float,
     mu_perp2_t: float,
@@ -442,35 +467,16 @@ def _side(
     b0u = m["u"][:, col]  # ⟨λ* u⟩ = k_x b0*
     c0u2 = m["uu"][:, col]  # ⟨λ* u²⟩ = k_x² c0*
     c1 = m["d2"][:, col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
-    # Bias (THEORY.md §5): B* = ∫ λ* ((1 − r) + r u)² dμ
-    bias = (1 - r) ** 2 * s_test + 2 * r * (1 - r) * b0u + r * r * c0u2
+    bias = _bias(r, s_test, b0u, c0u2, kx, lam, test_w)
     # Ξ* = μ1*² k_x² c0* + μ⊥*²  and V_W = ψ a2 Ξ*/(μ1² v)   (THEORY.md §7)
     xi = mu1_t**2 * c0u2 + mu_perp2_t
-    # D* = (φ/A)(Θ* − ψkΞ*/v) in a form that stays finite as k_x → 0 (derivation in docs/theory.md)
-    d_num = phi * (
-        mu1_t**2 * ((1 - psi * a1) * c1 + psi * c0 * b0u + psi * mterm2 * c0u2)
-        + mu_perp2_t * (psi * c0 + psi * mterm2)
-    )
-    mu1sq_v = mu1 * mu1 * v
-    # Ridgeless thresholds make δ, v or 1 − φa2 vanish; a term whose numerator vanishes there too
-    # (no noise, k_x = 0) is taken at its limit 0, one with a positive numerator is +inf.
-    v_w = _ratio(psi * a2 * xi, mu1sq_v)  # V_W = ψ a2 Ξ*/(μ1² v)   (THEORY.md §7)
-    d_star = _ratio(d_num, mu1sq_v)
-    # k_x = 0 at the feature-side rank threshold ψμ(λ>0) = 1 (v = 0): D* = N/v with N, v → 0 linearly
-    # in k_x; the limit is φ r² c1* (no test mass on null training directions), else +inf.
-    at_v0 = (kx == 0) & (v == 0)
-    if at_v0.any():
-        d_star = np.where(at_v0, np.where(b0u > 0, np.inf, phi * r * r * c1), d_star)
-    v_x = _ratio(r * r * phi * c1 * (kx * uq), one_m_phi_a2)
-    v_xe = _ratio(r * r * phi * c1 * noise_var, one_m_phi_a2)
-    with np.errstate(invalid="ignore"):
-        tau_beta = _product(_ratio(rho_beta, delta), d_star)  # (ρ_β/δ) D*
-        tau_eps = _product(_ratio(noise_var, delta), d_star)  # (σ²/δ) D*
-        v_wx = tau_beta - v_x
-        v_wxe = tau_eps - v_xe
-        variance = v_w + tau_beta + tau_eps  # V = V_W + τ² D*
-    zeros = np.zeros_like(v_w)
-    terms = VarianceTerms(w=v_w, x=v_x, eps=zeros, wx=v_wx, w_eps=zeros, x_eps=v_xe, wx_eps=v_wxe)
+    # T* = D*, the seven ANOVA terms and V = V_W + τ²T*, each a sum of non-negative products
+    # (rfshift._anova; derivation in docs/theory.md). Ridgeless thresholds that make δ, v or 1 − φa2
+    # vanish give the limit 0 for a vanishing numerator (no noise, k_x = 0), else +inf.
+    variance, terms = fine_terms(
+        phi=phi, psi=psi, noise_var=noise_var, kx=kx, r=r, mu1=mu1, a2=a2, c0=c0, uq=uq,
+        mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,
+        c1_t=c1, xi_t=xi)
     return bias, variance, terms
 
 
@@ -510,8 +516,11 @@ def _evaluate(
         f2 = _where(kx > 0, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
-    v = 1.0 - ps * a2
-    one_m_phi_a2 = 1.0 - ph * a2
+    # v = 1 − ψa2 and 1 − φa2 as sums of non-negative terms (P − a2 = ⟨u(1−u)⟩ + μ⊥²/A ≥ 0):
+    # v = t̄ + ψ(P − a2), 1 − φa2 = t + φ(P − a2); no cancellation as they approach 0.
+    x_pa2 = uq + mterm
+    v = _where(kx > 0, t_bar + ps * x_pa2, 1.0 - ps * a2)
+    one_m_phi_a2 = _where(kx > 0, t + ph * x_pa2, 1.0 - ph * a2)
     if _any(kx == 0):
         # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
         # snap round-off at the rank thresholds to 0 so they are recognised.
@@ -525,10 +534,11 @@ def _evaluate(
     rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
-                  mu_perp2=mup2, mterm2=mterm2)
+                  mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam)
     bias, var, terms = _side(m, 1, s_test=spec.s_star, mu1_t=mu1_t, mu_perp2_t=mu_perp2_t,
-                             **common)
-    bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2, **common)
+                             test_w=spec.weights * spec.lam_star, **common)
+    bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2,
+                                      test_w=spec.weights * spec.lam, **common)
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
