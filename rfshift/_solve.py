@@ -7,6 +7,8 @@ that leaves the bracket, a Newton step from the other endpoint or a regula-falsi
 has not halved over three steps, a bisection. All points advance together and converged points
 drop out. Convergence is guaranteed by the bracket; a point that has not converged after
 ``maxiter`` steps is reported (``ok = False``), never returned as a root.
+:func:`solve_bracketed_point` is the same stage for one point on plain floats (the engine's
+one-point path).
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def solve_increasing(
     unknown); other points start from ``y0``.
 
     Returns ``(y, ok)``: the roots and a mask of points that converged to ``|Δy| <= ytol`` (absolute
-    in y, but never below 4 float spacings of y; with y = log x this is a relative tolerance on x).
+    in y, but never below 4 float spacings of y; with y = log x this is a relative tolerance on x):
+    a point is done when its last Newton correction is below ``ytol``, or is below 1e-6 and its own
+    error estimate (f''/2f')·Δy², with f'' from the slopes at the bracket ends, is below ``ytol``/5
+    (one evaluation fewer than waiting for a correction below ``ytol``).
     Points whose root lies outside
     ``[y_min, y_max]`` or that did not converge have ``ok = False``.
     """
