@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from .spectra import Spectrum
 __all__ = ["Asymptotics", "VarianceTerms", "asymptotics", "solve_kx"]
 
 _TINY = float(np.finfo(float).tiny)
+_TERM_NAMES = tuple(f.name for f in fields(VarianceTerms))
 
 
 @dataclass(frozen=True)
@@ -230,13 +231,14 @@ def _boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, q_cap: np.
                        rho: float, mu_perp2: float, deriv: bool = True):
     """γ = 0: h/(μ1² k q + μ⊥²) with h = μ1² k (q − a1) − μ⊥² and its slope in y = log k (see
     :func:`solve_kx`); ``deriv=False`` returns ``(f, None)``."""
-    A = rho * k
-    num = A * (q_cap - a1) - mu_perp2
-    den = A * q_cap + mu_perp2
-    if not deriv:
-        return num / den, None
-    dnum = A * (q_cap - a1 + uq)
-    return num / den, (dnum * den - num * A * q_cap) / (den * den)
+    with _quiet(k):  # far panel edges: den² may overflow (slope NaN: the solver then bisects)
+        A = rho * k
+        num = A * (q_cap - a1) - mu_perp2
+        den = A * q_cap + mu_perp2
+        if not deriv:
+            return num / den, None
+        dnum = A * (q_cap - a1 + uq)
+        return num / den, (dnum * den - num * A * q_cap) / (den * den)
 
 
 def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarray, c: np.ndarray,
@@ -423,7 +425,10 @@ def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.nda
     one_m_r = 1.0 - r
     bias = one_m_r**2 * s_test + 2.0 * r * one_m_r * b0u + r * r * c0u2
     size = one_m_r**2 * s_test + 2.0 * abs(r * one_m_r) * b0u + r * r * c0u2
-    redo = np.flatnonzero(~(bias > BIAS_CANCELLATION * size))
+    redo_mask = ~(bias > BIAS_CANCELLATION * size)
+    if not _any(redo_mask):
+        return bias
+    redo = np.flatnonzero(redo_mask)  # (the one-point path hands such a point to the array path)
     if redo.size:
         k = kx[redo][:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -620,11 +625,22 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
         def residual(k, a1, uq, deriv=True):  # type: ignore[no-untyped-def]
             return _ridge_residual(k, a1, uq, ps, c, inv_phi, ga, rho, mu_perp2, deriv)
 
-    f_e, d_e = residual(k_e, a1_e, uq_e)  # at every panel edge at once
-    j = int(np.argmax(f_e > 0))
-    if j == 0 or not f_e[j - 1] < 0:
+    # bisection over the panel edges (signs only), then the residual and slope at the two ends
+    i_lo, i_hi = 0, y_e.size - 1
+    if not (residual(k_e[i_lo], a1_e[i_lo], None, False)[0] < 0 < residual(k_e[i_hi], a1_e[i_hi], None,
+                                                                           False)[0]):
         return None
-    lo, hi, f_lo, f_hi, d_lo, d_hi = y_e[j - 1], y_e[j], f_e[j - 1], f_e[j], d_e[j - 1], d_e[j]
+    while i_hi - i_lo > 1:
+        mid = (i_lo + i_hi) // 2
+        if residual(k_e[mid], a1_e[mid], None, False)[0] < 0:
+            i_lo = mid
+        else:
+            i_hi = mid
+    lo, hi = y_e[i_lo], y_e[i_hi]
+    f_lo, d_lo = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo])
+    f_hi, d_hi = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi])
+    if not (f_lo < 0 < f_hi):
+        return None
     col0 = cols[:, :1]
 
     def fun(y: float) -> tuple[float, float]:
@@ -774,7 +790,7 @@ def asymptotics(
         return a[()] if a.ndim == 0 else a
 
     def shaped_terms(tm: VarianceTerms) -> VarianceTerms:
-        return VarianceTerms(**{k: shaped(val) for k, val in tm.as_dict().items()})
+        return VarianceTerms(**{k: shaped(getattr(tm, k)) for k in _TERM_NAMES})
 
     return Asymptotics(
         phi=shaped(ph), psi=shaped(ps), gamma=shaped(ga), noise_var=shaped(nv),
