@@ -185,29 +185,44 @@ class ChebyshevMoments:
         Jall = self.cols.shape[1]
         J = 1 if first_column else Jall
         fidx = np.concatenate([np.arange(J) + Jall * self.kinds.index(k) for k in kinds])
-        out = np.empty((kx.size, fidx.size))
+        # Results are assembled function-major, (functions × points): each moment column handed out
+        # is then a contiguous row.
+        out = np.empty((fidx.size, kx.size))
         with np.errstate(divide="ignore"):
             y = np.log(kx)
-        pan = np.full(kx.size, -1, dtype=np.int64)
         inside = (y >= self.y0) & (y <= self.y1)
-        pan[inside] = np.minimum(np.floor((y[inside] - self.y0) * (1.0 / WIDTH)).astype(np.int64),
-                                 self.n_pan - 1)
-        used = np.flatnonzero(np.bincount(pan[inside], minlength=self.n_pan))
-        self._build(used)
-        inside[inside] = ~self.bad[pan[inside]]
-        if not inside.all():
+        all_in = bool(inside.all())
+        if all_in:
+            pan = np.minimum(np.floor((y - self.y0) * (1.0 / WIDTH)).astype(np.int64), self.n_pan - 1)
+        else:
+            pan = np.full(kx.size, -1, dtype=np.int64)
+            pan[inside] = np.minimum(np.floor((y[inside] - self.y0) * (1.0 / WIDTH)).astype(np.int64),
+                                     self.n_pan - 1)
+        self._build(np.flatnonzero(np.bincount(pan[inside] if not all_in else pan, minlength=self.n_pan)))
+        bad = self.bad[pan[inside] if not all_in else pan]
+        if bad.any():
+            inside[inside] = ~bad
+            all_in = False
+        if not all_in:
             ex = exact_moments(kx[~inside], self.lam, self.cols[:, :J], kinds)
-            out[~inside] = np.concatenate([ex[k] for k in kinds], axis=1)
-        idx = np.flatnonzero(inside)
+            out[:, ~inside] = np.concatenate([ex[k] for k in kinds], axis=1).T
+        idx = np.arange(kx.size) if all_in else np.flatnonzero(inside)
         if idx.size:
+            # sort the points by panel; one (functions × nodes) @ (nodes × points) product per panel
             order = idx[np.argsort(pan[idx], kind="stable")]
             ps = pan[order]
             xs = 2.0 * (y[order] - (self.y0 + WIDTH * ps)) / WIDTH - 1.0
             T = _cheb_basis(xs, _NODES)
-            res = np.empty((order.size, fidx.size))
+            coef_t = np.ascontiguousarray(self.coef[:, :, fidx].transpose(0, 2, 1))  # (panels, f, nodes)
+            res = np.empty((fidx.size, order.size))
             bounds = np.searchsorted(ps, np.arange(self.n_pan + 1))
             for pnl in np.flatnonzero(np.diff(bounds)):
                 a, b = bounds[pnl], bounds[pnl + 1]
-                res[a:b] = T[:, a:b].T @ self.coef[pnl][:, fidx]
-            out[order] = res
-        return {k: out[:, i * J:(i + 1) * J] for i, k in enumerate(kinds)}
+                np.matmul(coef_t[pnl], T[:, a:b], out=res[:, a:b])
+            if all_in:  # undo the sort with a gather (cheaper than a scatter)
+                inv = np.empty_like(order)
+                inv[order] = np.arange(order.size)
+                np.take(res, inv, axis=1, out=out)
+            else:
+                out[:, order] = res
+        return {k: out[i * J:(i + 1) * J].T for i, k in enumerate(kinds)}
