@@ -915,3 +915,16 @@ def test_table_engine_on_benchmark_grid_matches_independent_reference():
         for f in ("kappa", "error", "error_id", "bias", "variance"):
             got = float(getattr(res, f)[i])
             assert got == pytest.approx(ref[f], rel=1e-10), (f, phi[i], psi[i], gamma[i])
+
+
+def test_one_point_path_with_targets_matches_array_path():
+    """Structured target power and a nonlinear target part go through the one-point path too."""
+    spec = rf.Spectrum([2.0, 1.0, 0.3, 0.0], [0.5, 1.0, 2.0, 0.7], [0.2, 0.3, 0.4, 0.1],
+                       target_power=[3.0, 0.5, 1.0, 2.0])
+    for kw in (dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=0.2, nonlinear_var=0.3),
+               dict(phi=2.0, psi=0.7, gamma=0.0, noise_var=0.1, nonlinear_var=0.1, nonlinear_var_test=0.4),
+               dict(phi=0.8, psi=0.0, gamma=1e-3, noise_var=0.0)):
+        one = rf.asymptotics(spec, activation="tanh", **kw)
+        arr = rf.asymptotics(spec, activation="tanh", **{**kw, "phi": [kw["phi"]]})
+        for f in (*_FIELDS, "k_x"):
+            assert float(getattr(one, f)) == pytest.approx(float(getattr(arr, f)[0]), rel=1e-12), (f, kw)
