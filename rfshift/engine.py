@@ -751,8 +751,9 @@ def _evaluate(
         # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
         rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
     rho_beta = (lin * lin) * rho_beta
-    nl = np.broadcast_to(np.asarray(nl, dtype=float), kx.shape)
-    nl_t = np.broadcast_to(np.asarray(nl_t, dtype=float), kx.shape)
+    if type(kx) is not np.float64:  # (the one-point path passes NumPy scalars)
+        nl = np.broadcast_to(np.asarray(nl, dtype=float), kx.shape)
+        nl_t = np.broadcast_to(np.asarray(nl_t, dtype=float), kx.shape)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
                   mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam, a2_b=a2_b, uq_b=uq_b,

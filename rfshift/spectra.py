@@ -156,7 +156,15 @@ class Spectrum:
     @property
     def b(self) -> np.ndarray:
         """Target power per atom (ones for the isotropic target ``target_power=None``)."""
-        return np.ones_like(self.lam) if self.target_power is None else self.target_power
+        if self.target_power is not None:
+            return self.target_power
+
+        def ones() -> np.ndarray:
+            b = np.ones_like(self.lam)
+            b.flags.writeable = False
+            return b
+
+        return self._derived("b", ones)
 
     @property
     def has_target(self) -> bool:
@@ -166,12 +174,12 @@ class Spectrum:
     @property
     def signal(self) -> float:
         """Training signal energy ⟨b λ⟩ = E(βᵀx)²/n0 under the training law (= s when b ≡ 1)."""
-        return float(self.weights @ (self.b * self.lam))
+        return self._derived("signal", lambda: float(self.weights @ (self.b * self.lam)))
 
     @property
     def signal_star(self) -> float:
         """Test signal energy ⟨b λ*⟩ = E(βᵀx)²/n0 under the test law (= s* when b ≡ 1)."""
-        return float(self.weights @ (self.b * self.lam_star))
+        return self._derived("signal_star", lambda: float(self.weights @ (self.b * self.lam_star)))
 
     @property
     def n_atoms(self) -> int:
