@@ -44,11 +44,13 @@ def own_formulas(spec: rf.Spectrum, activation: str) -> Callable[..., dict[str, 
     def point(phi: float, psi: float, gamma: float, noise: float) -> dict[str, float]:
         ph, ps, ga = np.float64(phi), np.float64(psi), np.float64(gamma)
         c, ip = (ph - ps) / ph, 1.0 / ph
+        q_cap = min(ip, 1.0 / ps if ps > 0 else math.inf)
 
         def F(y: float) -> float:  # noqa: N802
             k = np.float64(math.exp(y))
             m = point_moments(k, spec.lam, cols[:, :1], mask, ("q", "uq"))
-            return float(engine._ridge_residual(k, m["q"][0], m["uq"][0], ps, c, ip, ga, rho, tr.mu_perp2)[0])
+            return float(engine._ridge_residual(k, m["q"][0], m["uq"][0], ps, c, ip, q_cap, ga, rho,
+                                                tr.mu_perp2)[0])
 
         with np.errstate(all="ignore"):
             lo, hi, step = y_ref - 1.0, y_ref + 1.0, 2.0

@@ -423,10 +423,12 @@ def _boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, q_cap: np.
 
 
 def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarray, c: np.ndarray,
-                    inv_phi: np.ndarray, gamma: np.ndarray, rho: float, mu_perp2: float,
-                    deriv: bool = True):
-    """γ > 0: R = F/S = (2/φ)/S − 1 with F = 1/φ − P − f2, S = 1/φ + P + f2, and its slope in
-    y = log k (see :func:`solve_kx`).
+                    inv_phi: np.ndarray, q_cap: np.ndarray, gamma: np.ndarray, rho: float,
+                    mu_perp2: float, deriv: bool = True):
+    """γ > 0: R = F/S = 2q/S − 1 and its slope in y = log k (see :func:`solve_kx`), with
+    q = q_cap = min(1/φ, 1/ψ), F = 1/φ − P − f2 = q − P − h, S = q + P + h and
+    h = 2g/(|c| + √(c² + 4ψg)) ≥ 0 — f2 itself for ψ <= φ, f2 − (1/φ − 1/ψ) for ψ > φ, so that
+    the large 1/φ and f2 never cancel when ψ ≫ φ (c = 1 − ψ/φ, g = γ/(μ1² k)).
 
     ``deriv=False`` returns ``(s, None)`` with s of the sign of R only (for the edge bisection), read
     off the fixed point in product form: F > 0 ⟺ x0 := 1/φ − P > 0 and x0·(1 − ψP) > g (x0 > f2 iff
@@ -440,9 +442,10 @@ def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarr
             x0 = inv_phi - P
             return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma), None
         g = gamma / A
-        S = inv_phi + a1 + mterm + _factor_f2(g, c, psi)
-        f = (2.0 * inv_phi) / S - 1.0
-        d = 2.0 * inv_phi * (uq + mterm + g / np.sqrt(c * c + 4.0 * psi * g)) / (S * S)
+        disc = np.sqrt(c * c + 4.0 * psi * g)
+        S = q_cap + a1 + mterm + 2.0 * g / (np.abs(c) + disc)
+        f = (2.0 * q_cap) / S - 1.0
+        d = 2.0 * q_cap * (uq + mterm + g / disc) / (S * S)
     return f, _where(np.isfinite(d), d, 0.0)
 
 
@@ -484,8 +487,10 @@ def solve_kx(
       f1 − ψ f2 = c := 1 − ψ/φ and f1 f2 = g := γ/(μ1² k) gives f2(k) = :func:`_factor_f2` (> 0,
       decreasing in k), and the root is the unique zero of F(y) = 1/φ − P − f2, which increases
       strictly in y = log k from −∞ to min(1/φ, 1/ψ) (dF/dy = ⟨uq⟩ + μ⊥²/(μ1² k) + g/disc > 0 with
-      disc = sqrt(c² + 4ψg)). It is solved as the bounded residual R = (2/φ)/S − 1 = F/S with
-      S = 1/φ + P + f2 (dR/dy = 2 (dF/dy)/(φ S²)), in one stage.
+      disc = sqrt(c² + 4ψg)). It is solved as the bounded residual R = F/S = 2q/S − 1 with
+      q = min(1/φ, 1/ψ), F = q − P − h, S = q + P + h (dR/dy = 2q (dF/dy)/S²), in one stage, where
+      h = 2g/(|c| + disc) is f2 (ψ <= φ) or f2 − (1/φ − 1/ψ) (ψ > φ): no cancellation of 1/φ
+      against f2 when ψ ≫ φ (see :func:`_ridge_residual`).
 
     Both use the safeguarded Newton of ``_solve`` with brackets from the moment table's panel
     edges when there is a table. Raises :class:`ConvergenceError` naming the parameters of any
@@ -512,7 +517,7 @@ def solve_kx(
 
     def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
                        deriv: bool = True):
-        return _ridge_residual(k, a1, uq, psi[idx], c_all[idx], inv_phi[idx], gamma[idx], rho,
+        return _ridge_residual(k, a1, uq, psi[idx], c_all[idx], inv_phi[idx], q_cap[idx], gamma[idx], rho,
                                mu_perp2, deriv)
 
     def solve(residual, idx: np.ndarray) -> np.ndarray:
@@ -842,7 +847,7 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
         c, inv_phi = (ph - ps) / ph, 1.0 / ph
 
         def residual(k, a1, uq, deriv=True):  # type: ignore[no-untyped-def]
-            return _ridge_residual(k, a1, uq, ps, c, inv_phi, ga, rho, mu_perp2, deriv)
+            return _ridge_residual(k, a1, uq, ps, c, inv_phi, q_cap, ga, rho, mu_perp2, deriv)
 
     # bisection over the panel edges (signs only), then the residual and slope at the two ends
     i_lo, i_hi = 0, y_e.size - 1

@@ -928,3 +928,31 @@ def test_one_point_path_with_targets_matches_array_path():
         arr = rf.asymptotics(spec, activation="tanh", **{**kw, "phi": [kw["phi"]]})
         for f in (*_FIELDS, "k_x"):
             assert float(getattr(one, f)) == pytest.approx(float(getattr(arr, f)[0]), rel=1e-12), (f, kw)
+
+
+@pytest.mark.parametrize("phi, psi, gamma", [(0.0026, 449.3, 1.9e-8), (0.00095, 30.7, 1.1e-13),
+                                             (0.0022, 221.2, 4228.0), (0.5, 2e4, 1e-6), (3.0, 0.01, 1e-9)])
+def test_root_accurate_when_psi_far_from_phi(phi, psi, gamma):
+    """k_x to ~1e-14 against a 50-digit root of THEORY.md §4 where ψ/φ is far from 1 — the one-stage
+    residual must not cancel 1/φ against t/φ when ψ ≫ φ (it did, losing 5 digits, before its
+    rationalised form)."""
+    mpmath = pytest.importorskip("mpmath")
+    lam = np.array([3.0, 1.0, 0.2, 0.05, 0.0])
+    p = np.array([0.1, 0.3, 0.3, 0.2, 0.1])
+    spec = rf.Spectrum(lam, [1.0, 1.0, 2.0, 0.5, 0.3], p)
+    c = rf.activation_constants("tanh", spec.s)
+    mp = mpmath.mp
+    with mpmath.workdps(50):
+        rho, mup2 = mp.mpf(c.mu1) ** 2, mp.mpf(c.mu_perp2)
+        P_, L_ = [mp.mpf(x) for x in spec.weights], [mp.mpf(x) for x in spec.lam]
+        ph, ps, ga = mp.mpf(phi), mp.mpf(psi), mp.mpf(gamma)
+
+        def F(k):  # noqa: N802 — THEORY.md §4: γ = μ1² k (1 − ψP)(1/φ − P) on the physical branch
+            P = mp.fsum(w * l / (l + k) for w, l in zip(P_, L_, strict=True)) + mup2 / (rho * k)
+            return rho * k * (1 - ps * P) * (1 / ph - P) - ga
+
+        for res in (rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, activation="tanh"),
+                    rf.asymptotics(spec, phi=[phi, phi], psi=psi, gamma=gamma, activation="tanh")):
+            k = float(np.ravel(res.k_x)[0])
+            root = mp.findroot(F, mp.mpf(k))
+            assert abs(float((mp.mpf(k) - root) / root)) < 5e-14, (k, root)
