@@ -177,14 +177,21 @@ class ChebyshevMoments:
         self.built[new] = True
 
     def __call__(
-        self, kx: np.ndarray, kinds: tuple[str, ...] | None = None, first_column: bool = False
-    ) -> dict[str, np.ndarray]:
-        """Moments at ``kx`` for ``kinds`` (all weight columns, or only the first one)."""
+        self, kx: np.ndarray, kinds: tuple[str, ...] | None = None, first_column: bool = False,
+        select: tuple[tuple[str, int], ...] | None = None,
+    ) -> dict:
+        """Moments at ``kx`` for ``kinds`` (all weight columns, or only the first one):
+        ``{kind: (points × J)}``; or, with ``select`` = ((kind, column), ...), only those moments:
+        ``{(kind, column): (points,)}`` (fewer table rows to evaluate)."""
         kinds = self.kinds if kinds is None else kinds
         kx = np.asarray(kx, dtype=float)
         Jall = self.cols.shape[1]
         J = 1 if first_column else Jall
-        fidx = np.concatenate([np.arange(J) + Jall * self.kinds.index(k) for k in kinds])
+        if select is not None:
+            fidx = np.array([Jall * self.kinds.index(k) + c for k, c in select], dtype=np.int64)
+            J = Jall
+        else:
+            fidx = np.concatenate([np.arange(J) + Jall * self.kinds.index(k) for k in kinds])
         # Results are assembled function-major, (functions × points): each moment column handed out
         # is then a contiguous row.
         out = np.empty((fidx.size, kx.size))
@@ -204,8 +211,13 @@ class ChebyshevMoments:
             inside[inside] = ~bad
             all_in = False
         if not all_in:
-            ex = exact_moments(kx[~inside], self.lam, self.cols[:, :J], kinds)
-            out[:, ~inside] = np.concatenate([ex[k] for k in kinds], axis=1).T
+            if select is not None:
+                used = tuple(dict.fromkeys(k for k, _ in select))
+                ex = exact_moments(kx[~inside], self.lam, self.cols, used)
+                out[:, ~inside] = np.stack([ex[k][:, c] for k, c in select])
+            else:
+                ex = exact_moments(kx[~inside], self.lam, self.cols[:, :J], kinds)
+                out[:, ~inside] = np.concatenate([ex[k] for k in kinds], axis=1).T
         idx = np.arange(kx.size) if all_in else np.flatnonzero(inside)
         if idx.size:
             # sort the points by panel; one (functions × nodes) @ (nodes × points) product per panel
@@ -225,4 +237,6 @@ class ChebyshevMoments:
                 np.take(res, inv, axis=1, out=out)
             else:
                 out[:, order] = res
+        if select is not None:
+            return {sel: out[i] for i, sel in enumerate(select)}
         return {k: out[i * J:(i + 1) * J].T for i, k in enumerate(kinds)}

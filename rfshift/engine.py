@@ -362,7 +362,11 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
         return spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
 
-    def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False) -> dict:
+    def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False,
+              select: tuple[tuple[str, int], ...] | None = None) -> dict:
+        if select is not None:
+            ex = exact_moments(kx, lam, cols, tuple(dict.fromkeys(k for k, _ in select)))
+            return {(k, c): ex[k][:, c] for k, c in select}
         return exact_moments(kx, lam, cols[:, :1] if first_column else cols, kinds)
 
     return exact
@@ -515,45 +519,55 @@ def solve_kx(
     c_all = (phi - psi) / phi  # c = 1 − ψ/φ
     inv_phi = 1.0 / phi
 
-    # Residuals in y = log k, given k and the moments a1 = ⟨q⟩, uq = ⟨uq⟩ there; the slope only with
-    # ``deriv`` (the edge bisection needs signs only).
-    def boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
-                          deriv: bool = True):
-        return _boundary_residual(k, a1, uq, q_cap[idx], rho, mu_perp2, deriv)
+    # Residuals in y = log k of the points ``idx`` (parameters gathered once), given k and the
+    # moments a1 = ⟨q⟩, uq = ⟨uq⟩ there, at the points ``sub`` of ``idx`` (None: all of them); the
+    # slope only with ``deriv`` (the edge search needs signs only).
+    def boundary_residual(idx: np.ndarray):  # type: ignore[no-untyped-def]
+        qc = q_cap[idx]
 
-    def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
-                       deriv: bool = True):
-        return _ridge_residual(k, a1, uq, psi[idx], c_all[idx], inv_phi[idx], q_cap[idx], gamma[idx], rho,
-                               mu_perp2, deriv)
+        def res(k, a1, uq, sub=None, deriv=True):  # type: ignore[no-untyped-def]
+            return _boundary_residual(k, a1, uq, qc if sub is None else qc[sub], rho, mu_perp2, deriv)
+        return res
 
-    def solve(residual, idx: np.ndarray) -> np.ndarray:
+    def ridge_residual(idx: np.ndarray):  # type: ignore[no-untyped-def]
+        pars = tuple(a[idx] for a in (psi, c_all, inv_phi, q_cap, gamma))
+
+        def res(k, a1, uq, sub=None, deriv=True):  # type: ignore[no-untyped-def]
+            ps_, c_, ip_, qc_, ga_ = pars if sub is None else (a[sub] for a in pars)
+            return _ridge_residual(k, a1, uq, ps_, c_, ip_, qc_, ga_, rho, mu_perp2, deriv)
+        return res
+
+    def solve(make_residual, idx: np.ndarray) -> np.ndarray:
+        residual = make_residual(idx)
+
         def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             k = np.exp(y)
             mom = moments(k, ("q", "uq"), first_column=True)
-            return residual(k, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
+            return residual(k, mom["q"][:, 0], mom["uq"][:, 0], sub)
 
         m_pts = idx.size
         nan = np.full(m_pts, np.nan)
         lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
         y0 = np.full(m_pts, np.log(spec.s))
         if grid is not None:
-            # Bisection over the table's panel edges (moments known exactly there) ...
+            # Binary search over the table's panel edges (moments known exactly there; the residual
+            # increases along them): the last edge with a negative residual, by steps 2^j, ..., 1 ...
             y_e, a1_e, uq_e = grid
             k_e = np.exp(y_e)
-            i_lo, i_hi = np.zeros(m_pts, dtype=np.int64), np.full(m_pts, y_e.size - 1)
+            last = y_e.size - 1
+            i_lo = np.zeros(m_pts, dtype=np.int64)
+            step = 1 << (last.bit_length() - 1)
+            while step:
+                cand = np.minimum(i_lo + step, last)
+                neg = residual(k_e[cand], a1_e[cand], None, None, False)[0] < 0
+                i_lo = np.where(neg, cand, i_lo)
+                step >>= 1
+            i_hi = np.minimum(i_lo + 1, last)
             # (a root outside the edges ends at an edge pair that fails the check with the full
             # residual below; such points get no bracket here)
-            inside = np.ones(m_pts, dtype=bool)
-            while True:
-                go = inside & (i_hi - i_lo > 1)
-                if not go.any():
-                    break
-                mid = (i_lo + i_hi) // 2
-                neg = residual(k_e[mid], a1_e[mid], None, idx, False)[0] < 0
-                i_lo, i_hi = np.where(go & neg, mid, i_lo), np.where(go & ~neg, mid, i_hi)
-            fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx)
-            fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
-            inside &= (fl < 0) & (fh > 0)
+            fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo])
+            fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi])
+            inside = (fl < 0) & (fh > 0)
             lo, hi = np.where(inside, y_e[i_lo], nan), np.where(inside, y_e[i_hi], nan)
             f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
             d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
@@ -677,10 +691,10 @@ def _side(
     noise that lives on X) and ``nonlin_t`` at test (irreducible, counted in the bias).
     """
     r = mu1_t / mu1
-    c0u2 = m["uu"][:, col]  # ⟨λ* u²⟩ = k_x² c0*
-    c1 = m["d2"][:, col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
-    b0u_b = m["u"][:, tcol]  # ⟨b λ* u⟩
-    c0u2_b = m["uu"][:, tcol]  # ⟨b λ* u²⟩
+    c0u2 = m["uu", col]  # ⟨λ* u²⟩ = k_x² c0*
+    c1 = m["d2", col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
+    b0u_b = m["u", tcol]  # ⟨b λ* u⟩
+    c0u2_b = m["uu", tcol]  # ⟨b λ* u²⟩
     # Bias: ∫ b λ* ((c1* − r c1) + r c1 u)² dμ + test nonlinear variance (docs/theory.md §19;
     # THEORY.md §5 for b ≡ 1, c1 = c1* = 1)
     bias = _bias(r, signal_test, b0u_b, c0u2_b, kx, lam, test_w, lin, lin_t) + nonlin_t
@@ -695,6 +709,20 @@ def _side(
         mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,
         c1_t=c1, xi_t=xi, a2_b=a2_b, uq_b=uq_b, lin2=lin * lin, nonlin=nonlin)
     return bias, variance, terms
+
+
+def _moments_used(target: bool) -> tuple[tuple[str, int], ...]:
+    """The (kind, weight column) moments :func:`_evaluate` and :func:`_side` read (columns of
+    :func:`_columns`: p, pλ*, pλ, then pb, pbλ*, pbλ with a target)."""
+    t0 = 3 if target else 0
+    sel = [("q", 0), ("qq", 0), ("d2", 0), ("uq", 0), ("qq", t0), ("uq", t0)]
+    for col in (1, 2):
+        sel += [("uu", col), ("d2", col), ("u", t0 + col), ("uu", t0 + col)]
+    return tuple(dict.fromkeys(sel))
+
+
+#: ``moments(kx, select=...)`` argument of :func:`_evaluate`, by ``spec.has_target``.
+_SELECT = {False: _moments_used(False), True: _moments_used(True)}
 
 
 def _evaluate(
@@ -720,8 +748,8 @@ def _evaluate(
     coefficient under the train/test law, ``nl``/``nl_t`` its nonlinear variance there)."""
     mup2 = mu_perp2
     rho = mu1 * mu1
-    m = moments(kx)
-    a1, a2, c0, uq = m["q"][:, 0], m["qq"][:, 0], m["d2"][:, 0], m["uq"][:, 0]
+    m = moments(kx, select=_SELECT[spec.has_target])
+    a1, a2, c0, uq = m["q", 0], m["qq", 0], m["d2", 0], m["uq", 0]
     ridgeless = ga == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         mterm = _where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
@@ -755,7 +783,7 @@ def _evaluate(
     delta = t + _ratio(ph * t_bar * (uq + mterm), v)
     target = spec.has_target
     t0 = 3 if target else 0  # first target-weighted column (pb), or p itself for b ≡ 1
-    a2_b, uq_b = m["qq"][:, t0], m["uq"][:, t0]
+    a2_b, uq_b = m["qq", t0], m["uq", t0]
     if target:
         # ρ_β = k_x²⟨bλ/(λ+k)²⟩ + ψ a2_b (k_x² c0 + μ⊥²/μ1²)/v   (docs/theory.md, targets)
         rho_beta = _ratio(kx * uq_b * v + ps * a2_b * (kx * uq + mup2 / rho), v)
@@ -807,17 +835,11 @@ def _evaluate(
                 t_bar=t_bar, delta=delta, peak=peak)
 
 
-class _PointMoments:
-    """One point's moments for one kind, read as ``m[kind][:, col]`` like the (points × columns)
-    arrays of the table, so that :func:`_evaluate` runs unchanged on NumPy scalars."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-
-    def __getitem__(self, key: tuple[slice, int]) -> np.float64:
-        return self.values[key[1]]  # type: ignore[no-any-return]
+def _point_select(kx: np.float64, spec: Spectrum, cols: np.ndarray, mask: np.ndarray | None) -> dict:
+    """One point's moments as ``{(kind, column): np.float64}``, the form :func:`_evaluate` reads
+    from ``moments(kx, select=...)``, so that it runs unchanged on NumPy scalars."""
+    pm = point_moments(kx, spec.lam, cols, mask)
+    return {(k, c): pm[k][c] for k, c in _SELECT[spec.has_target]}
 
 
 def _point_data(spec: Spectrum) -> tuple:
@@ -900,9 +922,9 @@ def _evaluate_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
             return None
         cols, mask = _point_data(spec)[:2]
         kx = np.float64(kx)
-        m = {key: _PointMoments(v) for key, v in point_moments(kx, spec.lam, cols, mask).items()}
+        m = _point_select(kx, spec, cols, mask)
     try:
-        flat = _evaluate(spec, lambda _k: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
+        flat = _evaluate(spec, lambda _k, select: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
                          mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2, nl=nl, nl_t=nlt)
     except (ConvergenceError, TypeError, IndexError):
         return None  # the array path evaluates the point again and raises with the parameters
