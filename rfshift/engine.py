@@ -384,11 +384,26 @@ def _where(cond: object, a: object, b: object) -> object:
 
 
 def _any(mask: object) -> bool:
-    """``mask.any()``, without the reduction call for a NumPy scalar."""
-    return bool(mask) if type(mask) is np.bool_ else bool(mask.any())  # type: ignore[attr-defined]
+    """``mask.any()``, without the reduction call for a scalar."""
+    if type(mask) is np.bool_ or type(mask) is bool:
+        return bool(mask)
+    return bool(mask.any())  # type: ignore[attr-defined]
 
 
 _QUIET = contextlib.nullcontext()
+_SCALAR_TYPES = (float, np.float64)
+
+
+def _finite(x: object) -> object:
+    """``np.isfinite``, as ``math.isfinite`` for a scalar (one-point path)."""
+    return math.isfinite(x) if type(x) in _SCALAR_TYPES else np.isfinite(x)  # type: ignore[arg-type]
+
+
+def _invalid(x: object, ridgeless: object) -> object:
+    """NaN, or ±inf where not ``ridgeless`` (only a ridgeless threshold makes a value infinite)."""
+    if type(x) in _SCALAR_TYPES:
+        return math.isnan(x) or (math.isinf(x) and not ridgeless)  # type: ignore[arg-type]
+    return np.isnan(x) | (np.isinf(x) & ~ridgeless)
 
 
 def _quiet(x: object) -> contextlib.AbstractContextManager:
@@ -451,7 +466,7 @@ def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarr
         S = q_cap + a1 + mterm + 2.0 * g / (np.abs(c) + disc)
         f = (2.0 * q_cap) / S - 1.0
         d = 2.0 * q_cap * (uq + mterm + g / disc) / (S * S)
-    return f, _where(np.isfinite(d), d, 0.0)
+    return f, _where(_finite(d), d, 0.0)
 
 
 #: Newton steps on the cubic Hermite interpolant (one already gives the solver's iteration count on
@@ -472,7 +487,7 @@ def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray
             dh = (f0 * (6 * t2 - 6 * t) + m0 * (3 * t2 - 4 * t + 1) + f1 * (6 * t - 6 * t2)
                   + m1 * (3 * t2 - 2 * t))
             t_new = t - h / dh
-            t = _where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
+            t = _where(_finite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
     return t
 
 
@@ -751,7 +766,7 @@ def _evaluate(
     m = moments(kx, select=_SELECT[spec.has_target])
     a1, a2, c0, uq = m["q", 0], m["qq", 0], m["d2", 0], m["uq", 0]
     ridgeless = ga == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with _quiet(kx):
         mterm = _where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
         mterm2 = _where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
         # Factors t̄ = 1 − ψP and t/φ = 1/φ − P. They obey f1 − ψ f2 = c := 1 − ψ/φ exactly and, at
@@ -819,16 +834,19 @@ def _evaluate(
     # +inf is a limit only in the ridgeless case (flagged per point, ID and OOD separately since test
     # mass on null training directions can diverge under Σ* alone); NaN, or inf with γ > 0, is a bug.
     for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
-        bad = np.isnan(arr) | (np.isinf(arr) & ~ridgeless)
+        bad = _invalid(arr, ridgeless)
         if _any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ConvergenceError(
                 f"non-finite {name} at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}, "
                 f"noise_var={nv[i]!r}; please report this configuration"
             )
-    peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
+    if type(var) in _SCALAR_TYPES and type(var_id) in _SCALAR_TYPES:
+        peak = np.bool_(ridgeless and (math.isinf(var) or math.isinf(var_id)))
+    else:
+        peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
 
-    with np.errstate(divide="ignore"):
+    with _quiet(kx):
         kappa = _where(kx > 0, ph / _where(kx > 0, kx, 1.0), np.inf)
     return dict(error=err, bias=bias, variance=var, error_id=err_id, bias_id=bias_id,
                 variance_id=var_id, terms=terms, terms_id=terms_id, kappa=kappa, t=t,
@@ -923,11 +941,11 @@ def _evaluate_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
         cols, mask = _point_data(spec)[:2]
         kx = np.float64(kx)
         m = _point_select(kx, spec, cols, mask)
-    try:
-        flat = _evaluate(spec, lambda _k, select: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
-                         mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2, nl=nl, nl_t=nlt)
-    except (ConvergenceError, TypeError, IndexError):
-        return None  # the array path evaluates the point again and raises with the parameters
+        try:
+            flat = _evaluate(spec, lambda _k, select: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
+                             mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2, nl=nl, nl_t=nlt)
+        except (ConvergenceError, TypeError, IndexError, ZeroDivisionError):
+            return None  # the array path evaluates the point again and raises with the parameters
     return kx, flat
 
 
