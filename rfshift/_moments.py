@@ -54,7 +54,8 @@ def _kernels(k: np.ndarray | float, lam: np.ndarray, pos: np.ndarray | None,
     as well (u = 1[λ=0], q = 1[λ>0], d2 = 1[λ>0]/λ).
     """
     # (one k > 0 needs no errstate: λ + k > 0; the call is the engine's one-point path)
-    with _QUIET if type(k) is np.float64 and k > 0 else np.errstate(divide="ignore", invalid="ignore"):
+    one_k = type(k) in (float, np.float64) and k > 0
+    with _QUIET if one_k else np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / (lam + k)
         q = lam * inv if pos is None else np.where(pos, lam * inv, 0.0)
         u = k * inv if pos is None else np.where(pos, k * inv, 1.0)

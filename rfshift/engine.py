@@ -406,10 +406,15 @@ def _invalid(x: object, ridgeless: object) -> object:
     return np.isnan(x) | (np.isinf(x) & ~ridgeless)
 
 
+def _sqrt(x: object) -> object:
+    """``np.sqrt``, as ``math.sqrt`` for a scalar (one-point path; its arguments are >= 0)."""
+    return math.sqrt(x) if type(x) in _SCALAR_TYPES else np.sqrt(x)  # type: ignore[arg-type]
+
+
 def _quiet(x: object) -> contextlib.AbstractContextManager:
-    """``np.errstate`` silencing divide/invalid/overflow for arrays; nothing for NumPy scalars, whose
+    """``np.errstate`` silencing divide/invalid/overflow for arrays; nothing for scalars, whose
     one-point path runs inside a single such ``errstate`` (see :func:`_evaluate_point`)."""
-    if type(x) is np.float64:
+    if type(x) in _SCALAR_TYPES:
         return _QUIET
     return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
@@ -423,7 +428,7 @@ def _factor_f2(g: np.ndarray, c: np.ndarray, psi: np.ndarray) -> np.ndarray:
     scalars.
     """
     with _quiet(g):
-        disc = np.sqrt(c * c + 4.0 * psi * g)
+        disc = _sqrt(c * c + 4.0 * psi * g)
         return _where(c >= 0, 2.0 * g / _where(c + disc > 0, c + disc, 1.0),
                       (disc - c) / (2.0 * _where(psi > 0, psi, 1.0)))
 
@@ -462,8 +467,8 @@ def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarr
             x0 = inv_phi - P
             return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma), None
         g = gamma / A
-        disc = np.sqrt(c * c + 4.0 * psi * g)
-        S = q_cap + a1 + mterm + 2.0 * g / (np.abs(c) + disc)
+        disc = _sqrt(c * c + 4.0 * psi * g)
+        S = q_cap + a1 + mterm + 2.0 * g / (abs(c) + disc)
         f = (2.0 * q_cap) / S - 1.0
         d = 2.0 * q_cap * (uq + mterm + g / disc) / (S * S)
     return f, _where(_finite(d), d, 0.0)
@@ -651,7 +656,8 @@ def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.nda
     one_m_r = lin_t - rl
     bias = one_m_r**2 * s_test + 2.0 * rl * one_m_r * b0u + rl * rl * c0u2
     size = one_m_r**2 * s_test + 2.0 * abs(rl * one_m_r) * b0u + rl * rl * c0u2
-    redo_mask = ~(bias > BIAS_CANCELLATION * size)
+    kept = bias > BIAS_CANCELLATION * size
+    redo_mask = (not kept) if type(kept) is bool else ~kept
     if not _any(redo_mask):
         return bias
     redo = np.flatnonzero(redo_mask)  # (the one-point path hands such a point to the array path)
@@ -806,7 +812,7 @@ def _evaluate(
         # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
         rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
     rho_beta = (lin * lin) * rho_beta
-    if type(kx) is not np.float64:  # (the one-point path passes NumPy scalars)
+    if type(kx) not in _SCALAR_TYPES:  # (the one-point path passes scalars)
         nl = np.broadcast_to(np.asarray(nl, dtype=float), kx.shape)
         nl_t = np.broadcast_to(np.asarray(nl_t, dtype=float), kx.shape)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
@@ -853,11 +859,11 @@ def _evaluate(
                 t_bar=t_bar, delta=delta, peak=peak)
 
 
-def _point_select(kx: np.float64, spec: Spectrum, cols: np.ndarray, mask: np.ndarray | None) -> dict:
-    """One point's moments as ``{(kind, column): np.float64}``, the form :func:`_evaluate` reads
-    from ``moments(kx, select=...)``, so that it runs unchanged on NumPy scalars."""
+def _point_select(kx: float, spec: Spectrum, cols: np.ndarray, mask: np.ndarray | None) -> dict:
+    """One point's moments as ``{(kind, column): float}``, the form :func:`_evaluate` reads from
+    ``moments(kx, select=...)``, so that it runs unchanged on scalars."""
     pm = point_moments(kx, spec.lam, cols, mask)
-    return {(k, c): pm[k][c] for k, c in _SELECT[spec.has_target]}
+    return {(k, c): float(pm[k][c]) for k, c in _SELECT[spec.has_target]}
 
 
 def _point_data(spec: Spectrum) -> tuple:
@@ -869,15 +875,16 @@ def _point_data(spec: Spectrum) -> tuple:
         cols = _columns(spec)
         table = spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
         y_e, a1_e, uq_e = table.edges
-        return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e, np.exp(y_e),
-                a1_e, uq_e)
+        # (edges as Python lists: the one-point path computes on Python floats)
+        return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e.tolist(),
+                np.exp(y_e).tolist(), a1_e.tolist(), uq_e.tolist())
 
     return spec._derived("engine.point", make)
 
 
-def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, mu1: float,
+def _solve_kx_point(spec: Spectrum, ph: float, ps: float, ga: float, mu1: float,
                     mu_perp2: float) -> float | None:
-    """k_x at one point (the residuals of :func:`solve_kx`, solved with NumPy scalars): bracket from
+    """k_x at one point (the residuals of :func:`solve_kx`, solved on Python floats): bracket from
     the table's panel edges, one step to the root of the Hermite interpolant, then
     :func:`solve_bracketed_point`. None where the edges do not bracket the root or the solve fails
     (the caller then uses :func:`solve_kx`, which searches further or raises)."""
@@ -897,7 +904,7 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
             return _ridge_residual(k, a1, uq, ps, c, inv_phi, q_cap, ga, rho, mu_perp2, deriv)
 
     # bisection over the panel edges (signs only), then the residual and slope at the two ends
-    i_lo, i_hi = 0, y_e.size - 1
+    i_lo, i_hi = 0, len(y_e) - 1
     if not (residual(k_e[i_lo], a1_e[i_lo], None, False)[0] < 0 < residual(k_e[i_hi], a1_e[i_hi], None,
                                                                            False)[0]):
         return None
@@ -915,9 +922,9 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
     col0 = cols[:, :1]
 
     def fun(y: float) -> tuple[float, float]:
-        k = np.float64(math.exp(y))
+        k = math.exp(y)
         m = point_moments(k, spec.lam, col0, mask, ("q", "uq"))
-        return residual(k, m["q"][0], m["uq"][0])  # type: ignore[no-any-return]
+        return residual(k, float(m["q"][0]), float(m["uq"][0]))  # type: ignore[no-any-return]
 
     y_h = lo + (hi - lo) * _hermite_root(f_lo, f_hi, d_lo * (hi - lo), d_hi * (hi - lo))
     f_h, d_h = fun(y_h)
@@ -929,22 +936,23 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
     return math.exp(y) if ok else None
 
 
-def _evaluate_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, nv: np.float64,
-                    nl: np.float64, nlt: np.float64, mu1: float, mu_perp2: float,
-                    te_c: ActivationConstants) -> tuple | None:
-    """(k_x, :func:`_evaluate` output) at one point, on NumPy scalars; None hands the point to the
-    array path (no bracket from the edges, or a case that raises there with its message)."""
+def _evaluate_point(spec: Spectrum, ph: float, ps: float, ga: float, nv: float, nl: float, nlt: float,
+                    mu1: float, mu_perp2: float, te_c: ActivationConstants) -> tuple | None:
+    """(k_x, :func:`_evaluate` output) at one point, computed on Python floats by the same residuals
+    and formulas as arrays; None hands the point to the array path (no bracket from the edges, or a
+    case that raises there with its message). Python floats raise where NumPy would return inf or
+    NaN with a warning (a division by zero, e.g. at k_x = 0; an overflowing power): such points
+    are handed to the array path too, which evaluates the limits."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        kx = _solve_kx_point(spec, ph, ps, ga, mu1, mu_perp2)
-        if kx is None:
-            return None
-        cols, mask = _point_data(spec)[:2]
-        kx = np.float64(kx)
-        m = _point_select(kx, spec, cols, mask)
         try:
+            kx = _solve_kx_point(spec, ph, ps, ga, mu1, mu_perp2)
+            if kx is None:
+                return None
+            cols, mask = _point_data(spec)[:2]
+            m = _point_select(kx, spec, cols, mask)
             flat = _evaluate(spec, lambda _k, select: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
                              mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2, nl=nl, nl_t=nlt)
-        except (ConvergenceError, TypeError, IndexError, ZeroDivisionError):
+        except (ConvergenceError, TypeError, IndexError, ZeroDivisionError, OverflowError, ValueError):
             return None  # the array path evaluates the point again and raises with the parameters
     return kx, flat
 
@@ -1057,7 +1065,7 @@ def asymptotics(
     teach, lin, lin_t = None, 1.0, 1.0
     if point is not None:
         shape = ()
-        ph, ps, ga, nv, nl, nlt = (np.float64(x) for x in point)
+        ph, ps, ga, nv, nl, nlt = point  # Python floats
     else:
         phi_a = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
         psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
@@ -1106,6 +1114,8 @@ def asymptotics(
 
     def shaped(a: np.ndarray) -> np.ndarray:
         if not shape:  # one point: a NumPy scalar, as for 0-d input on the array path
+            if type(a) is float:
+                return np.float64(a)
             return a if type(a) is np.float64 else np.asarray(a, dtype=float).reshape(())[()]
         a = np.asarray(a, dtype=float).reshape(shape)
         return a[()] if a.ndim == 0 else a
