@@ -484,13 +484,13 @@ def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray
     at t = 0, 1: regula falsi, then four Newton steps on the cubic kept inside (0, 1)."""
     t = f0 / (f0 - f1)
     with _quiet(t):
+        # the interpolant f0 + m0 t + a2 t² + a3 t³ (Horner form), its slope m0 + b2 t + b3 t²
+        a3 = 2.0 * (f0 - f1) + m0 + m1
+        a2 = 3.0 * (f1 - f0) - 2.0 * m0 - m1
+        b2, b3 = 2.0 * a2, 3.0 * a3
         for _ in range(_HERMITE_STEPS):
-            t2 = t * t
-            t3 = t2 * t
-            h = (f0 * (2 * t3 - 3 * t2 + 1) + m0 * (t3 - 2 * t2 + t) + f1 * (3 * t2 - 2 * t3)
-                 + m1 * (t3 - t2))
-            dh = (f0 * (6 * t2 - 6 * t) + m0 * (3 * t2 - 4 * t + 1) + f1 * (6 * t - 6 * t2)
-                  + m1 * (3 * t2 - 2 * t))
+            h = ((a3 * t + a2) * t + m0) * t + f0
+            dh = (b3 * t + b2) * t + m0
             t_new = t - h / dh
             t = _where(_finite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
     return t
