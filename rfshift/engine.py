@@ -560,7 +560,7 @@ def solve_kx(
     def solve(make_residual, idx: np.ndarray) -> np.ndarray:
         residual = make_residual(idx)
 
-        def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def fun(y: np.ndarray, sub: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
             k = np.exp(y)
             mom = moments(k, ("q", "uq"), first_column=True)
             return residual(k, mom["q"][:, 0], mom["uq"][:, 0], sub)
@@ -588,13 +588,26 @@ def solve_kx(
             fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo])
             fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi])
             inside = (fl < 0) & (fh > 0)
-            lo, hi = np.where(inside, y_e[i_lo], nan), np.where(inside, y_e[i_hi], nan)
-            f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
-            d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
+            lo, hi = y_e[i_lo], y_e[i_hi]
+            all_in = bool(inside.all())  # (the usual case: no masking, no gathers)
+            if all_in:
+                f_lo, f_hi, d_lo, d_hi = fl, fh, dl, dh
+            else:
+                lo, hi = np.where(inside, lo, nan), np.where(inside, hi, nan)
+                f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
+                d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
             # ... then one evaluation at the root of the cubic Hermite interpolant of the residual on
             # the bracket (error ~ width⁴), which becomes the near end of a tighter bracket.
-            sub = np.flatnonzero(inside)
-            if sub.size:
+            # (an exact zero f_h == 0 leaves the bracket as it was; the solver converges in it)
+            if all_in:
+                w = hi - lo
+                y_h = lo + w * _hermite_root(f_lo, f_hi, d_lo * w, d_hi * w)
+                f_h, d_h = fun(y_h, None)
+                neg, pos = f_h < 0, f_h > 0
+                lo, f_lo, d_lo = np.where(neg, y_h, lo), np.where(neg, f_h, f_lo), np.where(neg, d_h, d_lo)
+                hi, f_hi, d_hi = np.where(pos, y_h, hi), np.where(pos, f_h, f_hi), np.where(pos, d_h, d_hi)
+            elif inside.any():
+                sub = np.flatnonzero(inside)
                 y_h = lo[sub] + (hi[sub] - lo[sub]) * _hermite_root(
                     f_lo[sub], f_hi[sub], d_lo[sub] * (hi[sub] - lo[sub]), d_hi[sub] * (hi[sub] - lo[sub]))
                 f_h, d_h = fun(y_h, sub)
@@ -603,7 +616,6 @@ def solve_kx(
                                                  np.where(neg, d_h, d_lo[sub]))
                 hi[sub], f_hi[sub], d_hi[sub] = (np.where(pos, y_h, hi[sub]), np.where(pos, f_h, f_hi[sub]),
                                                  np.where(pos, d_h, d_hi[sub]))
-                # (an exact zero f_h == 0 leaves the bracket as it was; the solver converges in it)
         y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
         if not ok.all():
             bad = idx[~ok][0]
