@@ -744,6 +744,18 @@ def _side(
     return bias, variance, terms
 
 
+def _test_weights(spec: Spectrum) -> tuple[np.ndarray, np.ndarray]:
+    """Per-atom test weights (p b λ*, p b λ) of the exact bias sums (:func:`_bias`); cached."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        pb = spec.weights * spec.b
+        out = pb * spec.lam_star, pb * spec.lam
+        for a in out:
+            a.flags.writeable = False
+        return out
+
+    return spec._derived("engine.test_weights", make)
+
+
 def _moments_used(target: bool) -> tuple[tuple[str, int], ...]:
     """The (kind, weight column) moments :func:`_evaluate` and :func:`_side` read (columns of
     :func:`_columns`: p, pλ*, pλ, then pb, pbλ*, pbλ with a target)."""
@@ -831,11 +843,11 @@ def _evaluate(
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
                   mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam, a2_b=a2_b, uq_b=uq_b,
                   lin=lin, nonlin=nl)
-    pb = spec.weights * spec.b
+    w_ood, w_id = _test_weights(spec)
     bias, var, terms = _side(m, 1, t0 + 1, signal_test=spec.signal_star, lin_t=lin_t, nonlin_t=nl_t,
-                             mu1_t=mu1_t, mu_perp2_t=mu_perp2_t, test_w=pb * spec.lam_star, **common)
+                             mu1_t=mu1_t, mu_perp2_t=mu_perp2_t, test_w=w_ood, **common)
     bias_id, var_id, terms_id = _side(m, 2, t0 + 2, signal_test=spec.signal, lin_t=lin, nonlin_t=nl,
-                                      mu1_t=mu1, mu_perp2_t=mup2, test_w=pb * spec.lam, **common)
+                                      mu1_t=mu1, mu_perp2_t=mup2, test_w=w_id, **common)
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
