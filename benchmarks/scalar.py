@@ -34,7 +34,7 @@ from rfshift._moments import point_moments
 def own_formulas(spec: rf.Spectrum, activation: str) -> Callable[..., dict[str, float]]:
     """Baseline 2, "a lean scalar brentq over rfshift's own formulas": brentq in log k_x on rfshift's
     residual (``engine._ridge_residual`` with exact one-point moments), then rfshift's closed
-    formulas (``engine._evaluate`` on NumPy scalars) — the one-point path minus its root solver."""
+    formulas (``engine._evaluate`` on scalars) — the one-point path minus its root solver."""
     act = rf.get_activation(activation)
     tr, te = act.constants(spec.s), act.constants(spec.s_star)
     rho, cols = tr.mu1**2, engine._columns(spec)

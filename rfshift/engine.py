@@ -377,7 +377,7 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
 
 def _where(cond: object, a: object, b: object) -> object:
     """``np.where`` for arrays; a plain conditional for a scalar condition (the one-point path runs
-    the same formulas on NumPy scalars, where ``np.where`` would cost more than the arithmetic)."""
+    the same formulas on Python floats, where ``np.where`` would cost more than the arithmetic)."""
     if type(cond) is np.bool_ or type(cond) is bool:
         return a if cond else b
     return np.where(cond, a, b)
