@@ -909,6 +909,14 @@ def _evaluate_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
     return kx, flat
 
 
+def _is_builtin_nonlinear(act: Activation) -> bool:
+    """True for a built-in activation other than ``linear`` (μ⊥² > 0 at every variance)."""
+    try:
+        return act.name != "linear" and get_activation(act.name) is act
+    except (ValueError, TypeError):
+        return False
+
+
 def asymptotics(
     spec: Spectrum,
     *,
@@ -1053,6 +1061,19 @@ def asymptotics(
             f"activation {act.name!r} has mu1(s) = {mu1:.3g} at the training variance s = {spec.s:.6g}: "
             "its features carry no linear signal, which the theory does not support (THEORY.md §3)"
         )
+    if mup2 < _TINY and _is_builtin_nonlinear(act):
+        # μ⊥²(s) > 0 mathematically but below the smallest normal float64 (hardtanh at v ≲ 7e-4, the
+        # smooth built-ins far below): taking it as 0 would give the *linear* ridgeless limit, which
+        # differs from the μ⊥² → 0⁺ limit (docs/theory.md §17). With γ > 0 the term μ⊥²/(μ1² k_x) is
+        # negligible against the ridge, so 0 is the right float64 value there.
+        if np.any(ga == 0):
+            raise ValueError(
+                f"activation {act.name!r} has mu_perp2(s) = {mup2:.3g} at the training variance "
+                f"s = {spec.s:.6g}, below the float64 range, and gamma = 0 is requested: the ridgeless "
+                "limit depends on mu_perp2 > 0, which float64 cannot represent here. Use precision=30 "
+                "(mpmath) for this point, or gamma > 0"
+            )
+        mup2 = 0.0
 
     solved = None if point is None else _evaluate_point(spec, ph, ps, ga, nv, nl, nlt, mu1, mup2, te_c)
     if solved is not None:
