@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import components as cp
 import numpy as np
 import streamlit as st
+from ui import cache, charts, export, state
+from ui import widgets as wd
+from ui.fmt import fmt, fmt_gamma
+from ui.guard import fail, guarded
+from ui.pickers import spectrum_picker
 
 import rfshift as rf
 
@@ -22,41 +26,29 @@ st.caption(
 )
 
 sb = st.sidebar
-choice = cp.spectrum_picker()
-activation = cp.activation_select()
-noise_var = cp.noise_slider()
+choice = spectrum_picker()
+activation = wd.activation_select()
+noise_var = wd.noise_slider()
 sb.divider()
-axis_label = str(
-    sb.radio(
-        "Horizontal axis",
-        list(AXES),
-        captions=[d for _, d in AXES.values()],
-        key="axis",
-        bind="query-params",
-        horizontal=False,
-    )
-)
+axis_label = wd.radio("Horizontal axis", "axis", list(AXES), "N/n", captions=[d for _, d in AXES.values()])
 axis = AXES[axis_label][0]
-n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
-N_over_n = cp.ratio_slider(
+n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
+N_over_n = wd.ratio_slider(
     "N/n = φ/ψ (features per sample)", "Nn", 2.0, help="N > n (N/n > 1) is the overparameterised regime."
 )
-gamma = cp.gamma_slider(default=0.0)
+gamma = wd.gamma_slider(default=0.0)
 if axis == "gamma":
-    lo, hi = cp.ratio_range("γ range", "xr_gamma", X_DEFAULT_RANGE["gamma"], grid=cp.GAMMA_GRID[1:])
+    lo, hi = wd.ratio_range("γ range", "xr_gamma", X_DEFAULT_RANGE["gamma"], grid=wd.GAMMA_GRID[1:])
 else:
-    lo, hi = cp.ratio_range(f"{axis_label} range", f"xr_{axis}", X_DEFAULT_RANGE[axis])
+    lo, hi = wd.ratio_range(f"{axis_label} range", f"xr_{axis}", X_DEFAULT_RANGE[axis])
 if not hi > lo:
-    cp.fail(f"The {axis_label} range is empty ({lo:g} to {hi:g}); choose two different ends.")
-n_points = int(sb.slider("Points on the curve", 20, 400, 200, 10, key="points", bind="query-params"))
-quantities = sb.multiselect(
-    "Quantities", list(cp.QUANTITIES), default=list(cp.QUANTITIES), key="show", bind="query-params"
-)
-tests = sb.multiselect("Test law", ["OOD", "ID"], default=["OOD", "ID"], key="tests", bind="query-params")
-log_y = bool(sb.toggle("Log y-axis", value=True, key="logy", bind="query-params"))
-show_terms = bool(
-    sb.toggle("Fine-grained variance terms (OOD)", value=False, key="terms", bind="query-params")
-)
+    fail(f"The {axis_label} range is empty ({lo:g} to {hi:g}); choose two different ends.")
+n_points = int(wd.slider("Points on the curve", "points", 20, 400, 200, 10))
+quantities = wd.multiselect("Quantities", "show", list(charts.QUANTITIES), list(charts.QUANTITIES))
+tests = wd.multiselect("Test law", "tests", ["OOD", "ID"], ["OOD", "ID"])
+log_y = wd.toggle("Log y-axis", "logy", True)
+show_terms = wd.toggle("Fine-grained variance terms (OOD)", "terms", False)
+state.report_ignored()
 
 phi0 = 1.0 / n_over_d
 psi0 = phi0 / N_over_n
@@ -85,8 +77,8 @@ else:
     base_x = gamma if gamma > 0 else None
 
 lam, lam_star, w = choice.arrays
-curve = cp.guarded(
-    cp.cached_curve,
+curve = guarded(
+    cache.cached_curve,
     lam,
     lam_star,
     w,
@@ -96,8 +88,8 @@ curve = cp.guarded(
     terms=show_terms,
     what="Engine",
 )
-base = cp.guarded(
-    cp.cached_curve,
+base = guarded(
+    cache.cached_curve,
     lam,
     lam_star,
     w,
@@ -115,15 +107,27 @@ st.markdown(
 )
 st.markdown(
     f"**At the base point** n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), "
-    f"γ = {cp._fmt_gamma(gamma)}:"
+    f"γ = {fmt_gamma(gamma)}:"
 )
-m = st.columns(5)
+m = st.columns(6)
 e_ood, e_id = float(base["error"]), float(base["error_id"])
-m[0].metric("OOD error", cp.fmt(e_ood))
-m[1].metric("ID error", cp.fmt(e_id))
-m[2].metric("OOD / ID", cp.fmt(e_ood / e_id if np.isfinite(e_ood) and e_id > 0 else np.inf, 4))
-m[3].metric("OOD bias", cp.fmt(float(base["bias"])))
-m[4].metric("OOD variance", cp.fmt(float(base["variance"])))
+m[0].metric("OOD error", fmt(e_ood))
+m[1].metric("ID error", fmt(e_id))
+m[2].metric(
+    "OOD − ID gap",
+    fmt(e_ood - e_id if np.isfinite(e_ood) and np.isfinite(e_id) else np.inf, 4),
+    help="Absolute robustness: how many units of error the shift costs. Along the ridgeless "
+    "overparameterised family it shrinks as N/n grows (when the ID/OOD slope exceeds 1).",
+)
+m[3].metric(
+    "OOD / ID",
+    fmt(e_ood / e_id if np.isfinite(e_ood) and e_id > 0 else np.inf, 4),
+    help="Relative robustness: the factor by which the shift multiplies the error. On the ridgeless "
+    "line E_OOD = slope·E_ID + intercept it equals slope + intercept/E_ID, so it moves away from 1 "
+    "as more features lower E_ID. See the ID vs OOD page for both against N/n.",
+)
+m[4].metric("OOD bias", fmt(float(base["bias"])))
+m[5].metric("OOD variance", fmt(float(base["variance"])))
 if bool(base["peak"]):
     st.warning(
         "The base point sits on the interpolation threshold (γ = 0, N = n): the variance, hence the "
@@ -155,19 +159,17 @@ if axis == "gamma":
             )
         }
 
-    opt = cp.guarded(
-        _optimal_ridge, lam, lam_star, w, phi0, psi0, noise_var, activation, what="Optimal ridge"
-    )
+    opt = guarded(_optimal_ridge, lam, lam_star, w, phi0, psi0, noise_var, activation, what="Optimal ridge")
     o = st.columns(3)
     o[0].metric(
         "Optimal γ for OOD error",
-        cp.fmt(opt["gamma_ood"], 4),
+        fmt(opt["gamma_ood"], 4),
         help="Minimiser of the OOD error over γ ∈ {0} ∪ [1e-8, 1e3] (rf.optimal_ridge).",
     )
-    o[1].metric("Optimal γ for ID error", cp.fmt(opt["gamma_id"], 4))
+    o[1].metric("Optimal γ for ID error", fmt(opt["gamma_id"], 4))
     o[2].metric(
         "OOD cost of tuning γ on ID data",
-        cp.fmt(opt["regret"], 4),
+        fmt(opt["regret"], 4),
         help="E_OOD(γ*_ID) − E_OOD(γ*_OOD) ≥ 0, the regret of choosing the ridge by in-distribution "
         f"validation (relative: {opt['relative_regret']:.3g}).",
     )
@@ -176,13 +178,13 @@ if axis == "gamma":
             rules.append((g, lbl))
 
 x_name = {"Nn": "N_over_n", "nd": "n_over_d", "gamma": "gamma"}[axis]
-df = cp.curve_frame(x_name, x, curve)
-peaks = cp.peak_positions(df, x_name)
+df = charts.curve_frame(x_name, x, curve)
+peaks = charts.peak_positions(df, x_name)
 if not quantities or not tests:
     st.info("Pick at least one quantity and one test law in the sidebar.")
 else:
-    long = cp.long_frame(df, x_name, quantities, tests, log_y=log_y)
-    chart = cp.curve_chart(
+    long = charts.long_frame(df, x_name, quantities, tests, log_y=log_y)
+    chart = charts.curve_chart(
         long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, marker=base_x, rules=rules
     )
     st.vega_lite_chart(long, chart, width="stretch")
@@ -208,9 +210,9 @@ else:
         + (f"N/n={N_over_n:g}, " if axis == "gamma" else "")
         + (f"γ={gamma:g}" if axis != "gamma" else "")
     )
-    cp.downloads(
+    export.downloads(
         df,
-        lambda: cp.curve_png(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, title=title),
+        lambda: export.curve_png(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, title=title),
         f"learning_curve_{axis}",
         key="curve",
     )
@@ -221,25 +223,13 @@ if show_terms:
         "ANOVA split of the OOD variance over the random features W, the training data X and the "
         "label noise ε (THEORY.md §7). V_ε and V_Wε vanish identically and are not drawn."
     )
-    st.altair_chart(cp.terms_chart(df, x_name, x_title=x_label), width="stretch")
+    st.altair_chart(charts.terms_chart(df, x_name, x_title=x_label), width="stretch")
     term_cols = [c for c in df.columns if c.startswith("variance_term_")]
-    cp.downloads(
+    export.downloads(
         df[[x_name, *term_cols]],
-        lambda: cp.terms_png(df, x_name, x_title=x_label),
+        lambda: export.terms_png(df, x_name, x_title=x_label),
         f"variance_terms_{axis}",
         key="terms",
     )
 
-cp.share_box(
-    {
-        "shift": choice.family or "upload",
-        **{f"{choice.family}_{k}": v for k, v in choice.params.items()},
-        "act": activation,
-        "noise": noise_var,
-        "axis": axis_label,
-        "nd": n_over_d,
-        "Nn": N_over_n,
-        "gamma": gamma,
-        "points": n_points,
-    }
-)
+state.share_box()

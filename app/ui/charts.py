@@ -1,0 +1,222 @@
+"""Tables and on-page charts of the app: wide/long data frames of a sweep, Vega-Lite specs and Altair
+charts. Every chart names what each colour, dash and marker means (a legend or a labelled mark)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .cache import CURVE_FIELDS
+
+QUANTITIES = ("error", "bias", "variance")
+COLORS = {"error": "#1f77b4", "bias": "#ff7f0e", "variance": "#2ca02c"}
+#: Colours for series that are not quantities (shifts, K, ...), in order.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+TERM_LABELS = {
+    "w": "V_W (features)",
+    "x": "V_X (data)",
+    "wx": "V_WX",
+    "x_eps": "V_Xε",
+    "wx_eps": "V_WXε",
+}
+
+
+def curve_frame(x_name: str, x: np.ndarray, curve: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Wide table of a sweep: x, the six curves (inf kept at the interpolation peak) and the peak flag."""
+    data: dict[str, Any] = {x_name: np.asarray(x, dtype=float)}
+    for f in CURVE_FIELDS:
+        data[f] = curve[f]
+    df = pd.DataFrame(data)
+    df["interpolation_peak"] = curve["peak"]
+    for k in TERM_LABELS:
+        if f"term_{k}" in curve:
+            df[f"variance_term_{k}"] = curve[f"term_{k}"]
+    return df
+
+
+def long_frame(
+    df: pd.DataFrame, x_name: str, quantities: Iterable[str], tests: Iterable[str], *, log_y: bool
+) -> pd.DataFrame:
+    """Long table for plotting; inf (the peak) and, on a log axis, non-positive values become NaN
+    (a gap in the line) — the peak itself is marked by :func:`curve_chart`."""
+    pairs = [(q, t) for q in quantities for t in tests]
+    n = len(df)
+    xs = df[x_name].to_numpy(dtype=float)
+    ys = (
+        np.concatenate([df[q if t == "OOD" else f"{q}_id"].to_numpy(dtype=float) for q, t in pairs])
+        if pairs
+        else np.empty(0)
+    )
+    bad = ~np.isfinite(ys) | ((ys <= 0) if log_y else False)
+    ys = np.where(bad, np.nan, ys)
+    return pd.DataFrame(
+        {
+            x_name: np.tile(xs, len(pairs)),
+            "value": ys,
+            "quantity": np.repeat([q for q, _ in pairs], n),
+            "test": np.repeat([t for _, t in pairs], n),
+            "series": np.repeat([f"{q} ({t})" for q, t in pairs], n),
+        }
+    )
+
+
+def peak_positions(df: pd.DataFrame, x_name: str) -> np.ndarray:
+    return df.loc[df["interpolation_peak"].to_numpy(dtype=bool), x_name].to_numpy(dtype=float)
+
+
+def curve_chart(
+    long: pd.DataFrame,
+    x_name: str,
+    *,
+    x_title: str,
+    y_title: str = "test error",
+    log_x: bool = True,
+    log_y: bool = True,
+    peaks: Sequence[float] = (),
+    marker: float | None = None,
+    rules: Sequence[tuple[float, str]] = (),
+) -> dict[str, Any]:
+    """Vega-Lite spec (for ``st.vega_lite_chart(long, spec)``) of the sweep: colour = quantity,
+    dash = ID/OOD; dashed red rules at interpolation peaks (value ∞, labelled), a grey rule at the
+    current base point. Written as a plain spec rather than through Altair: building and validating
+    Altair objects costs more than the engine call (see benchmarks/app_latency.py)."""
+    qs = [q for q in QUANTITIES if q in set(long["quantity"])]
+    x_enc = {
+        "field": x_name,
+        "type": "quantitative",
+        "title": x_title,
+        "scale": {"type": "log" if log_x else "linear"},
+    }
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {"type": "line", "clip": True},
+            "encoding": {
+                "x": x_enc,
+                "y": {
+                    "field": "value",
+                    "type": "quantitative",
+                    "title": y_title,
+                    "scale": {"type": "log" if log_y else "linear"},
+                },
+                "color": {
+                    "field": "quantity",
+                    "type": "nominal",
+                    "scale": {"domain": qs, "range": [COLORS[q] for q in qs]},
+                    "title": "colour: quantity",
+                },
+                "strokeDash": {
+                    "field": "test",
+                    "type": "nominal",
+                    "scale": {"domain": ["OOD", "ID"], "range": [[1, 0], [6, 3]]},
+                    "title": "line: test law",
+                },
+                "tooltip": [
+                    {"field": x_name, "type": "quantitative", "format": ".4g"},
+                    {"field": "series", "type": "nominal"},
+                    {"field": "value", "type": "quantitative", "format": ".5g"},
+                ],
+            },
+        }
+    ]
+    if marker is not None:
+        layers.append(
+            {
+                "data": {"values": [{x_name: float(marker)}]},
+                "mark": {"type": "rule", "color": "gray", "opacity": 0.6},
+                "encoding": {"x": {"field": x_name, "type": "quantitative"}},
+            }
+        )
+        layers.append(
+            {
+                "data": {"values": [{x_name: float(marker), "label": "base point"}]},
+                "mark": {"type": "text", "color": "gray", "align": "right", "dx": -4, "baseline": "bottom"},
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "y": {"value": 376},
+                    "text": {"field": "label", "type": "nominal"},
+                },
+            }
+        )
+    if len(rules):  # labelled vertical lines, e.g. the optimal ridge
+        values = [{x_name: float(v), "label": lbl} for v, lbl in rules]
+        layers.append(
+            {
+                "data": {"values": values},
+                "mark": {"type": "rule", "color": "#9467bd", "strokeDash": [2, 2], "size": 1.5},
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "tooltip": [{"field": "label", "type": "nominal"}],
+                },
+            }
+        )
+        for i, value in enumerate(values):  # one text layer per label, stacked from the top
+            layers.append(
+                {
+                    "data": {"values": [value]},
+                    "mark": {"type": "text", "color": "#9467bd", "align": "left", "dx": 4, "baseline": "top"},
+                    "encoding": {
+                        "x": {"field": x_name, "type": "quantitative"},
+                        "y": {"value": 4 + 15 * i},
+                        "text": {"field": "label", "type": "nominal"},
+                    },
+                }
+            )
+    if len(peaks):
+        values = [{x_name: float(p), "label": "interpolation peak: error = ∞"} for p in peaks]
+        layers.append(
+            {
+                "data": {"values": values},
+                "mark": {"type": "rule", "color": "#d62728", "strokeDash": [4, 3], "size": 2},
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "tooltip": [{"field": "label", "type": "nominal"}],
+                },
+            }
+        )
+        layers.append(
+            {
+                "data": {"values": values},
+                "mark": {
+                    "type": "text",
+                    "color": "#d62728",
+                    "align": "left",
+                    "dx": 4,
+                    "dy": -6,
+                    "baseline": "top",
+                    "fontWeight": "bold",
+                },
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "y": {"value": 4},
+                    "text": {"field": "label", "type": "nominal"},
+                },
+            }
+        )
+    return {"height": 380, "layer": layers}
+
+
+def terms_chart(df: pd.DataFrame, x_name: str, *, x_title: str, log_x: bool = True) -> alt.Chart:
+    """Stacked area of the fine-grained OOD variance terms (THEORY.md §7); lines if any term < 0."""
+    parts = []
+    for k, lbl in TERM_LABELS.items():
+        y = df[f"variance_term_{k}"].to_numpy(dtype=float).copy()
+        y[~np.isfinite(y)] = np.nan
+        parts.append(pd.DataFrame({x_name: df[x_name].to_numpy(), "value": y, "term": lbl}))
+    long = pd.concat(parts, ignore_index=True)
+    enc = dict(
+        x=alt.X(f"{x_name}:Q", title=x_title, scale=alt.Scale(type="log" if log_x else "linear")),
+        color=alt.Color("term:N", sort=list(TERM_LABELS.values())),
+        tooltip=["term:N", alt.Tooltip("value:Q", format=".4g")],
+    )
+    if np.nanmin(long["value"].to_numpy()) < 0:
+        return alt.Chart(long).mark_line().encode(y=alt.Y("value:Q", title="variance term"), **enc)
+    return (
+        alt.Chart(long)
+        .mark_area(opacity=0.85)
+        .encode(y=alt.Y("value:Q", title="OOD variance (stacked terms)", stack="zero"), order="term:N", **enc)
+        .properties(height=260)
+    )
