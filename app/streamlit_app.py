@@ -97,6 +97,13 @@ PAGE_SPECS = [
         "simulate finite networks (JAX) and compare with the theory",
     ),
     (
+        "pages/6_Disagreement.py",
+        "Disagreement & ensembles",
+        ":material/call_split:",
+        "disagreement",
+        "what two models' disagreement says without OOD labels; ensembles of K models",
+    ),
+    (
         "pages/5_Formulas.py",
         "Formulas",
         ":material/functions:",

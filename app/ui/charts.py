@@ -16,6 +16,8 @@ QUANTITIES = ("error", "bias", "variance")
 COLORS = {"error": "#1f77b4", "bias": "#ff7f0e", "variance": "#2ca02c"}
 #: Colours for series that are not quantities (shifts, K, ...), in order.
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+#: Regimes of a model size, as the ID-vs-OOD charts name them.
+REGIMES = ("over (N > n)", "under (N ≤ n)")
 TERM_LABELS = {
     "w": "V_W (features)",
     "x": "V_X (data)",
@@ -219,4 +221,109 @@ def terms_chart(df: pd.DataFrame, x_name: str, *, x_title: str, log_x: bool = Tr
         .mark_area(opacity=0.85)
         .encode(y=alt.Y("value:Q", title="OOD variance (stacked terms)", stack="zero"), order="term:N", **enc)
         .properties(height=260)
+    )
+
+
+def id_ood_scatter(
+    points: pd.DataFrame,
+    *,
+    x_title: str,
+    y_title: str,
+    series_title: str = "colour",
+    line: pd.DataFrame | None = None,
+    line_label: str = "predicted line",
+    log: bool = True,
+    height: int = 360,
+) -> alt.LayerChart:
+    """ID (x) against OOD (y) points of one or more series: ``points`` has columns ``id``, ``ood``,
+    ``series``, ``regime`` ("over (N > n)" filled circles / "under (N ≤ n)" hollow triangles) and
+    ``N_over_n``; ``line`` (columns ``id``, ``ood``, ``series``) is drawn dashed in the series'
+    colour. Legends name the colours (series), the markers (regime) and the dash (``line_label``)."""
+    series = list(
+        dict.fromkeys(points["series"].tolist() + ([] if line is None else line["series"].tolist()))
+    )
+    scale = alt.Scale(type="log" if log else "linear")
+    x = alt.X("id:Q", title=x_title, scale=scale)
+    y = alt.Y("ood:Q", title=y_title, scale=scale)
+    color = alt.Color(
+        "series:N",
+        scale=alt.Scale(domain=series, range=[PALETTE[i % len(PALETTE)] for i in range(len(series))]),
+        legend=alt.Legend(title=series_title),
+    )
+    shape = alt.Shape(
+        "regime:N",
+        scale=alt.Scale(domain=list(REGIMES), range=["circle", "triangle-up"]),
+        legend=alt.Legend(title="marker: filled N > n, hollow N ≤ n"),
+    )
+    tooltip = [
+        "series:N",
+        alt.Tooltip("N_over_n:Q", format=".3g"),
+        "regime:N",
+        alt.Tooltip("id:Q", format=".5g"),
+        alt.Tooltip("ood:Q", format=".5g"),
+    ]
+    layers: list[alt.Chart] = []
+    if line is not None and len(line):
+        line = line.assign(line=line_label)
+        layers.append(
+            alt.Chart(line)
+            .mark_line(opacity=0.8)
+            .encode(
+                x=x,
+                y=y,
+                color=color,
+                strokeDash=alt.StrokeDash(
+                    "line:N",
+                    scale=alt.Scale(domain=[line_label], range=[[5, 3]]),
+                    legend=alt.Legend(title="dashed"),
+                ),
+            )
+        )
+    for regime, filled in zip(REGIMES, (True, False), strict=True):
+        sub = points[points["regime"] == regime]
+        layers.append(
+            alt.Chart(sub)
+            .mark_point(size=45, strokeWidth=1.5, filled=filled)
+            .encode(x=x, y=y, color=color, shape=shape, tooltip=tooltip)
+        )
+    return alt.layer(*layers).properties(height=height)
+
+
+def series_lines(
+    df: pd.DataFrame,
+    x_name: str,
+    *,
+    x_title: str,
+    y_title: str,
+    series_title: str,
+    log_x: bool = True,
+    log_y: bool = False,
+    dashed: Sequence[str] = (),
+    height: int = 320,
+) -> alt.Chart:
+    """Lines of ``value`` against ``x_name``, one per ``series`` (colour legend titled
+    ``series_title``); series named in ``dashed`` are drawn dashed (and listed as such in a legend)."""
+    series = list(dict.fromkeys(df["series"].tolist()))
+    df = df.assign(style=np.where(df["series"].isin(list(dashed)), "dashed", "solid"))
+    return (
+        alt.Chart(df)
+        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .encode(
+            x=alt.X(f"{x_name}:Q", title=x_title, scale=alt.Scale(type="log" if log_x else "linear")),
+            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log" if log_y else "linear", zero=False)),
+            color=alt.Color(
+                "series:N",
+                scale=alt.Scale(domain=series, range=[PALETTE[i % len(PALETTE)] for i in range(len(series))]),
+                legend=alt.Legend(title=series_title, orient="bottom", columns=2, labelLimit=400),
+            ),
+            strokeDash=alt.StrokeDash(
+                "style:N", scale=alt.Scale(domain=["solid", "dashed"], range=[[1, 0], [5, 3]]), legend=None
+            ),
+            tooltip=[
+                "series:N",
+                alt.Tooltip(f"{x_name}:Q", format=".4g"),
+                alt.Tooltip("value:Q", format=".5g"),
+            ],
+        )
+        .properties(height=height)
     )
