@@ -348,10 +348,11 @@ if est is not None:
             "N_over_n",
             x_title="N/n (features per sample)",
             y_title="OOD error",
-            series_title="colour",
+            series_title="colour: what is plotted",
             log_x=True,
             log_y=log_axes,
             dashed=[labels["estimate_ratio"], labels["estimate_variance"]],
+            dash_names=("exact (the truth)", "label-free estimate"),
         ),
         width="stretch",
     )

@@ -299,12 +299,14 @@ def series_lines(
     log_x: bool = True,
     log_y: bool = False,
     dashed: Sequence[str] = (),
+    dash_names: tuple[str, str] = ("solid", "dashed"),
     height: int = 320,
 ) -> alt.Chart:
     """Lines of ``value`` against ``x_name``, one per ``series`` (colour legend titled
-    ``series_title``); series named in ``dashed`` are drawn dashed (and listed as such in a legend)."""
+    ``series_title``); series named in ``dashed`` are drawn dashed, and a second legend names the two
+    line styles ``dash_names`` (solid, dashed)."""
     series = list(dict.fromkeys(df["series"].tolist()))
-    df = df.assign(style=np.where(df["series"].isin(list(dashed)), "dashed", "solid"))
+    df = df.assign(style=np.where(df["series"].isin(list(dashed)), dash_names[1], dash_names[0]))
     return (
         alt.Chart(df)
         .mark_line(point=alt.OverlayMarkDef(size=18))
@@ -314,10 +316,12 @@ def series_lines(
             color=alt.Color(
                 "series:N",
                 scale=alt.Scale(domain=series, range=[PALETTE[i % len(PALETTE)] for i in range(len(series))]),
-                legend=alt.Legend(title=series_title, orient="bottom", columns=2, labelLimit=400),
+                legend=alt.Legend(title=series_title, orient="bottom", columns=1, labelLimit=500),
             ),
             strokeDash=alt.StrokeDash(
-                "style:N", scale=alt.Scale(domain=["solid", "dashed"], range=[[1, 0], [5, 3]]), legend=None
+                "style:N",
+                scale=alt.Scale(domain=list(dash_names), range=[[1, 0], [5, 3]]),
+                legend=alt.Legend(title="line", orient="bottom"),
             ),
             tooltip=[
                 "series:N",
