@@ -8,7 +8,7 @@ from ui import cache, charts, export, state
 from ui import widgets as wd
 from ui.fmt import fmt, fmt_gamma
 from ui.guard import fail, guarded
-from ui.pickers import spectrum_picker
+from ui.pickers import make_spectrum, spectrum_picker, target_explainer, target_picker
 
 import rfshift as rf
 
@@ -26,7 +26,7 @@ st.caption(
 )
 
 sb = st.sidebar
-choice = spectrum_picker()
+choice = target_picker(spectrum_picker())
 activation = wd.activation_select()
 noise_var = wd.noise_slider()
 sb.divider()
@@ -76,7 +76,7 @@ else:
     sweep = dict(phi=phi0, psi=psi0, gamma=x)
     base_x = gamma if gamma > 0 else None
 
-lam, lam_star, w = choice.arrays
+lam, lam_star, w, b = choice.key
 curve = guarded(
     cache.cached_curve,
     lam,
@@ -86,6 +86,7 @@ curve = guarded(
     noise_var=noise_var,
     activation=activation,
     terms=show_terms,
+    target_power=b,
     what="Engine",
 )
 base = guarded(
@@ -98,6 +99,7 @@ base = guarded(
     gamma=gamma,
     noise_var=noise_var,
     activation=activation,
+    target_power=b,
     what="Engine",
 )
 
@@ -105,6 +107,7 @@ st.markdown(
     f"**Shift:** `{choice.label}` · {choice.spec.n_atoms} atoms · s = tr Σ/d = {choice.spec.s:.4g}, "
     f"s* = tr Σ*/d = {choice.spec.s_star:.4g} · activation **{activation}** · σ² = {noise_var:g}"
 )
+target_explainer(choice)
 st.markdown(
     f"**At the base point** n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), "
     f"γ = {fmt_gamma(gamma)}:"
@@ -138,9 +141,9 @@ rules: list[tuple[float, str]] = []
 if axis == "gamma":
 
     @st.cache_data(show_spinner=False, max_entries=64)
-    def _optimal_ridge(lam, lam_star, w, phi, psi, noise_var, activation) -> dict[str, float]:
+    def _optimal_ridge(lam, lam_star, w, b, phi, psi, noise_var, activation) -> dict[str, float]:
         opt = rf.optimal_ridge(
-            rf.Spectrum(lam, lam_star, w),
+            make_spectrum(lam, lam_star, w, b),
             phi=phi,
             psi=psi,
             noise_var=noise_var,
@@ -159,7 +162,9 @@ if axis == "gamma":
             )
         }
 
-    opt = guarded(_optimal_ridge, lam, lam_star, w, phi0, psi0, noise_var, activation, what="Optimal ridge")
+    opt = guarded(
+        _optimal_ridge, lam, lam_star, w, b, phi0, psi0, noise_var, activation, what="Optimal ridge"
+    )
     o = st.columns(3)
     o[0].metric(
         "Optimal γ for OOD error",

@@ -10,9 +10,7 @@ from ui import export, state
 from ui import widgets as wd
 from ui.fmt import fmt, fmt_gamma
 from ui.guard import fail, guarded, require_api
-from ui.pickers import UPLOAD, SpectrumChoice, spectrum_picker
-
-import rfshift as rf
+from ui.pickers import UPLOAD, SpectrumChoice, apply_target, make_spectrum, spectrum_picker, target_picker
 
 RELATION_LABELS = {
     "a_better": "A better (certified)",
@@ -64,6 +62,16 @@ else:
         overrides={"tau": -1.0, "alpha": 1.5, "angle": 0.0, "c": 1.0},
         shared=False,
     )
+sb.markdown("**Target (the same for A and B)**")
+choice_a = target_picker(choice_a)
+if choice_a.b is not None:
+    choice_b = SpectrumChoice(
+        guarded(apply_target, choice_b.spec, choice_a, what="Target for shift B"),
+        choice_b.label,
+        choice_b.family,
+        choice_b.params,
+        target=choice_a.target,
+    )
 sb.caption(
     "Both shifts must share the training spectrum (same λ and weights). Within a family change only "
     "the test-side parameter: tilt τ, power_law alpha, rotation angle, scaling c."
@@ -96,8 +104,8 @@ def _compare(
     activation: str,
 ) -> dict[str, object]:
     cmp = compare_shifts(
-        rf.Spectrum(*a),
-        rf.Spectrum(*b),
+        make_spectrum(*a),
+        make_spectrum(*b),
         phi=phi,
         psi=psi,
         gamma=gamma,
@@ -125,7 +133,7 @@ def _compare(
 
 
 base = guarded(
-    _compare, choice_a.arrays, choice_b.arrays, phi0, psi0, gamma, noise_var, activation, what="Comparison"
+    _compare, choice_a.key, choice_b.key, phi0, psi0, gamma, noise_var, activation, what="Comparison"
 )
 
 st.markdown(
@@ -225,8 +233,8 @@ psis = np.geomspace(psi_lo, psi_hi, n_grid)
 P, S = np.meshgrid(phis, psis, indexing="ij")
 grid = guarded(
     _compare,
-    choice_a.arrays,
-    choice_b.arrays,
+    choice_a.key,
+    choice_b.key,
     P,
     S,
     gamma,

@@ -10,7 +10,9 @@ from ui import cache, charts, export, state
 from ui import widgets as wd
 from ui.fmt import fmt, fmt_gamma
 from ui.guard import fail, guarded, require_api
+from ui.pickers import target_setting, with_target
 
+import rfshift as rf
 from rfshift.shifts import FAMILIES, make_shift
 
 st.title("ID vs OOD error")
@@ -34,6 +36,9 @@ gamma = wd.gamma_slider(default=0.0)
 lo, hi = wd.ratio_range("Model sizes N/n", "xr_Nn", (0.2, 10.0))
 n_points = int(wd.slider("Model sizes per shift", "points", 5, 80, 30, 5))
 log_axes = wd.toggle("Log axes", "logxy", True)
+target = target_setting(allow_upload=False)  # applied to every shift (per-atom uploads do not fit them all)
+if target is not None and target[0] == "isotropic":
+    target = None
 state.report_ignored()
 if not shifts:
     st.info("Pick at least one shift in the sidebar.")
@@ -43,17 +48,26 @@ if not hi > lo:
 phi = 1.0 / n_over_d
 
 
+def _spec(family: str) -> rf.Spectrum:
+    """The shift at its default parameters, with the chosen target."""
+    spec = make_shift(family)
+    return spec if target is None else with_target(spec, *target)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def _relation(family: str, phi: float, noise_var: float, activation: str) -> dict[str, float]:
-    rel = linear_relation(make_shift(family), phi=phi, noise_var=noise_var, activation=activation)
+def _relation(
+    family: str, target: tuple[str, dict[str, float]] | None, phi: float, noise_var: float, activation: str
+) -> dict[str, float]:
+    spec = make_shift(family) if target is None else with_target(make_shift(family), *target)
+    rel = linear_relation(spec, phi=phi, noise_var=noise_var, activation=activation)
     return {"slope": float(rel.slope), "intercept": float(rel.intercept)}
 
 
 x = np.geomspace(lo, hi, n_points)
 rows, lines, summary = [], [], []
 for fam in shifts:
-    spec = make_shift(fam)
-    rel = guarded(_relation, fam, phi, noise_var, activation, what=f"Linear relation for {fam!r}")
+    spec = guarded(_spec, fam, what=f"Target for {fam!r}")
+    rel = guarded(_relation, fam, target, phi, noise_var, activation, what=f"Linear relation for {fam!r}")
     curve = guarded(
         cache.cached_curve,
         spec.lam,
@@ -64,6 +78,7 @@ for fam in shifts:
         gamma=gamma,
         noise_var=noise_var,
         activation=activation,
+        target_power=getattr(spec, "target_power", None),
         what=f"Engine ({fam})",
     )
     e_id, e_ood, peak = curve["error_id"], curve["error"], curve["peak"]
@@ -246,8 +261,8 @@ x_over = x[x > 1.0]
 dev_rows = []
 if x_over.size:
     for fam in shifts:
-        spec = make_shift(fam)
-        rel = _relation(fam, phi, noise_var, activation)
+        spec = _spec(fam)
+        rel = _relation(fam, target, phi, noise_var, activation)
         G, X = np.meshgrid(gammas, x_over, indexing="ij")
         curve = guarded(
             cache.cached_curve,
@@ -259,6 +274,7 @@ if x_over.size:
             gamma=G,
             noise_var=noise_var,
             activation=activation,
+            target_power=getattr(spec, "target_power", None),
             what=f"Engine ({fam})",
         )
         d = np.abs(curve["error"] - (rel["slope"] * curve["error_id"] + rel["intercept"]))
@@ -305,7 +321,7 @@ if not x_rob.size:
 else:
     rob_rows, rob_summary = [], []
     for fam in shifts:
-        spec = make_shift(fam)
+        spec = _spec(fam)
         rob = guarded(
             cache.robustness,
             spec.lam,
@@ -315,6 +331,7 @@ else:
             features_per_sample=x_rob,
             noise_var=noise_var,
             activation=activation,
+            target_power=getattr(spec, "target_power", None),
             what=f"Robustness curve for {fam!r}",
         )
         for i in range(x_rob.size):

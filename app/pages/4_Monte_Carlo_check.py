@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -9,8 +11,8 @@ import streamlit as st
 from ui import cache, export, state
 from ui import widgets as wd
 from ui.fmt import fmt_gamma, fmt_ratio
-from ui.guard import guarded
-from ui.pickers import spectrum_picker
+from ui.guard import fail, guarded
+from ui.pickers import spectrum_picker, target_picker
 
 st.title("Monte Carlo check")
 st.caption(
@@ -32,7 +34,7 @@ def _load_mc() -> tuple[object | None, str]:
 mc, why = _load_mc()
 
 sb = st.sidebar
-choice = spectrum_picker(default="swap")
+choice = target_picker(spectrum_picker(default="swap"))
 activation = wd.activation_select()
 noise_var = wd.noise_slider()
 n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
@@ -89,7 +91,7 @@ if choice.spec.n_atoms > n0:
     )
 
 x = np.geomspace(lo, hi, 150)
-lam, lam_star, w = choice.arrays
+lam, lam_star, w, b = choice.key
 curve = guarded(
     cache.cached_curve,
     lam,
@@ -100,6 +102,7 @@ curve = guarded(
     gamma=gamma,
     noise_var=noise_var,
     activation=activation,
+    target_power=b,
     what="Engine",
 )
 theory = pd.concat(
@@ -112,8 +115,14 @@ theory = pd.concat(
     ignore_index=True,
 )
 
+if b is not None and "target_power" not in inspect.signature(mc.simulate).parameters:
+    fail(
+        "This installation's Monte Carlo simulator does not draw structured targets; choose the isotropic "
+        "target to compare with it (the theory pages handle every target)."
+    )
 settings = (
     choice.label,
+    None if b is None else tuple(map(float, b)),
     tuple(map(float, lam)),
     tuple(map(float, lam_star)),
     tuple(map(float, w)),

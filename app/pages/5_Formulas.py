@@ -10,7 +10,7 @@ from ui import cache, state
 from ui import widgets as wd
 from ui.fmt import fmt, fmt_gamma
 from ui.guard import guarded, optional_module
-from ui.pickers import spectrum_picker
+from ui.pickers import spectrum_picker, target_explainer, target_picker
 
 st.title("Formulas")
 st.caption(
@@ -19,7 +19,7 @@ st.caption(
 )
 
 sb = st.sidebar
-choice = spectrum_picker()
+choice = target_picker(spectrum_picker())
 activation = wd.activation_select()
 noise_var = wd.noise_slider()
 n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
@@ -89,6 +89,8 @@ st.download_button(
 )
 if bool(res.interpolation_peak):
     st.warning("Interpolation peak (γ = 0, N = n): the variance and error are +∞ here.")
+
+target_explainer(choice)
 
 st.subheader("Equations")
 TITLES = {

@@ -15,7 +15,7 @@ from ui import charts, export, state
 from ui import widgets as wd
 from ui.fmt import fmt, fmt_gamma
 from ui.guard import LIB_ERRORS, fail, guarded, require_api
-from ui.pickers import spectrum_picker
+from ui.pickers import make_spectrum, spectrum_picker, target_picker
 
 import rfshift as rf
 
@@ -43,7 +43,7 @@ if not hasattr(rf.Asymptotics, "ensemble"):
     st.stop()
 
 sb = st.sidebar
-choice = spectrum_picker()
+choice = target_picker(spectrum_picker())
 activation = wd.activation_select()
 noise_var = wd.noise_slider()
 n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
@@ -74,13 +74,13 @@ if not hi > lo:
 phi = 1.0 / n_over_d
 psi0 = phi / N_over_n
 x = np.geomspace(lo, hi, n_points)
-lam, lam_star, w = choice.arrays
+lam, lam_star, w, b = choice.key
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _sweep(lam, lam_star, w, phi, x, gamma, noise_var, activation, kind) -> dict[str, np.ndarray]:
+def _sweep(lam, lam_star, w, b, phi, x, gamma, noise_var, activation, kind) -> dict[str, np.ndarray]:
     res = rf.asymptotics(
-        rf.Spectrum(lam, lam_star, w),
+        make_spectrum(lam, lam_star, w, b),
         phi=phi,
         psi=phi / x,
         gamma=gamma,
@@ -99,9 +99,9 @@ def _sweep(lam, lam_star, w, phi, x, gamma, noise_var, activation, kind) -> dict
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _relation(lam, lam_star, w, phi, noise_var, activation, kind) -> dict[str, float]:
+def _relation(lam, lam_star, w, b, phi, noise_var, activation, kind) -> dict[str, float]:
     rel = disagreement_relation(
-        rf.Spectrum(lam, lam_star, w), phi=phi, noise_var=noise_var, activation=activation, kind=kind
+        make_spectrum(lam, lam_star, w, b), phi=phi, noise_var=noise_var, activation=activation, kind=kind
     )
     return {
         "slope": float(rel.slope),
@@ -114,8 +114,8 @@ def _relation(lam, lam_star, w, phi, noise_var, activation, kind) -> dict[str, f
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _estimates(lam, lam_star, w, phi, x, gamma, noise_var, activation) -> dict[str, np.ndarray]:
-    spec = rf.Spectrum(lam, lam_star, w)
+def _estimates(lam, lam_star, w, b, phi, x, gamma, noise_var, activation) -> dict[str, np.ndarray]:
+    spec = make_spectrum(lam, lam_star, w, b)
     out: dict[str, np.ndarray] = {}
     for method in METHODS:
         est = ood_error_estimate(
@@ -129,9 +129,9 @@ def _estimates(lam, lam_star, w, phi, x, gamma, noise_var, activation) -> dict[s
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _point(lam, lam_star, w, phi, psi, gamma, noise_var, activation, k_max) -> dict[str, object]:
+def _point(lam, lam_star, w, b, phi, psi, gamma, noise_var, activation, k_max) -> dict[str, object]:
     res = rf.asymptotics(
-        rf.Spectrum(lam, lam_star, w),
+        make_spectrum(lam, lam_star, w, b),
         phi=phi,
         psi=psi,
         gamma=gamma,
@@ -155,13 +155,13 @@ def _point(lam, lam_star, w, phi, psi, gamma, noise_var, activation, k_max) -> d
     }
 
 
-sweep = guarded(_sweep, lam, lam_star, w, phi, x, gamma, noise_var, activation, kind, what="Engine")
+sweep = guarded(_sweep, lam, lam_star, w, b, phi, x, gamma, noise_var, activation, kind, what="Engine")
 try:
-    rel: dict[str, float] | None = _relation(lam, lam_star, w, phi, noise_var, activation, kind)
+    rel: dict[str, float] | None = _relation(lam, lam_star, w, b, phi, noise_var, activation, kind)
     rel_why = ""
 except LIB_ERRORS as exc:  # e.g. κ = ∞ (ridgeless linear model): no line to draw; the points still are
     rel, rel_why = None, str(exc)
-base = guarded(_point, lam, lam_star, w, phi, psi0, gamma, noise_var, activation, k_max, what="Engine")
+base = guarded(_point, lam, lam_star, w, b, phi, psi0, gamma, noise_var, activation, k_max, what="Engine")
 
 st.markdown(
     f"**Shift:** `{choice.label}` · activation **{activation}** · σ² = {noise_var:g} · n/d = {n_over_d:g} "
@@ -316,7 +316,7 @@ st.caption(
 )
 x_est = x[~sweep["peak"]]
 try:
-    est = _estimates(lam, lam_star, w, phi, x_est, gamma, noise_var, activation)
+    est = _estimates(lam, lam_star, w, b, phi, x_est, gamma, noise_var, activation)
 except LIB_ERRORS as exc:
     est = None
     st.info(f"The label-free estimate is not defined at these settings: {exc}")
@@ -357,7 +357,7 @@ if est is not None:
         width="stretch",
     )
     at = (
-        _estimates(lam, lam_star, w, phi, np.array([N_over_n]), gamma, noise_var, activation)
+        _estimates(lam, lam_star, w, b, phi, np.array([N_over_n]), gamma, noise_var, activation)
         if not base["peak"]
         else None
     )

@@ -11,7 +11,7 @@ import streamlit as st
 import rfshift as rf
 
 from .guard import guarded
-from .pickers import SpectrumChoice
+from .pickers import SpectrumChoice, make_spectrum
 
 CURVE_FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id")
 
@@ -27,10 +27,12 @@ def compute_curve(
     noise_var: float,
     activation: str,
     terms: bool = False,
+    target_power: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Engine call for a sweep: the error/bias/variance arrays (ID and OOD), the peak mask and,
-    with ``terms``, the fine-grained OOD variance terms ``term_<name>``."""
-    spec = rf.Spectrum(lam, lam_star, weights)
+    with ``terms``, the fine-grained OOD variance terms ``term_<name>``; ``target_power`` is the
+    target's b per atom (None: isotropic)."""
+    spec = make_spectrum(lam, lam_star, weights, target_power)
     res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=activation)
     out = {f: np.asarray(getattr(res, f), dtype=float) for f in CURVE_FIELDS}
     out["peak"] = np.asarray(res.interpolation_peak, dtype=bool)
@@ -52,6 +54,7 @@ def cached_curve(
     noise_var: float,
     activation: str,
     terms: bool = False,
+    target_power: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`compute_curve` cached on all its arguments (page-boundary cache)."""
     return compute_curve(
@@ -64,6 +67,7 @@ def cached_curve(
         noise_var=noise_var,
         activation=activation,
         terms=terms,
+        target_power=target_power,
     )
 
 
@@ -93,10 +97,11 @@ def robustness(
     features_per_sample: np.ndarray,
     noise_var: float,
     activation: str,
+    target_power: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """``rf.robustness_curve`` at γ = 0 over N/n = ``features_per_sample``, with the ridgeless line
     (``rf.linear_relation``): gap = E_OOD − E_ID, ratio = E_OOD/E_ID = slope + intercept/E_ID on it."""
-    spec = rf.Spectrum(lam, lam_star, weights)
+    spec = make_spectrum(lam, lam_star, weights, target_power)
     cur = rf.robustness_curve(
         spec,
         phi=phi,
