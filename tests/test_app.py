@@ -34,6 +34,11 @@ needs_disagreement = pytest.mark.skipif(
     not HAS_DISAGREEMENT, reason="this rfshift has no disagreement API (rf.disagreement_relation)"
 )
 
+HAS_TARGETS = hasattr(__import__("rfshift.shifts", fromlist=["x"]), "TARGETS") and hasattr(
+    rf.Spectrum, "with_target"
+)
+needs_targets = pytest.mark.skipif(not HAS_TARGETS, reason="this rfshift has no structured targets")
+
 
 def _pages(*, skip: tuple[str, ...] = ()) -> list:
     """Page names for parametrize; pages whose library API is missing are skipped, saying why."""
@@ -531,3 +536,78 @@ def test_disagreement_page_carries_settings_and_round_trips():
     before = [(m.label, m.value) for m in at.metric]
     fresh = open_page("disagree", query=dict(at.query_params))
     assert [(m.label, m.value) for m in fresh.metric] == before
+
+
+# --- the target picker ----------------------------------------------------------------------------
+
+
+@needs_targets
+@pytest.mark.parametrize("page", _pages())
+def test_target_picker_on_every_page(page):
+    at = open_page(page)
+    assert at.selectbox(key="target").value == "isotropic"
+    options = at.selectbox(key="target").options
+    for name in ("isotropic", "power_law", "aligned", "against"):
+        assert any(o.startswith(name) for o in options), options
+    assert any(o.startswith("upload") for o in options) == (page != "idood")
+
+
+@needs_targets
+@pytest.mark.parametrize(
+    ("name", "params"), [("power_law", {"alpha": 2.0}), ("aligned", {"tau": 1.5}), ("against", {"tau": 1.0})]
+)
+def test_target_family_changes_the_error_to_the_library_value(name, params):
+    from rfshift.shifts import make_target
+
+    at = open_page("curves")
+    iso = metric(at, "OOD error")
+    at.selectbox(key="target").set_value(name).run()
+    for p, v in params.items():
+        at.slider(key=f"target_{name}_{p}").set_value(v).run()
+    no_traceback(at)
+    spec = make_target(make_shift("power_law"), name, **params)
+    ref = rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.0, noise_var=0.1)
+    assert metric(at, "OOD error") == _fmt(ref.error) != iso
+    assert metric(at, "OOD bias") == _fmt(ref.bias)
+    # the explanation shows the target power per direction, named in a legend
+    assert any("target power b" in json.dumps(json.loads(c.proto.spec)) for c in at.get("vega_lite_chart"))
+
+
+@needs_targets
+def test_target_carries_and_applies_to_both_shifts_of_the_order_page():
+    from rfshift.shifts import make_target
+
+    at = open_page("curves")
+    at.selectbox(key="shift").set_value("rotation").run()
+    at.selectbox(key="target").set_value("aligned").run()
+    at.switch_page(PAGES["order"]).run()
+    no_traceback(at)
+    assert at.selectbox(key="target").value == "aligned"
+    a = make_target(make_shift("rotation"), "aligned", tau=1.0)
+    b = make_shift("rotation", angle=0.0).with_target(a.target_power)
+    kw = dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=3.0, activation="relu")
+    assert metric(at, "OOD error, A") == _fmt(rf.asymptotics(a, **kw).error)
+    assert metric(at, "OOD error, B") == _fmt(rf.asymptotics(b, **kw).error)
+
+
+@needs_targets
+def test_target_upload_is_used_and_bad_files_are_messages():
+    at = open_page("formulas")
+    at.selectbox(key="shift").set_value("swap").run()
+    at.selectbox(key="target").set_value("upload").run()
+    no_traceback(at)
+    at.file_uploader(key="target_file").set_value(("b.csv", b"target_power\n2\n0\n", "text/csv")).run()
+    no_traceback(at)
+    ref = rf.asymptotics(
+        make_shift("swap").with_target([2.0, 0.0]), phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1
+    )
+    assert metric(at, "OOD error") == _fmt(ref.error, 8)
+    for data, expect in (
+        (b"target_power\n1\n", "2 atoms"),
+        (b"target_power\n1\nx\n", "not a number"),
+        (b"lam\n1\n2\n", "header target_power"),
+        (b"target_power\n-1\n1\n", "target_power"),
+    ):
+        at.file_uploader(key="target_file").set_value(("bad.csv", data, "text/csv")).run()
+        no_traceback(at)
+        assert any(expect in e.value for e in at.error), (expect, [e.value for e in at.error])
