@@ -23,6 +23,7 @@ equivalence, no fixed point, μ0 and all nonlinear terms kept.
 
 from __future__ import annotations
 
+import itertools
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -32,10 +33,15 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import special
 
 __all__ = [
+    "FullResult",
     "MCResult",
+    "cross_feature_moments",
     "feature_test_moments",
+    "simulate_full",
     "simulate_linear_ridge",
     "simulate_rf",
+    "spectrum_covariances",
+    "target_matrix",
 ]
 
 try:  # one BLAS thread: these are many small matrices, and threads only contend on a busy machine
@@ -139,6 +145,7 @@ def _trial_errors(
     m: int,
     gamma: float,
     noise_var: float,
+    B: np.ndarray | None = None,
 ) -> tuple[float, float]:
     n0 = Sigma.shape[0]
     W = rng.standard_normal((n1, n0))
@@ -150,7 +157,8 @@ def _trial_errors(
         G = np.linalg.solve(F @ F.T + n1 * gamma * np.eye(n1), F)
     else:
         G = np.linalg.solve(F.T @ F + n1 * gamma * np.eye(m), F.T).T
-    H = X.T @ X / n0
+    BX = X if B is None else B @ X
+    H = X.T @ BX / n0  # E_β[YᵀY] − σ²I for β ~ N(0, B)
     H[np.diag_indices(m)] += noise_var
     GH = G @ H
     out = []
@@ -158,9 +166,10 @@ def _trial_errors(
         WS = W @ S_test
         C = WS @ W.T / n0
         M, d = feature_test_moments(act, C)
-        cross = float(np.sum(X * ((G.T @ (d[:, None] * WS)).T))) / n0**1.5
+        cross = float(np.sum(BX * ((G.T @ (d[:, None] * WS)).T))) / n0**1.5
         quad = float(np.sum(GH * (M @ G)))
-        out.append(np.trace(S_test) / n0 - 2 * cross + quad)
+        yy = np.trace(S_test) if B is None else float(np.sum(S_test * B))
+        out.append(yy / n0 - 2 * cross + quad)
     return out[0], out[1]
 
 
@@ -175,19 +184,24 @@ def simulate_rf(
     noise_var: float,
     trials: int,
     seed: int,
+    target_power: np.ndarray | None = None,
 ) -> MCResult:
     """Monte Carlo of the OOD (Σ*) and ID (Σ) test error at n0 = Sigma.shape[0],
-    m = round(n0/φ), n1 = round(n0/ψ)."""
+    m = round(n0/φ), n1 = round(n0/ψ). ``target_power``: β ~ N(0, B) with B = diag(b) for a vector
+    b (coordinates of Σ, i.e. per eigen-direction when Σ is diagonal) or B itself (n0 × n0, PSD);
+    None: B = I. E_β stays exact: E(βᵀx)² = xᵀBx, E[ββᵀ] = B in the cross and label terms."""
     Sigma = np.asarray(Sigma, dtype=float)
     Sigma_star = np.asarray(Sigma_star, dtype=float)
     n0 = Sigma.shape[0]
+    B = target_matrix(target_power, n0)
     m = round(n0 / phi)
     n1 = round(n0 / psi)
     rng = np.random.default_rng(seed)
     half = _sqrt_psd(Sigma)
     with threadpool_limits(1):
         samples = np.array(
-            [_trial_errors(rng, act, half, Sigma, Sigma_star, n1, m, gamma, noise_var) for _ in range(trials)]
+            [_trial_errors(rng, act, half, Sigma, Sigma_star, n1, m, gamma, noise_var, B)
+             for _ in range(trials)]
         )
     mean = samples.mean(axis=0)
     se = samples.std(axis=0, ddof=1) / math.sqrt(trials)
@@ -229,3 +243,321 @@ def _linear_ridge_trial(rng, half, Sigma_star, n0, m, gamma, noise_var) -> float
     d = np.einsum("ij,ik,kj->j", V, Sigma_star, V)
     inv = 1.0 / (ell + gamma)
     return gamma**2 * float(d @ inv**2) / n0 + noise_var * float(d @ (ell * inv**2)) / n0
+
+
+# --- structured targets, single-index teachers, disagreement, ensembles, training error ------------
+#
+# Written from the definitions (issues 9 and 11), independently of the engine's formulas.
+
+
+def target_matrix(target_power, n0: int) -> np.ndarray | None:
+    """B of β ~ N(0, B): None → None (B = I); a length-n0 vector b → diag(b); an n0 × n0 PSD matrix."""
+    if target_power is None:
+        return None
+    b = np.asarray(target_power, dtype=float)
+    if b.ndim == 1:
+        if b.shape != (n0,) or np.any(b < 0) or not np.all(np.isfinite(b)):
+            raise ValueError(f"target_power must be {n0} finite values >= 0, got shape {b.shape}")
+        return np.diag(b)
+    if b.shape != (n0, n0):
+        raise ValueError(f"target_power matrix must be {n0}×{n0}, got {b.shape}")
+    return 0.5 * (b + b.T)
+
+
+def spectrum_covariances(lam, lam_star, weights, n0: int, target_power=None):
+    """Diagonal (Σ, Σ*, b) at dimension n0 for atoms (λ_k, λ*_k, p_k, b_k): round(p_k n0) directions
+    per atom by the largest-remainder rule. Returns the matrices, the per-direction target power and
+    the realised weights counts/n0 (what the theory must use)."""
+    w = np.asarray(weights, dtype=float)
+    raw = w * n0
+    counts = np.floor(raw).astype(int)
+    short = n0 - counts.sum()
+    order = np.lexsort((np.arange(w.size), -(raw - counts)))
+    counts[order[:short]] += 1
+    b = np.ones(len(w)) if target_power is None else np.asarray(target_power, dtype=float)
+    return (np.diag(np.repeat(lam, counts)), np.diag(np.repeat(lam_star, counts)),
+            np.repeat(b, counts), counts / n0)
+
+
+def _act_fn(act):
+    """NumPy callable of a student/teacher activation: the keys of _ACTS or anything rfshift knows."""
+    if isinstance(act, str) and act in _ACTS:
+        return _ACTS[act]
+    from rfshift.activations import get_activation
+
+    return get_activation(act).fn
+
+
+def _relu_hermite(q: np.ndarray, order: int) -> np.ndarray:
+    """Exact normalised Hermite coefficients of relu(√q g): √q·c_k with c_0 = 1/√(2π), c_1 = 1/2,
+    c_k = φ(0) He_{k−2}(0)/√k! (k ≥ 2, from E[f He_k] = E[f^{(k)}] and relu'' = δ)."""
+    c = np.zeros(order + 1)
+    c[0] = 1 / math.sqrt(2 * math.pi)
+    if order >= 1:
+        c[1] = 0.5
+    for k in range(2, order + 1):
+        j = k - 2
+        he0 = 0.0 if j % 2 else (-1) ** (j // 2) * float(np.prod(np.arange(j - 1, 0, -2)))
+        c[k] = he0 / math.sqrt(2 * math.pi) / math.sqrt(math.factorial(k))
+    return c[:, None] * np.sqrt(q)[None, :]
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(200)
+
+
+def _teacher_hermite(act, q: float, order: int) -> np.ndarray:
+    """h_k = E[f*(√q g) He_k(g)]/√k!, k = 0..order, by Gauss–Legendre on [−13, 13] split at the
+    activation's breakpoints (accurate at kinks, unlike Gauss–Hermite)."""
+    from rfshift.activations import get_activation
+
+    a = get_activation(act)
+    sd = math.sqrt(q)
+    cuts = sorted({-13.0, 13.0, *(bp / sd for bp in a.breakpoints if abs(bp / sd) < 13.0)})
+    g, wts = [], []
+    for lo, hi in itertools.pairwise(cuts):
+        g.append(0.5 * (hi - lo) * _GL_NODES + 0.5 * (hi + lo))
+        wts.append(0.5 * (hi - lo) * _GL_WEIGHTS)
+    g, wts = np.concatenate(g), np.concatenate(wts)
+    vals = a.fn(sd * g) * wts * np.exp(-0.5 * g * g) / math.sqrt(2 * math.pi)
+    out = np.empty(order + 2)
+    e_prev, e_cur = np.zeros_like(g), np.ones_like(g)
+    for k in range(order + 2):
+        out[k] = vals @ e_cur
+        e_prev, e_cur = e_cur, (g * e_cur - math.sqrt(k) * e_prev) / math.sqrt(k + 1)
+    # the last entry is E f*² (second moment), from the same nodes
+    out[-1] = (a.fn(sd * g) ** 2 * wts * np.exp(-0.5 * g * g) / math.sqrt(2 * math.pi)).sum()
+    return out
+
+
+def _student_hermite(act, q: np.ndarray, order: int) -> np.ndarray:
+    if act == "relu":
+        return _relu_hermite(q, order)
+    return _hermite_coefficients(_act_fn(act), q, order)
+
+
+def cross_feature_moments(act, C12: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """E σ(z1) σ(z2)ᵀ for two *different* weight matrices: z1 ~ N(0, diag q1), z2 ~ N(0, diag q2),
+    Cov(z1, z2) = C12 (all correlations O(1/√n0))."""
+    s1, s2 = np.sqrt(q1), np.sqrt(q2)
+    if act == "relu":
+        norm = np.outer(s1, s2)
+        cos = np.clip(C12 / norm, -1.0, 1.0)
+        theta = np.arccos(cos)
+        return norm / (2 * np.pi) * (np.sin(theta) + (np.pi - theta) * cos)
+    if act == "erf":
+        return (2 / np.pi) * np.arcsin(np.clip(2 * C12 / np.sqrt(np.outer(1 + 2 * q1, 1 + 2 * q2)), -1, 1))
+    if act == "linear":
+        return C12.copy()
+    rho = C12 / np.outer(s1, s2)
+    rmax = float(np.abs(rho).max())
+    order = int(np.ceil(math.log(1e-14) / math.log(max(rmax, 1e-3))))
+    if order > 120:  # pragma: no cover
+        raise RuntimeError(f"Mehler series would need {order} terms (max |rho| = {rmax:.3f})")
+    h1, h2 = _student_hermite(act, q1, order), _student_hermite(act, q2, order)
+    M = np.zeros_like(C12)
+    rk = np.ones_like(C12)
+    for k in range(order + 1):
+        M += np.outer(h1[k], h2[k]) * rk
+        rk = rk * rho
+    return M
+
+
+def _teacher_student_cross(act, teacher, c: np.ndarray, q: np.ndarray, qt: float) -> np.ndarray:
+    """e_i = E[f*(u) σ(z_i)] with u ~ N(0, qt), z_i ~ N(0, q_i), Cov(u, z_i) = c_i (Mehler)."""
+    rho = c / np.sqrt(q * qt)
+    rmax = float(np.abs(rho).max())
+    order = int(np.ceil(math.log(1e-14) / math.log(max(rmax, 1e-3))))
+    if order > 120:  # pragma: no cover
+        raise RuntimeError(f"Mehler series would need {order} terms (max |rho| = {rmax:.3f})")
+    ht = _teacher_hermite(teacher, qt, order)[:-1]
+    hs = _student_hermite(act, q, order)
+    return np.sum(ht[:, None] * hs * rho[None, :] ** np.arange(order + 1)[:, None], axis=0)
+
+
+def _solve_g(F: np.ndarray, gamma: float) -> np.ndarray:
+    """G = F(FᵀF/n1 + γ)^{-1}/n1 (n1 × m), pseudo-inverse of Fᵀ at γ = 0; coefficients c = G Yᵀ."""
+    n1, m = F.shape
+    if n1 <= m:
+        return np.linalg.solve(F @ F.T + n1 * gamma * np.eye(n1), F)
+    return np.linalg.solve(F.T @ F + n1 * gamma * np.eye(m), F.T).T
+
+
+#: the models of one trial: (index of W, index of the data (X, ε)); models 0..K−1 share the data
+def _models(n_ens: int) -> list[tuple[int, int]]:
+    return [(k, 0) for k in range(n_ens)] + [(0, 1)]
+
+
+@dataclass(frozen=True)
+class FullResult:
+    """Means and standard errors (over independent trials) of every per-trial estimate.
+
+    Keys (suffix ``_id``: the same models tested on Σ instead of Σ*): ``error``, ``bias``-free
+    quantities ``dis_shared_data``, ``dis_shared_features``, ``dis_independent`` (E_x(f1 − f2)² for
+    two models sharing (X, ε) / W / nothing, β always shared), ``ens{K}`` (error of the average of K
+    models with independent W on the same data), ``ens_inf`` (K → ∞: yy − 2 E yf + Q_{Xε}),
+    ``ens_wvar`` (= E_1 − E_∞, the W-variance), and, law-free, ``training_error`` ((1/m)‖y − ŷ(X)‖² on
+    the noisy labels), ``gcv`` (training_error/(1 − df/m)²), ``df_ratio`` (df/m, df = tr K(K+γ)^{-1}).
+    """
+
+    mean: dict
+    se: dict
+    samples: dict
+    trials: int
+    phi: float
+    psi: float
+
+    def z(self, name: str, theory: float) -> float:
+        return (theory - self.mean[name]) / self.se[name]
+
+
+def _full_trial(rng, act, teacher, half, Sigma, Sigma_star, Bhalf, n1, m, gamma, noise_var, n_ens, ks):
+    n0 = Sigma.shape[0]
+    rt = math.sqrt(n0)
+    models = _models(n_ens)
+    n_data = 2
+    W = [rng.standard_normal((n1, n0)) for _ in range(n_ens)]
+    X = [half @ rng.standard_normal((n0, m)) for _ in range(n_data)]
+    if teacher is not None:  # β sampled; labels f*(βᵀx/√n0), noise averaged exactly
+        g = rng.standard_normal(n0)
+        beta = g if Bhalf is None else Bhalf @ g
+        Yc = [_act_fn(teacher)(beta @ x / rt) for x in X]
+        BX = None
+    else:
+        BX = [x if Bhalf is None else Bhalf @ (Bhalf.T @ x) for x in X]
+    Fs = [_act_fn(act)(W[iw] @ X[ix] / rt) for iw, ix in models]
+    Gs = [_solve_g(F, gamma) for F in Fs]
+    P = len(models)
+
+    def label_cov(p, q):  # E_{β,ε}[Y_qᵀ Y_p] (m × m), linear target
+        ip, iq = models[p][1], models[q][1]
+        L = X[iq].T @ BX[ip] / n0
+        if ip == iq:
+            L[np.diag_indices(m)] += noise_var
+        return L
+
+    out = {}
+    # training error and GCV on the training law (per model, averaged over the models)
+    te, gcv, dfr = [], [], []
+    for p, (_iw, ix) in enumerate(models):
+        R = np.eye(m) - Fs[p].T @ Gs[p]  # residual operator (I − S), S = K(K+γ)^{-1}
+        if teacher is None:
+            L = label_cov(p, p)
+            t = float(np.sum((R @ L) * R)) / m  # tr(R L Rᵀ)/m
+        else:
+            r = R @ Yc[ix]
+            t = (float(r @ r) + noise_var * float(np.sum(R * R))) / m
+        df = m - float(np.trace(R))
+        te.append(t)
+        dfr.append(df / m)
+        gcv.append(t / (1 - df / m) ** 2 if m - df > 1e-9 * m else math.nan)
+    out["training_error"] = float(np.mean(te))
+    out["gcv"] = float(np.mean(gcv))
+    out["df_ratio"] = float(np.mean(dfr))
+    for sfx, S in (("", Sigma_star), ("_id", Sigma)):
+        WS = [w @ S for w in W]
+        q = [np.einsum("ij,ij->i", ws, w) / n0 for ws, w in zip(WS, W, strict=True)]
+        Mw = {}
+        for a in range(n_ens):
+            Mw[a, a] = feature_test_moments(act, WS[a] @ W[a].T / n0)[0]
+            for c in range(a + 1, n_ens):
+                Mw[a, c] = cross_feature_moments(act, WS[a] @ W[c].T / n0, q[a], q[c])
+                Mw[c, a] = Mw[a, c].T
+        Gm = np.empty((P, P))
+        yf = np.empty(P)
+        if teacher is None:
+            yy = float(np.sum(S * (np.eye(n0) if Bhalf is None else Bhalf @ Bhalf.T))) / n0
+            for p, (iw, ix) in enumerate(models):
+                d = _mean_slope(act, q[iw])
+                yf[p] = float(np.sum(d[:, None] * (WS[iw] @ BX[ix]) * Gs[p])) / n0**1.5
+            for p in range(P):
+                for r in range(p, P):
+                    L = label_cov(p, r)
+                    A = Gs[p].T @ Mw[models[p][0], models[r][0]] @ Gs[r]
+                    Gm[p, r] = Gm[r, p] = float(np.sum(A * L.T))
+        else:
+            qt = float(beta @ S @ beta) / n0
+            ht = _teacher_hermite(teacher, qt, 0)
+            yy = float(ht[-1])
+            coef = [Gs[p] @ Yc[ix] for p, (iw, ix) in enumerate(models)]
+            for p, (iw, _ix) in enumerate(models):
+                e = _teacher_student_cross(act, teacher, WS[iw] @ beta / n0, q[iw], qt)
+                yf[p] = float(coef[p] @ e)
+            for p in range(P):
+                for r in range(p, P):
+                    Mpr = Mw[models[p][0], models[r][0]]
+                    v = float(coef[p] @ Mpr @ coef[r])
+                    if models[p][1] == models[r][1]:
+                        v += noise_var * float(np.sum(Gs[p] * (Mpr @ Gs[r])))
+                    Gm[p, r] = Gm[r, p] = v
+        lin = yy - 2 * yf
+        diag = np.diag(Gm)
+        out["error" + sfx] = float(np.mean(lin + diag))
+        ens = list(range(n_ens))  # models sharing the data, independent W
+        off = [Gm[a, c] for a in ens for c in ens if a != c]
+        out["dis_shared_data" + sfx] = 2 * (float(np.mean(diag[ens])) - float(np.mean(off)))
+        o = P - 1  # model (W_0, data 1)
+        out["dis_shared_features" + sfx] = diag[0] + diag[o] - 2 * Gm[0, o]
+        out["dis_independent" + sfx] = float(np.mean([diag[a] + diag[o] - 2 * Gm[a, o] for a in ens[1:]]))
+        lin_e = float(np.mean(lin[ens]))
+        out["ens_inf" + sfx] = lin_e + float(np.mean(off))
+        out["ens_wvar" + sfx] = float(np.mean(diag[ens])) - float(np.mean(off))
+        for K in ks:  # direct: average the errors of the disjoint groups of K models
+            groups = [ens[i:i + K] for i in range(0, n_ens - K + 1, K)]
+            vals = [float(np.mean(lin[gr])) + float(np.mean(Gm[np.ix_(gr, gr)])) for gr in groups]
+            out[f"ens{K}{sfx}"] = float(np.mean(vals))
+    return out
+
+
+def _mean_slope(act, q: np.ndarray) -> np.ndarray:
+    """E σ'(z) for z ~ N(0, q) (= E[zσ(z)]/q)."""
+    if act == "relu":
+        return np.full(q.size, 0.5)
+    if act == "erf":
+        return 2.0 / np.sqrt(np.pi * (1.0 + 2.0 * q))
+    if act == "linear":
+        return np.ones(q.size)
+    return _hermite_coefficients(_act_fn(act), q, 1)[1] / np.sqrt(q)
+
+
+def simulate_full(
+    act: str,
+    Sigma: np.ndarray,
+    Sigma_star: np.ndarray,
+    *,
+    phi: float,
+    psi: float,
+    gamma: float,
+    noise_var: float,
+    trials: int,
+    seed: int,
+    target_power=None,
+    teacher: str | None = None,
+    n_ens: int = 4,
+    ks: tuple[int, ...] = (1, 2, 4),
+) -> FullResult:
+    """Monte Carlo (plain NumPy) of error, disagreements, K-ensembles, training error and GCV.
+
+    Per trial: fresh W_0..W_{n_ens−1} (n1 × n0), two independent training sets (X, ε) and, for a
+    teacher, β. Models (W_k, data 0) for k < n_ens share the data; model (W_0, data 1) shares W_0.
+    Linear target (``teacher=None``): y = βᵀx/√n0 + ε, β ~ N(0, B), exact in β, ε and x.
+    Single-index teacher: y = f*(βᵀx/√n0) + ε with β ~ N(0, B) *sampled* (no trace trick), exact in
+    ε and in x (Mehler series for E[f*(u) σ(z_i)]); the test error is against the clean f*(βᵀx/√n0).
+    """
+    Sigma = np.asarray(Sigma, dtype=float)
+    Sigma_star = np.asarray(Sigma_star, dtype=float)
+    n0 = Sigma.shape[0]
+    m = round(n0 / phi)
+    n1 = round(n0 / psi)
+    if any(k > n_ens or n_ens % k for k in ks):
+        raise ValueError(f"every K in ks={ks} must divide n_ens={n_ens}")
+    B = target_matrix(target_power, n0)
+    Bhalf = None if B is None else _sqrt_psd(B)
+    rng = np.random.default_rng(seed)
+    half = _sqrt_psd(Sigma)
+    with threadpool_limits(1):
+        rows = [_full_trial(rng, act, teacher, half, Sigma, Sigma_star, Bhalf, n1, m, gamma, noise_var,
+                            n_ens, ks) for _ in range(trials)]
+    samples = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    mean = {k: float(v.mean()) for k, v in samples.items()}
+    se = {k: float(v.std(ddof=1) / math.sqrt(trials)) for k, v in samples.items()}
+    return FullResult(mean, se, samples, trials, n0 / m, n0 / n1)

@@ -97,7 +97,9 @@ class Row:
 
     @property
     def z(self) -> float:
-        return (self.mc - self.theory) / self.se if self.se > 0 else math.inf
+        # s.e. 0: 0 if MC equals theory exactly (0/0), else |z| = inf; never NaN
+        diff = self.mc - self.theory
+        return diff / self.se if self.se > 0 else (0.0 if diff == 0 else math.inf)
 
 
 def _rows(case: str, est: Estimate, fine: bool) -> list[Row]:
