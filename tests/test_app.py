@@ -611,3 +611,20 @@ def test_target_upload_is_used_and_bad_files_are_messages():
         at.file_uploader(key="target_file").set_value(("bad.csv", data, "text/csv")).run()
         no_traceback(at)
         assert any(expect in e.value for e in at.error), (expect, [e.value for e in at.error])
+
+
+def test_upload_with_a_weights_column_uses_the_weights():
+    # issue 12, fault 3: lam,lam_star,weights with weights 1, 2, 1 must not load as uniform
+    csv = b"lam,lam_star,weights\n2,0.5,1\n1,1,2\n0.5,2,1\n"
+    at = _upload("curves", "w.csv", csv, "text/csv")
+    at.select_slider(key="gamma").set_value(0.01).run()
+    no_traceback(at)
+    ref = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2], [1, 2, 1]), phi=0.5, psi=0.25, gamma=0.01,
+                         noise_var=0.1)
+    uniform = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2]), phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    assert metric(at, "OOD error") == _fmt(ref.error) != _fmt(uniform.error)
+    # and the upload carries to the next page
+    at.switch_page(PAGES["formulas"]).run()
+    no_traceback(at)
+    assert at.selectbox(key="shift").value == "upload"
+    assert metric(at, "OOD error") == _fmt(ref.error, 8)
