@@ -619,9 +619,9 @@ def test_upload_with_a_weights_column_uses_the_weights():
     at = _upload("curves", "w.csv", csv, "text/csv")
     at.select_slider(key="gamma").set_value(0.01).run()
     no_traceback(at)
-    ref = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2], [1, 2, 1]), phi=0.5, psi=0.25, gamma=0.01,
-                         noise_var=0.1)
-    uniform = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2]), phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    kw = dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    ref = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2], [1, 2, 1]), **kw)
+    uniform = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2]), **kw)
     assert metric(at, "OOD error") == _fmt(ref.error) != _fmt(uniform.error)
     # and the upload carries to the next page
     at.switch_page(PAGES["formulas"]).run()
