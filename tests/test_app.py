@@ -38,6 +38,7 @@ HAS_TARGETS = hasattr(__import__("rfshift.shifts", fromlist=["x"]), "TARGETS") a
     rf.Spectrum, "with_target"
 )
 needs_targets = pytest.mark.skipif(not HAS_TARGETS, reason="this rfshift has no structured targets")
+needs_finite = pytest.mark.skipif(not hasattr(rf, "finite_size"), reason="this rfshift has no rf.finite_size")
 
 
 def _pages(*, skip: tuple[str, ...] = ()) -> list:
@@ -628,3 +629,43 @@ def test_upload_with_a_weights_column_uses_the_weights():
     no_traceback(at)
     assert at.selectbox(key="shift").value == "upload"
     assert metric(at, "OOD error") == _fmt(ref.error, 8)
+
+
+# --- learning curves at finite sizes ----------------------------------------------------------------
+
+
+@needs_finite
+def test_curves_at_these_sizes_match_rf_finite_size():
+    q = {"mode": "at these sizes", "shift": "swap", "fs_d": "16", "fs_points": "2", "fs_draws": "3",
+         "xr_Nn": ["0.5", "2"], "gamma": "0.01"}
+    at = open_page("curves", query=q)
+    assert any("d = 16; n = 32, 32; N = 16, 64" in i.value for i in at.info)
+    at.button(key="fs_run").click().run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    S, S_star = np.diag([1.5] * 8 + [0.5] * 8), np.diag([0.5] * 8 + [1.5] * 8)  # swap at d = 16
+    for i, n1 in enumerate((16, 64)):
+        ref = rf.finite_size(S, S_star, m=32, n1=n1, gamma=0.01, noise_var=0.1, draws=3, seed=0)
+        assert table["error_finite"].iloc[i] == pytest.approx(ref.error, rel=1e-12)
+        assert table["error_id_finite_se"].iloc[i] == pytest.approx(ref.error_id_se, rel=1e-12)
+        lim = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5]), phi=0.5, psi=0.5 / [0.5, 2][i], gamma=0.01,
+                             noise_var=0.1)
+        assert table["error_limit"].iloc[i] == pytest.approx(lim.error, rel=1e-12)
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert any("points: at these sizes" in json.dumps(c) for c in charts)
+
+
+@needs_finite
+def test_uploaded_covariances_are_used_at_their_own_size():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((12, 12))
+    S = A @ A.T / 12 + 0.1 * np.eye(12)
+    S_star = np.diag(np.linspace(0.5, 1.5, 12))
+    buf = io.BytesIO()
+    np.save(buf, np.stack([S, S_star]))
+    at = _upload("curves", "pair.npy", buf.getvalue(), "application/octet-stream")
+    at.radio(key="mode").set_value("at these sizes").run()
+    no_traceback(at)
+    assert any("own size, d = 12" in c.value for c in at.sidebar.caption)
+    assert any("d = 12; n = 24" in i.value for i in at.info), [i.value for i in at.info]

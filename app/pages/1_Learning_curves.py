@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from ui import cache, charts, export, state
 from ui import widgets as wd
 from ui.fmt import fmt, fmt_gamma
-from ui.guard import fail, guarded
+from ui.guard import fail, find_api, guarded
 from ui.pickers import make_spectrum, spectrum_picker, target_explainer, target_picker
 
 import rfshift as rf
@@ -48,6 +49,33 @@ quantities = wd.multiselect("Quantities", "show", list(charts.QUANTITIES), list(
 tests = wd.multiselect("Test law", "tests", ["OOD", "ID"], ["OOD", "ID"])
 log_y = wd.toggle("Log y-axis", "logy", True)
 show_terms = wd.toggle("Fine-grained variance terms (OOD)", "terms", False)
+finite_size = find_api("finite_size", modules=("rfshift.finite_size",))
+MODES = ["limit", "at these sizes"]
+mode = "limit"
+if finite_size is not None:
+    sb.divider()
+    mode = wd.radio(
+        "Mode",
+        "mode",
+        MODES,
+        "limit",
+        captions=[
+            "the proportional limit d, n, N → ∞ (exact for well-spread spectra)",
+            "finite d, n, N: rf.finite_size, averaged over draws of the features W",
+        ],
+    )
+finite = mode == MODES[1]
+if finite:
+    if choice.covariances is not None:
+        fs_d = None
+        sb.caption(f"The uploaded Σ, Σ* are used at their own size, d = {choice.covariances[0].shape[0]}.")
+    else:
+        fs_d = int(
+            wd.select_slider("Input dimension d", "fs_d", [16, 32, 64, 128, 256, 512], 64, format_func=str)
+        )
+    fs_points = int(wd.slider("Sizes to evaluate", "fs_points", 2, 12, 5, 1))
+    fs_draws = int(wd.slider("Feature draws W per size", "fs_draws", 3, 16, 4, 1))
+    fs_seed = wd.number_input("Seed", "fs_seed", 0, 2**31 - 1, 0)
 state.report_ignored()
 
 phi0 = 1.0 / n_over_d
@@ -108,6 +136,16 @@ st.markdown(
     f"s* = tr Σ*/d = {choice.spec.s_star:.4g} · activation **{activation}** · σ² = {noise_var:g}"
 )
 target_explainer(choice)
+concentration = find_api("concentration")
+if concentration is not None and choice.covariances is not None:
+    conc = guarded(
+        concentration, choice.spec, choice.covariances[0].shape[0], what="Concentration diagnostic"
+    )
+    if conc is not None and conc.concentrated:
+        st.warning(
+            f"{conc.message()} The curves below are the proportional limit; switch **Mode** to "
+            "**at these sizes** to evaluate this covariance at its own size."
+        )
 st.markdown(
     f"**At the base point** n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), "
     f"γ = {fmt_gamma(gamma)}:"
@@ -183,6 +221,113 @@ if axis == "gamma":
             rules.append((g, lbl))
 
 x_name = {"Nn": "N_over_n", "nd": "n_over_d", "gamma": "gamma"}[axis]
+MAX_SIZE = 4096  # largest n or N the finite-size mode evaluates (an n1 × n1 eigendecomposition per draw)
+fs_points_drawn: list[dict] = []
+fs_table = None
+if finite:
+    S, S_star, B, realised = guarded(cache.realise, choice, fs_d, what="Finite size")
+    d = int(S.shape[0])
+    xf = np.geomspace(lo, hi, fs_points)
+    if axis == "Nn":
+        phis, psis, gammas = np.full_like(xf, phi0), phi0 / xf, np.full_like(xf, gamma)
+    elif axis == "nd":
+        phis, psis, gammas = 1.0 / xf, np.full_like(xf, psi0), np.full_like(xf, gamma)
+    else:
+        phis, psis, gammas = np.full_like(xf, phi0), np.full_like(xf, psi0), xf
+    ms = np.maximum(1, np.rint(d / phis)).astype(int)
+    n1s = np.maximum(1, np.rint(d / psis)).astype(int)
+    if ms.max() > MAX_SIZE or n1s.max() > MAX_SIZE:
+        fail(
+            f"At d = {d} the range needs n up to {ms.max()} and N up to {n1s.max()}; the finite-size mode "
+            f"evaluates n, N ≤ {MAX_SIZE} here. Narrow the range or lower d."
+        )
+    settings_key = (
+        choice.label,
+        d,
+        tuple(ms),
+        tuple(n1s),
+        tuple(gammas),
+        noise_var,
+        activation,
+        fs_draws,
+        fs_seed,
+        tuple(map(float, realised.lam)),
+        tuple(map(float, realised.lam_star)),
+    )
+    runs = st.session_state.setdefault("fs_runs", {})
+    st.info(
+        f"**At these sizes:** d = {d}; n = {', '.join(map(str, ms))}; N = {', '.join(map(str, n1s))}; "
+        f"{fs_draws} feature draws each. Press the button to compute (each size costs one N × N "
+        "eigendecomposition per draw: seconds to minutes)."
+    )
+    if st.button("Compute at these sizes", type="primary", key="fs_run"):
+        bar = st.progress(0.0, text="Computing the finite-size deterministic equivalents…")
+        rows = []
+        for i in range(xf.size):
+            r = guarded(
+                cache.finite_point,
+                S,
+                S_star,
+                B,
+                m=int(ms[i]),
+                n1=int(n1s[i]),
+                gamma=float(gammas[i]),
+                noise_var=noise_var,
+                activation=activation,
+                draws=fs_draws,
+                seed=fs_seed,
+                what=f"rf.finite_size at n = {ms[i]}, N = {n1s[i]}",
+            )
+            rows.append(r)
+            bar.progress((i + 1) / xf.size, text=f"{i + 1}/{xf.size} sizes done")
+        runs[settings_key] = rows
+        while len(runs) > 8:
+            runs.pop(next(iter(runs)))
+    rows = runs.get(settings_key)
+    if rows is not None:
+        # the limit at the spectrum actually realised at d (atom weights rounded to whole directions)
+        rl, rls, rw, rb = (
+            realised.lam,
+            realised.lam_star,
+            realised.weights,
+            getattr(realised, "target_power", None),
+        )
+        lim = guarded(
+            cache.cached_curve,
+            rl,
+            rls,
+            rw,
+            phi=phis,
+            psi=psis,
+            gamma=gammas,
+            noise_var=noise_var,
+            activation=activation,
+            target_power=rb,
+            what="Engine (realised spectrum)",
+        )
+        table = {x_name: xf, "n": ms, "N": n1s}
+        for q in ("error", "bias", "variance", "error_id", "bias_id", "variance_id"):
+            table[f"{q}_finite"] = [r[q] for r in rows]
+            table[f"{q}_finite_se"] = [r[f"{q}_se"] for r in rows]
+            table[f"{q}_limit"] = lim[q]
+        fs_table = pd.DataFrame(table)
+        for q in quantities:
+            for t in tests:
+                col = q if t == "OOD" else f"{q}_id"
+                for i in range(xf.size):
+                    v, se = rows[i][col], rows[i][f"{col}_se"]
+                    if np.isfinite(v) and (v > 0 or not log_y):
+                        fs_points_drawn.append(
+                            {
+                                x_name: float(xf[i]),
+                                "value": v,
+                                "lo": max(v - 2 * se, v * 1e-3) if log_y else v - 2 * se,
+                                "hi": v + 2 * se,
+                                "se": se,
+                                "quantity": q,
+                                "label": f"d = {d}, {t} (±2 s.e.)",
+                            }
+                        )
 df = charts.curve_frame(x_name, x, curve)
 peaks = charts.peak_positions(df, x_name)
 if not quantities or not tests:
@@ -190,7 +335,15 @@ if not quantities or not tests:
 else:
     long = charts.long_frame(df, x_name, quantities, tests, log_y=log_y)
     chart = charts.curve_chart(
-        long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, marker=base_x, rules=rules
+        long,
+        x_name,
+        x_title=x_label,
+        log_y=log_y,
+        peaks=peaks,
+        marker=base_x,
+        rules=rules,
+        points=fs_points_drawn,
+        points_title="points: at these sizes",
     )
     st.vega_lite_chart(long, chart, width="stretch")
     if len(peaks):
@@ -217,9 +370,36 @@ else:
     )
     export.downloads(
         df,
-        lambda: export.curve_png(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, title=title),
+        lambda: export.curve_png(
+            long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, title=title, points=fs_points_drawn
+        ),
         f"learning_curve_{axis}",
         key="curve",
+    )
+
+if fs_table is not None:
+    st.subheader(f"At these sizes (d = {d})")
+    diff = fs_table["error_finite"] - fs_table["error_limit"]
+    m = st.columns(3)
+    m[0].metric("Input dimension d", f"{d}")
+    m[1].metric("Largest |finite − limit|, OOD error", fmt(float(np.nanmax(np.abs(diff))), 3))
+    m[2].metric("Largest s.e., OOD error", fmt(float(np.nanmax(fs_table["error_finite_se"])), 2))
+    st.caption(
+        "Points on the chart: `rf.finite_size` — the deterministic equivalent of ridge regression on the "
+        "random features at these finite sizes, given the features W, averaged over the draws of W (±2 "
+        "s.e. over draws). `*_limit`: the proportional limit at the spectrum actually realised at d (atom "
+        "weights rounded to whole directions). Where they differ by more than the s.e., the limit is off at "
+        "this size (concentrated or heavy-tailed spectra, small d)."
+    )
+    st.dataframe(fs_table, hide_index=True)
+    st.download_button(
+        "Download CSV (at these sizes)",
+        fs_table.to_csv(index=False).encode(),
+        file_name=f"finite_size_{axis}.csv",
+        mime="text/csv",
+        key="fs_csv",
+        on_click="ignore",
+        icon=":material/table:",
     )
 
 if show_terms:

@@ -120,3 +120,86 @@ def robustness(
         "slope": float(rel.slope),
         "intercept": float(rel.intercept),
     }
+
+
+# --- finite sizes (rf.finite_size) ----------------------------------------------------------------
+
+
+def atom_counts(weights: np.ndarray, n0: int) -> np.ndarray:
+    """Directions per atom at dimension ``n0``: round(p_k·n0) by the largest-remainder rule, summing to
+    n0 exactly (the rule the Monte Carlo simulator uses, so both realise a spectrum the same way)."""
+    w = np.asarray(weights, dtype=float)
+    raw = w * n0
+    counts = np.floor(raw).astype(np.int64)
+    short = int(n0 - counts.sum())
+    if short > 0:
+        order = np.lexsort((np.arange(w.size), -(raw - counts)))
+        counts[order[:short]] += 1
+    return counts
+
+
+def realise(
+    choice: SpectrumChoice, n0: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, rf.Spectrum]:
+    """Covariances at a finite dimension: (Σ, Σ*, target covariance or None, the spectrum realised).
+
+    Uploaded covariance matrices are used as they are, at their own size (``n0`` is ignored). A spectrum
+    given by atoms is realised at ``n0`` as diagonal matrices, atom k repeated over round(p_k·n0)
+    directions; Σ* is then diagonal in Σ's eigenbasis with the projected variances λ*_k (the only part
+    of Σ* the limit sees). The target power b_k is repeated the same way (a diagonal B)."""
+    b = choice.b
+    if choice.covariances is not None:
+        if b is not None and choice.target is not None:
+            raise ValueError(
+                "a target on uploaded covariances cannot be used at their own size here: its b is given per "
+                "atom of the joint eigenbasis; use the isotropic target, or a spectrum file (CSV)"
+            )
+        S, S_star = choice.covariances
+        return S, S_star, None, choice.spec
+    if n0 is None:
+        raise ValueError("give the input dimension d for a spectrum given by atoms")
+    counts = atom_counts(choice.spec.weights, n0)
+    keep = counts > 0
+    lam = np.repeat(choice.spec.lam, counts)
+    lam_star = np.repeat(choice.spec.lam_star, counts)
+    bb = None if b is None else np.repeat(b, counts)
+    realised = make_spectrum(
+        choice.spec.lam[keep], choice.spec.lam_star[keep], counts[keep] / n0, None if b is None else b[keep]
+    )
+    return np.diag(lam), np.diag(lam_star), bb, realised
+
+
+FINITE_FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def finite_point(
+    Sigma: np.ndarray,
+    Sigma_star: np.ndarray,
+    target_cov: np.ndarray | None,
+    *,
+    m: int,
+    n1: int,
+    gamma: float,
+    noise_var: float,
+    activation: str,
+    draws: int,
+    seed: int,
+) -> dict[str, float]:
+    """``rf.finite_size`` at one set of sizes (cached): the six quantities and their ``*_se``."""
+    kw = {} if target_cov is None else {"target_cov": target_cov}
+    res = rf.finite_size(
+        Sigma,
+        Sigma_star,
+        m=m,
+        n1=n1,
+        gamma=gamma,
+        noise_var=noise_var,
+        activation=activation,
+        draws=draws,
+        seed=seed,
+        **kw,
+    )
+    out = {f: float(getattr(res, f)) for f in FINITE_FIELDS}
+    out.update({f"{f}_se": float(getattr(res, f"{f}_se")) for f in FINITE_FIELDS})
+    return out

@@ -81,11 +81,15 @@ def curve_chart(
     peaks: Sequence[float] = (),
     marker: float | None = None,
     rules: Sequence[tuple[float, str]] = (),
+    points: Sequence[dict[str, Any]] = (),
+    points_title: str = "points",
 ) -> dict[str, Any]:
     """Vega-Lite spec (for ``st.vega_lite_chart(long, spec)``) of the sweep: colour = quantity,
     dash = ID/OOD; dashed red rules at interpolation peaks (value ∞, labelled), a grey rule at the
-    current base point. Written as a plain spec rather than through Altair: building and validating
-    Altair objects costs more than the engine call (see benchmarks/app_latency.py)."""
+    current base point; ``points`` (dicts with x_name, ``value``, ``lo``, ``hi``, ``quantity`` and
+    ``label``) are drawn as markers with error bars, coloured by quantity, shaped (and named in a
+    legend titled ``points_title``) by ``label``. Written as a plain spec rather than through Altair:
+    building and validating Altair objects costs more than the engine call (benchmarks/app_latency.py)."""
     qs = [q for q in QUANTITIES if q in set(long["quantity"])]
     x_enc = {
         "field": x_name,
@@ -167,6 +171,52 @@ def curve_chart(
                     },
                 }
             )
+    if len(points):
+        labels = list(dict.fromkeys(p["label"] for p in points))
+        color = {
+            "field": "quantity",
+            "type": "nominal",
+            "scale": {"domain": qs, "range": [COLORS[q] for q in qs]},
+        }
+        layers.append(
+            {
+                "data": {"values": list(points)},
+                "mark": {"type": "rule", "size": 1.5},
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "y": {"field": "lo", "type": "quantitative"},
+                    "y2": {"field": "hi"},
+                    "color": color,
+                },
+            }
+        )
+        layers.append(
+            {
+                "data": {"values": list(points)},
+                "mark": {"type": "point", "filled": True, "size": 70},
+                "encoding": {
+                    "x": {"field": x_name, "type": "quantitative"},
+                    "y": {"field": "value", "type": "quantitative"},
+                    "color": color,
+                    "shape": {
+                        "field": "label",
+                        "type": "nominal",
+                        "scale": {
+                            "domain": labels,
+                            "range": ["circle", "square", "diamond", "triangle-up"][: len(labels)],
+                        },
+                        "title": points_title,
+                    },
+                    "tooltip": [
+                        {"field": x_name, "type": "quantitative", "format": ".4g"},
+                        {"field": "label", "type": "nominal"},
+                        {"field": "quantity", "type": "nominal"},
+                        {"field": "value", "type": "quantitative", "format": ".5g"},
+                        {"field": "se", "type": "quantitative", "format": ".2g"},
+                    ],
+                },
+            }
+        )
     if len(peaks):
         values = [{x_name: float(p), "label": "interpolation peak: error = ∞"} for p in peaks]
         layers.append(

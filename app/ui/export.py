@@ -40,8 +40,9 @@ def curve_png(
     log_y: bool = True,
     peaks: Sequence[float] = (),
     title: str = "",
+    points: Sequence[dict[str, Any]] = (),
 ) -> bytes:
-    """PNG (matplotlib, Agg) of the same curves as :func:`curve_chart`."""
+    """PNG (matplotlib, Agg) of the same curves (and error-bar ``points``) as :func:`charts.curve_chart`."""
     fig, ax = figure()
     for (q, t), g in long.groupby(["quantity", "test"], sort=False):
         ax.plot(
@@ -50,6 +51,20 @@ def curve_png(
             color=COLORS.get(str(q), None),
             ls="-" if t == "OOD" else "--",
             label=f"{q} ({t})",
+        )
+    markers = {}
+    for pt in points:
+        mk = markers.setdefault(pt["label"], "os^D"[len(markers) % 4])
+        lbl = f"{pt['label']}: {pt['quantity']}"
+        ax.errorbar(
+            [pt[x_name]],
+            [pt["value"]],
+            yerr=[[pt["value"] - pt["lo"]], [pt["hi"] - pt["value"]]],
+            fmt=mk,
+            color=COLORS.get(str(pt["quantity"])),
+            ms=5,
+            capsize=2,
+            label=lbl if lbl not in ax.get_legend_handles_labels()[1] else None,
         )
     for i, p in enumerate(peaks):
         ax.axvline(p, color="#d62728", ls=":", lw=1.5, label="interpolation peak (∞)" if i == 0 else None)
