@@ -26,6 +26,8 @@ PAGES = [  # (URL path and query, file name, what to wait for, page height in px
     ("id-vs-ood", "3_id_vs_ood.png", '[data-testid="stVegaLiteChart"]', 1700),
     ("monte-carlo?n0=64&trials=4", "4_monte_carlo_check.png", '[data-testid="stVegaLiteChart"]', 1400),
     ("formulas", "5_formulas.png", ".katex", 2000),
+    ("disagreement", "6_disagreement.png", '[data-testid="stVegaLiteChart"]', 2300),
+    ("id-vs-ood?shifts=swap&shifts=tilt&xr_Nn=1.5&xr_Nn=100", "3b_robustness.png", "text=Robustness", 2600),
 ]
 
 
