@@ -10,7 +10,15 @@ from ui import export, state
 from ui import widgets as wd
 from ui.fmt import fmt, fmt_gamma
 from ui.guard import fail, guarded, require_api
-from ui.pickers import UPLOAD, SpectrumChoice, apply_target, make_spectrum, spectrum_picker, target_picker
+from ui.pickers import (
+    UPLOAD,
+    SpectrumChoice,
+    apply_target,
+    make_spectrum,
+    spectrum_picker,
+    target_families,
+    target_picker,
+)
 
 RELATION_LABELS = {
     "a_better": "A better (certified)",
@@ -62,7 +70,8 @@ else:
         overrides={"tau": -1.0, "alpha": 1.5, "angle": 0.0, "c": 1.0},
         shared=False,
     )
-sb.markdown("**Target (the same for A and B)**")
+if target_families() is not None:
+    sb.markdown("**Target (the same for A and B)**")
 choice_a = target_picker(choice_a)
 if choice_a.b is not None:
     choice_b = SpectrumChoice(
@@ -285,7 +294,7 @@ with right:
         alt.Tooltip("E_a_minus_E_b:Q", format=".4g"),
         "relation:N",
     ]
-    HERE = "the sidebar's point (n/d, N/n)"
+    HERE = "n/d, N/n of the sidebar"
     here = (
         alt.Chart(pd.DataFrame({"phi": [phi0], "psi": [psi0], "mark": [HERE]}))
         .mark_point(size=160, color="black", strokeWidth=2)
@@ -295,7 +304,7 @@ with right:
             shape=alt.Shape(
                 "mark:N",
                 scale=alt.Scale(domain=[HERE], range=["cross"]),
-                legend=alt.Legend(title="marker", orient="bottom", symbolStrokeColor="black"),
+                legend=alt.Legend(title="marker", orient="bottom", symbolStrokeColor="black", labelLimit=300),
             ),
         )
     )

@@ -132,7 +132,7 @@ if log_axes:
 scale = alt.Scale(type="log" if log_axes else "linear")
 PALETTE = charts.PALETTE
 REGIMES = ["over (N > n)", "under (N ≤ n)"]
-LINE_LABEL = "predicted line: slope · E_ID + intercept"
+LINE_LABEL = "predicted line"
 colors = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(shifts)}
 x_enc = alt.X("error_id:Q", title="ID error E_ID (test on Σ)", scale=scale)
 y_enc = alt.Y("error_ood:Q", title="OOD error E_OOD (test on Σ*)", scale=scale)
@@ -144,7 +144,7 @@ color_enc = alt.Color(
 shape_enc = alt.Shape(
     "regime:N",
     scale=alt.Scale(domain=REGIMES, range=["circle", "triangle-up"]),
-    legend=alt.Legend(title="marker: regime (filled: N > n, hollow: N ≤ n)"),
+    legend=alt.Legend(title="marker: regime"),
 )
 tooltip = [
     "shift:N",
@@ -364,12 +364,14 @@ else:
         "Two notions of robustness, computed ridgeless (γ = 0, whatever the slider says) over the "
         f"overparameterised sizes of the range, at n/d = {n_over_d:g}, σ² = {noise_var:g}:\n\n"
         "* **Absolute gap E_OOD − E_ID**: how many units of error the shift adds. On the line it equals "
-        "(slope − 1)·E_ID + intercept, so as more features lower E_ID it **shrinks** (when slope > 1). "
-        "It is the notion that matters when the deployed error itself must stay under a budget.\n"
+        "(slope − 1)·E_ID + intercept, so as more features lower E_ID it tends to the intercept and "
+        "**shrinks** in size when (slope − 1) and the intercept have the same sign (a harmful shift with "
+        "slope > 1 and a positive intercept, such as swap). It is the notion that matters when the "
+        "deployed error itself must stay under a budget.\n"
         "* **Ratio E_OOD / E_ID** = slope + intercept / E_ID: the factor by which the shift multiplies "
-        "the error that in-distribution validation reports. When the intercept is positive it **moves "
-        "away from 1** as E_ID falls: the bigger model is better everywhere, but relatively more "
-        "degraded by the shift.\n\n"
+        "the error that in-distribution validation reports. As E_ID falls it moves in the direction of "
+        "the intercept's sign, so for a harmful shift (intercept > 0) it **moves away from 1**: the "
+        "bigger model is better everywhere, but relatively more degraded by the shift.\n\n"
         f"For **{r0['shift']}**, N/n from {r0['N/n from']:g} to {r0['N/n to']:g}: the gap goes "
         f"{fmt(r0['gap from'], 3)} → {fmt(r0['gap to'], 3)} while the ratio goes "
         f"{fmt(r0['ratio from'], 3)} → {fmt(r0['ratio to'], 3)} (slope {fmt(r0['slope'], 4)}, intercept "

@@ -139,10 +139,10 @@ def curve_chart(
         layers.append(
             {
                 "data": {"values": [{x_name: float(marker), "label": "base point"}]},
-                "mark": {"type": "text", "color": "gray", "align": "right", "dx": -4, "baseline": "bottom"},
+                "mark": {"type": "text", "color": "gray", "align": "left", "dx": 4, "baseline": "top"},
                 "encoding": {
                     "x": {"field": x_name, "type": "quantitative"},
-                    "y": {"value": 376},
+                    "y": {"value": 4 + 15 * (len(rules) + 1)},
                     "text": {"field": "label", "type": "nominal"},
                 },
             }
@@ -303,7 +303,7 @@ def id_ood_scatter(
     shape = alt.Shape(
         "regime:N",
         scale=alt.Scale(domain=list(REGIMES), range=["circle", "triangle-up"]),
-        legend=alt.Legend(title="marker: filled N > n, hollow N ≤ n"),
+        legend=alt.Legend(title="marker: regime"),
     )
     tooltip = [
         "series:N",
@@ -325,7 +325,7 @@ def id_ood_scatter(
                 strokeDash=alt.StrokeDash(
                     "line:N",
                     scale=alt.Scale(domain=[line_label], range=[[5, 3]]),
-                    legend=alt.Legend(title="dashed"),
+                    legend=alt.Legend(title="dashed", labelLimit=400),
                 ),
             )
         )
