@@ -497,13 +497,14 @@ def test_disagreement_page_numbers_match_the_library():
     spec = make_shift("power_law")
     kw = dict(phi=0.5, gamma=0.0, noise_var=0.1, activation="relu")
     res = rf.asymptotics(spec, psi=0.25, **kw)
-    assert metric(at, "OOD disagreement (shared_data)") == _fmt(res.disagreement.shared_data)
-    assert metric(at, "ID disagreement (shared_data)") == _fmt(res.disagreement_id.shared_data)
+    assert metric(at, "D_OOD (shared_data)") == _fmt(res.disagreement.shared_data)
+    assert metric(at, "D_ID (shared_data)") == _fmt(res.disagreement_id.shared_data)
     assert metric(at, "Training error") == _fmt(res.training_error)
     rel = rf.disagreement_relation(spec, phi=0.5, noise_var=0.1, activation="relu")
     assert metric(at, "Disagreement line: slope") == _fmt(rel.slope) == metric(at, "Error line: slope")
     est = rf.ood_error_estimate(spec, psi=0.25, **kw)
     assert metric(at, "Estimate (ratio)") == _fmt(est.estimate)
+    assert metric(at, "Bias (ratio)") == _fmt(est.bias, 3)
     assert metric(at, "True OOD error") == _fmt(res.error)
     assert metric(at, "OOD error, K = 1") == _fmt(res.error)
     assert metric(at, "OOD error, K = ∞") == _fmt(res.ensemble(np.inf).error)
@@ -511,8 +512,8 @@ def test_disagreement_page_numbers_match_the_library():
     # another pairing changes the disagreement shown
     at.selectbox(key="kind").set_value("independent").run()
     no_traceback(at)
-    assert metric(at, "OOD disagreement (independent)") == _fmt(res.disagreement.independent)
-    assert metric(at, "OOD disagreement (independent)") == _fmt(2 * res.variance)
+    assert metric(at, "D_OOD (independent)") == _fmt(res.disagreement.independent)
+    assert metric(at, "D_OOD (independent)") == _fmt(2 * res.variance)
 
 
 @needs_disagreement

@@ -171,8 +171,10 @@ st.markdown(f"**At N/n = {N_over_n:g}** (ψ = {psi0:.4g}):")
 m = st.columns(5)
 m[0].metric("OOD error", fmt(base["error_base"]))
 m[1].metric("ID error", fmt(base["error_id_base"]))
-m[2].metric(f"OOD disagreement ({kind})", fmt(base["d_ood"][kind]))
-m[3].metric(f"ID disagreement ({kind})", fmt(base["d_id"][kind]))
+m[2].metric(
+    f"D_OOD ({kind})", fmt(base["d_ood"][kind]), help=f"OOD disagreement of two models: {KINDS[kind]}."
+)
+m[3].metric(f"D_ID ({kind})", fmt(base["d_id"][kind]), help=f"ID disagreement of two models: {KINDS[kind]}.")
 m[4].metric(
     "Training error",
     fmt(base["training_error"]),
@@ -362,20 +364,12 @@ if est is not None:
         else None
     )
     if at is not None:
-        m = st.columns(3)
+        m = st.columns(5)
         m[0].metric("True OOD error", fmt(at["error"][0]))
-        m[1].metric(
-            "Estimate (ratio)",
-            fmt(at["ratio"][0]),
-            delta=f"bias {fmt(at['ratio_bias'][0], 3)}",
-            delta_color="off",
-        )
-        m[2].metric(
-            "Estimate (variance)",
-            fmt(at["variance"][0]),
-            delta=f"bias {fmt(at['variance_bias'][0], 3)}",
-            delta_color="off",
-        )
+        m[1].metric("Estimate (ratio)", fmt(at["ratio"][0]))
+        m[2].metric("Bias (ratio)", fmt(at["ratio_bias"][0], 3), help="estimate − truth")
+        m[3].metric("Estimate (variance)", fmt(at["variance"][0]))
+        m[4].metric("Bias (variance)", fmt(at["variance_bias"][0], 3), help="estimate − truth")
 
     def _png2() -> bytes:
         series = [

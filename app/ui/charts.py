@@ -298,7 +298,7 @@ def id_ood_scatter(
     color = alt.Color(
         "series:N",
         scale=alt.Scale(domain=series, range=[PALETTE[i % len(PALETTE)] for i in range(len(series))]),
-        legend=alt.Legend(title=series_title),
+        legend=alt.Legend(title=series_title, labelLimit=300),
     )
     shape = alt.Shape(
         "regime:N",
@@ -371,7 +371,9 @@ def series_lines(
             strokeDash=alt.StrokeDash(
                 "style:N",
                 scale=alt.Scale(domain=list(dash_names), range=[[1, 0], [5, 3]]),
-                legend=alt.Legend(title="line", orient="bottom"),
+                legend=alt.Legend(
+                    title="line", orient="bottom", symbolType="stroke", symbolStrokeColor="black"
+                ),
             ),
             tooltip=[
                 "series:N",
