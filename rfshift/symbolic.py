@@ -570,6 +570,11 @@ def asymptotics_mp(
 
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
+    if spec.has_target:
+        raise ValueError(
+            "asymptotics_mp supports only the isotropic linear target: spec.target_power must be None "
+            "or all ones (structured targets, docs/theory.md §19, use rfshift.asymptotics)"
+        )
     if not (isinstance(precision, int) and 15 <= precision <= 10000):
         raise ValueError(f"precision must be an integer number of digits in [15, 10000], got {precision!r}")
     act = get_activation(activation)
