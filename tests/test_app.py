@@ -670,3 +670,28 @@ def test_uploaded_covariances_are_used_at_their_own_size():
     no_traceback(at)
     assert any("own size, d = 12" in c.value for c in at.sidebar.caption)
     assert any("d = 12; n = 24" in i.value for i in at.info), [i.value for i in at.info]
+
+
+@needs_targets
+def test_spectrum_file_with_a_target_column_offers_it_first():
+    csv = b"lam,lam_star,weight,target_power\n1.5,0.5,1,2\n0.5,1.5,1,0\n"
+    at = _upload("curves", "t.csv", csv, "text/csv")
+    assert at.selectbox(key="target").value == "file"
+    ref = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5], target_power=[2.0, 0.0]), phi=0.5, psi=0.25,
+                         gamma=0.0, noise_var=0.1)
+    assert metric(at, "OOD error") == _fmt(ref.error)
+    at.selectbox(key="target").set_value("isotropic").run()
+    iso = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5]), phi=0.5, psi=0.25, gamma=0.0, noise_var=0.1)
+    assert metric(at, "OOD error") == _fmt(iso.error)
+
+
+@needs_targets
+def test_monte_carlo_page_never_compares_a_target_with_a_simulator_that_ignores_it():
+    import inspect
+
+    mc = pytest.importorskip("rfshift.montecarlo")
+    at = open_page("mc", query={"target": "power_law"})
+    if "target_power" in inspect.signature(mc.simulate).parameters:
+        assert not at.error
+    else:
+        assert any("does not draw structured targets" in e.value for e in at.error)

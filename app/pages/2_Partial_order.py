@@ -73,7 +73,7 @@ else:
 if target_families() is not None:
     sb.markdown("**Target (the same for A and B)**")
 choice_a = target_picker(choice_a)
-if choice_a.b is not None:
+if choice_a.b is not None or choice_b.b is not None:
     choice_b = SpectrumChoice(
         guarded(apply_target, choice_b.spec, choice_a, what="Target for shift B"),
         choice_b.label,

@@ -149,13 +149,15 @@ def realise(
     of Σ* the limit sees). The target power b_k is repeated the same way (a diagonal B)."""
     b = choice.b
     if choice.covariances is not None:
-        if b is not None and choice.target is not None:
+        S, S_star, *rest = choice.covariances
+        B = rest[0] if rest else None
+        if b is not None and (B is None or choice.target is not None):
             raise ValueError(
-                "a target on uploaded covariances cannot be used at their own size here: its b is given per "
-                "atom of the joint eigenbasis; use the isotropic target, or a spectrum file (CSV)"
+                "a target chosen here cannot be used with uploaded covariances at their own size: its b is "
+                "given per atom of the joint eigenbasis, not as a matrix. Use the file's own target "
+                "(target_cov in the .npz), the isotropic target, or a spectrum file (CSV)"
             )
-        S, S_star = choice.covariances
-        return S, S_star, None, choice.spec
+        return S, S_star, (B if b is not None else None), choice.spec
     if n0 is None:
         raise ValueError("give the input dimension d for a spectrum given by atoms")
     counts = atom_counts(choice.spec.weights, n0)

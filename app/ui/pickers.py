@@ -27,15 +27,16 @@ LAST_UPLOAD = "_rf_last_upload"
 class SpectrumChoice:
     """A chosen joint spectrum (Σ, Σ*) — with a target, if one was picked — and how it was chosen.
 
-    ``covariances``: the uploaded matrices (Σ, Σ*) when the spectrum came from covariance files (so
-    pages can use them at their own size); ``target``: the target's label (``None``: isotropic).
+    ``covariances``: the uploaded matrices (Σ, Σ*[, B]) when the spectrum came from covariance files (so
+    pages can use them at their own size; B when the file also holds the target covariance);
+    ``target``: the label of a target picked in the app (``None``: isotropic or the file's own).
     """
 
     spec: rf.Spectrum
     label: str
     family: str | None = None
     params: dict[str, float] = field(default_factory=dict)
-    covariances: tuple[np.ndarray, np.ndarray] | None = None
+    covariances: tuple[np.ndarray, ...] | None = None
     target: str | None = None
 
     @property
@@ -102,15 +103,16 @@ def family_param_sliders(
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _load_upload(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _load_upload(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(lam, lam_star, weights, target_power or None) of an uploaded file (``rfio.load_spectrum``)."""
     spec = rfio.load_spectrum(data, name=name)
-    return spec.lam, spec.lam_star, spec.weights
+    return spec.lam, spec.lam_star, spec.weights, getattr(spec, "target_power", None)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _matrices(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(Σ, Σ*) of an .npz or stacked .npy upload already validated by ``rfio.load_spectrum``; None for
-    a CSV (atoms only)."""
+def _matrices(data: bytes, name: str) -> tuple[np.ndarray, ...] | None:
+    """(Σ, Σ*) — and the target covariance B when an .npz holds ``target_cov`` — of an .npz or stacked
+    .npy upload already validated by ``rfio.load_spectrum``; None for a CSV (atoms only)."""
     import io as _io
 
     if name.lower().endswith(".csv") or not (data[:6] == b"\x93NUMPY" or data[:4] == b"PK\x03\x04"):
@@ -119,7 +121,10 @@ def _matrices(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         arr = np.load(_io.BytesIO(data), allow_pickle=False).astype(float)
         return arr[0], arr[1]
     with np.load(_io.BytesIO(data), allow_pickle=False) as z:
-        return z["Sigma"].astype(float), z["Sigma_star"].astype(float)
+        mats = (z["Sigma"].astype(float), z["Sigma_star"].astype(float))
+        if "target_cov" in z.files and np.ndim(z["target_cov"]) == 2:
+            mats += (z["target_cov"].astype(float),)
+        return mats
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -130,9 +135,9 @@ def _pair_matrices(a: bytes, b: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _load_pair(a: bytes, b: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _load_pair(a: bytes, b: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     spec = rfio.load_covariance_pair(a, b)
-    return spec.lam, spec.lam_star, spec.weights
+    return spec.lam, spec.lam_star, spec.weights, getattr(spec, "target_power", None)
 
 
 def _read_upload(f: Any, what: str) -> bytes:
@@ -183,7 +188,12 @@ def upload_picker(prefix: str = "", *, container: Any = None, shared: bool = Tru
         if last is not None:
             c.caption(f"Using the file uploaded earlier: **{last['label']}** (upload another to replace it).")
             spec = guarded(
-                rf.Spectrum, last["lam"], last["lam_star"], last["weights"], what="Invalid spectrum"
+                make_spectrum,
+                last["lam"],
+                last["lam_star"],
+                last["weights"],
+                last["b"],
+                what="Invalid spectrum",
             )
             return SpectrumChoice(spec, last["label"])
         st.info(
@@ -196,23 +206,24 @@ def upload_picker(prefix: str = "", *, container: Any = None, shared: bool = Tru
     if len(files) == 1:
         f = files[0]
         data = _read_upload(f, "upload")
-        lam, lam_star, w = guarded(_load_upload, data, f.name, what=f"Could not read {f.name!r}")
+        lam, lam_star, w, b = guarded(_load_upload, data, f.name, what=f"Could not read {f.name!r}")
         covs = _matrices(data, f.name)
         label = f"upload: {f.name}"
     else:
         fa, fb = files
         da, db = _read_upload(fa, "Σ"), _read_upload(fb, "Σ*")
-        lam, lam_star, w = guarded(
+        lam, lam_star, w, b = guarded(
             _load_pair, da, db, what=f"Could not read the covariance pair {fa.name!r}, {fb.name!r}"
         )
         covs = _pair_matrices(da, db)
         label = f"upload: {fa.name} / {fb.name}"
-    spec = guarded(rf.Spectrum, lam, lam_star, w, what="Invalid spectrum")
+    spec = guarded(make_spectrum, lam, lam_star, w, b, what="Invalid spectrum")
     st.session_state[store_key] = {
         "label": label,
         "lam": lam,
         "lam_star": lam_star,
         "weights": w,
+        "b": b,
         "covariances": covs,
     }
     return SpectrumChoice(spec, label, covariances=covs)
@@ -323,6 +334,13 @@ def target_setting(
     c = container or st.sidebar
     options = [*([TARGET_FILE] if has_file else []), *fams, *([UPLOAD] if allow_upload else [])]
     default = TARGET_FILE if has_file else "isotropic"
+    # A spectrum file that brings its own target selects it when it arrives; without one, "file" is gone.
+    ss, key, flag = st.session_state, f"{prefix}target", f"_rf_{prefix}target_has_file"
+    if has_file and not ss.get(flag, False) and key in ss:
+        ss[key] = TARGET_FILE
+    elif not has_file and ss.get(key) == TARGET_FILE:
+        ss[key] = "isotropic"
+    ss[flag] = has_file
 
     def label(name: str) -> str:
         if name == TARGET_FILE:
@@ -427,11 +445,11 @@ def target_picker(
 
 
 def apply_target(spec: rf.Spectrum, target: SpectrumChoice) -> rf.Spectrum:
-    """``spec`` (same atoms as ``target.spec``) with ``target``'s target power (for a second shift)."""
-    b = target.b
-    if b is None or not hasattr(spec, "with_target"):
+    """``spec`` (same atoms as ``target.spec``) with ``target``'s target power — isotropic when it has
+    none — so that two shifts are compared for the same target."""
+    if not hasattr(spec, "with_target"):
         return spec
-    return spec.with_target(b)
+    return spec.with_target(target.b)
 
 
 def target_explainer(choice: SpectrumChoice) -> None:
