@@ -193,12 +193,12 @@ layers = [
         strokeDash=alt.StrokeDash(
             "test:N",
             scale=alt.Scale(domain=["OOD", "ID"], range=[[1, 0], [6, 3]]),
-            legend=alt.Legend(title="line: theory (limit)"),
+            legend=alt.Legend(title="test law (lines: the limit)"),
         ),
         color=alt.Color(
             "test:N",
             scale=alt.Scale(domain=["OOD", "ID"], range=["#1f77b4", "#ff7f0e"]),
-            legend=alt.Legend(title="colour: test law"),
+            legend=alt.Legend(title="test law (lines: the limit)"),
         ),
     )
 ]

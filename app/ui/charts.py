@@ -359,7 +359,7 @@ def series_lines(
     df = df.assign(style=np.where(df["series"].isin(list(dashed)), dash_names[1], dash_names[0]))
     return (
         alt.Chart(df)
-        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .mark_line(strokeWidth=2)
         .encode(
             x=alt.X(f"{x_name}:Q", title=x_title, scale=alt.Scale(type="log" if log_x else "linear")),
             y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log" if log_y else "linear", zero=False)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -432,6 +432,8 @@ def target_picker(
             choice.covariances,
             f"upload: {f.name}",
         )
+    if name == "isotropic":
+        return choice if choice.b is None else replace(choice, spec=choice.spec.with_target(None))
     spec = guarded(with_target, choice.spec, name, params, what=f"Target {name!r}")
     tlabel = target_label(name, params)
     return SpectrumChoice(

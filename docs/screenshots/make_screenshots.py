@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 # the app scrolls inside its own container, so the viewport sets what is captured
                 page.set_viewport_size({"width": 1440, "height": height})
                 page.goto(f"http://127.0.0.1:{port}/{path}", wait_until="domcontentloaded")
-                page.wait_for_selector(ready, timeout=60_000)
+                page.wait_for_selector(ready, timeout=60_000, state="attached")
                 if args.mc and name.startswith("4_"):
                     page.get_by_role("button", name="Run Monte Carlo").click()
                     page.wait_for_selector("text=max |z|", timeout=600_000)
