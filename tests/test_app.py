@@ -500,6 +500,7 @@ def test_disagreement_page_numbers_match_the_library():
     assert metric(at, "D_OOD (shared_data)") == _fmt(res.disagreement.shared_data)
     assert metric(at, "D_ID (shared_data)") == _fmt(res.disagreement_id.shared_data)
     assert metric(at, "Training error") == _fmt(res.training_error)
+    assert any(f"E_ID + σ² = {_fmt(res.error_id + 0.1)}" in c.value for c in at.caption)
     rel = rf.disagreement_relation(spec, phi=0.5, noise_var=0.1, activation="relu")
     assert metric(at, "Disagreement line: slope") == _fmt(rel.slope) == metric(at, "Error line: slope")
     est = rf.ood_error_estimate(spec, psi=0.25, **kw)

@@ -57,6 +57,14 @@ rows = [
     _row("delta", "1 − df₂/m", res.delta, "0 at the interpolation peak"),
     _row("s", "s = tr Σ/d", spec.s, "training pre-activation variance"),
     _row("s_star", "s* = tr Σ*/d", spec.s_star, "test pre-activation variance"),
+    *(
+        [
+            _row("signal", "⟨bλ⟩", spec.signal, "training signal energy of the target (= s when b ≡ 1)"),
+            _row("signal_star", "⟨bλ*⟩", spec.signal_star, "test signal energy of the target"),
+        ]
+        if hasattr(spec, "signal")
+        else []
+    ),
     _row("mu0", "μ0(s)", tr.mu0, "E σ(g), g ~ N(0, s) (does not enter the limit)"),
     _row("mu1", "μ1(s)", tr.mu1, "E σ'(g)"),
     _row("mu_perp2", "μ⊥²(s)", tr.mu_perp2, "E σ(g)² − μ0² − s μ1²"),

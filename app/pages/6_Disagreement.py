@@ -180,6 +180,12 @@ m[4].metric(
     fmt(base["training_error"]),
     help="Limit of (1/m)‖y − ŷ(X)‖² on the noisy training labels; 0 for a ridgeless interpolator (N ≥ n).",
 )
+if np.isfinite(base["gcv"]):
+    st.caption(
+        "Generalised cross-validation, training error / (1 − df/m)², tends to E_ID + σ² = "
+        f"{fmt(base['gcv'])} (`res.gcv`): a consistent estimate of the ID error against noisy labels, "
+        "silent about the shift."
+    )
 if base["peak"]:
     st.warning(
         "This N/n sits on the interpolation peak (γ = 0, N = n): single models have infinite variance and "
