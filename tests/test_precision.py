@@ -98,3 +98,18 @@ def test_precision_keeps_an_underflowed_mu_perp2() -> None:
     ridgeless = float(rf.asymptotics(spec, psi=0.4, precision=30, **kw).error)
     assert ridgeless / 1e-12 == pytest.approx(0.5, rel=1e-12)
     assert rf.asymptotics(spec, psi=0.5, precision=30, **kw).error == float("inf")
+
+
+def test_float64_refuses_an_underflowed_mu_perp2_ridgeless() -> None:
+    """hardtanh at v = 1e-12: μ⊥² underflows float64. Ridgeless, the engine would otherwise give the
+    linear limit (error/v = 0.1 at ψ = 0.4) instead of the true μ⊥² → 0⁺ one (0.5, see above): it
+    refuses and points to precision=; with a ridge the μ⊥² term is negligible and it answers."""
+    spec = rf.Spectrum.isotropic(1e-12)
+    kw = dict(phi=0.5, noise_var=1e-13, activation="hardtanh")
+    with pytest.raises(ValueError, match="mu_perp2.*precision=30"):
+        rf.asymptotics(spec, psi=0.4, gamma=0.0, **kw)
+    with pytest.raises(ValueError, match="mu_perp2"):
+        rf.asymptotics(spec, psi=[0.4, 0.2], gamma=[0.0, 1e-3], **kw)
+    ridge = float(rf.asymptotics(spec, psi=0.4, gamma=1e-14, **kw).error)
+    assert ridge == pytest.approx(float(rf.asymptotics(spec, psi=0.4, gamma=1e-14, precision=30, **kw).error),
+                                  rel=1e-9)
