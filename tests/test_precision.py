@@ -106,7 +106,7 @@ def test_float64_refuses_an_underflowed_mu_perp2_ridgeless() -> None:
     refuses and points to precision=; with a ridge the μ⊥² term is negligible and it answers."""
     spec = rf.Spectrum.isotropic(1e-12)
     kw = dict(phi=0.5, noise_var=1e-13, activation="hardtanh")
-    with pytest.raises(ValueError, match="mu_perp2.*precision=30"):
+    with pytest.raises(ValueError, match=r"mu_perp2.*precision=30"):
         rf.asymptotics(spec, psi=0.4, gamma=0.0, **kw)
     with pytest.raises(ValueError, match="mu_perp2"):
         rf.asymptotics(spec, psi=[0.4, 0.2], gamma=[0.0, 1e-3], **kw)
