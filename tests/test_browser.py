@@ -157,7 +157,8 @@ def test_learning_curves_in_a_real_browser(browser, app_url, tmp_path):
         thumb = page.locator('.st-key-noise input[type="range"]')
         thumb.wait_for(state="attached", timeout=20_000)
         assert float(thumb.input_value()) == pytest.approx(0.1)
-        page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000)  # layout settled
+        # layout settled: the main chart is drawn (a chart in a collapsed expander stays hidden)
+        page.locator('[data-testid="stVegaLiteChart"]:visible').first.wait_for(timeout=30_000)
         track = page.locator('.st-key-noise [role="group"]')
         for _ in range(3):  # a click during a re-layout can miss; retry
             box = track.bounding_box()
@@ -210,7 +211,7 @@ def test_settings_carry_to_the_next_page_in_a_real_browser(browser, app_url):
         page.goto(f"{app_url}/", wait_until="domcontentloaded", timeout=20_000)
         page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
         page.goto(f"{app_url}/curves?noise=0.7&shift=tilt&act=erf", wait_until="domcontentloaded")
-        page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000)
+        page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000, state="attached")
         page.get_by_role("link", name="Formulas").first.click()
         page.wait_for_function("document.title.includes('Formulas')", timeout=30_000)
         page.wait_for_function("location.search.includes('noise=0.7')", timeout=30_000)
