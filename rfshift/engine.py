@@ -981,6 +981,14 @@ def _evaluate_point(spec: Spectrum, ph: float, ps: float, ga: float, nv: float, 
     return kx, flat
 
 
+def _is_builtin_nonlinear(act: Activation) -> bool:
+    """True for a built-in activation other than ``linear`` (μ⊥² > 0 at every variance)."""
+    try:
+        return act.name != "linear" and get_activation(act.name) is act
+    except (ValueError, TypeError):
+        return False
+
+
 def asymptotics(
     spec: Spectrum,
     *,
@@ -1125,6 +1133,21 @@ def asymptotics(
             f"activation {act.name!r} has mu1(s) = {mu1:.3g} at the training variance s = {spec.s:.6g}: "
             "its features carry no linear signal, which the theory does not support (THEORY.md §3)"
         )
+    if mup2 < _TINY and _is_builtin_nonlinear(act):
+        # μ⊥²(s) > 0 mathematically but below the smallest normal float64 (hardtanh at v ≲ 7e-4, the
+        # smooth built-ins far below): taking it as 0 would give the *linear* ridgeless limit, which
+        # differs from the μ⊥² → 0⁺ limit (docs/theory.md §17). With γ > 0 the term μ⊥²/(μ1² k_x) is
+        # negligible against the ridge, so 0 is the right float64 value there; so it is at ψ = 0, where
+        # ω = μ⊥²/ρ enters the fixed point and the variance exactly like the ridge γ/ρ (THEORY.md §4–5
+        # kernel limit), so its 0⁺ limit is the linear ridgeless one.
+        if np.any((ga == 0) & (ps > 0)):
+            raise ValueError(
+                f"activation {act.name!r} has mu_perp2(s) = {mup2:.3g} at the training variance "
+                f"s = {spec.s:.6g}, below the float64 range, and gamma = 0 with psi > 0 is requested: "
+                "the ridgeless limit with finitely many features depends on mu_perp2 > 0, which float64 "
+                "cannot represent here. Use precision=30 (mpmath) for this point, or gamma > 0"
+            )
+        mup2 = 0.0
 
     solved = None if point is None else _evaluate_point(spec, ph, ps, ga, nv, nl, nlt, mu1, mup2, te_c)
     if solved is not None:
