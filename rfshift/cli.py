@@ -22,6 +22,21 @@ __all__ = ["build_parser", "main"]
 _FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id", "kappa")
 #: Optional column groups of ``curve --quantities`` (docs/theory.md §18).
 _QUANTITIES = ("disagreement", "ensemble", "training_error")
+#: Largest ``curve --num``: the engine holds a few (num × atoms) arrays, and a plotted curve needs far fewer.
+MAX_NUM = 100_000
+#: Largest num × (atoms of the spectrum): the engine needs about 0.3 kB per cell (650 MB at this cap).
+MAX_CELLS = 2_000_000
+#: Fixed values of ``curve`` when not swept (the sweep overwrites the swept one, so giving it is refused).
+_CURVE_DEFAULTS = {"phi": 0.5, "psi": 0.25, "gamma": 1e-2}
+#: Default training label-noise variance of ``curve`` and ``finite`` (the API's noise_var defaults to 0).
+NOISE_VAR_DEFAULT = 0.1
+#: Activations with μ1 ≡ 0 (even σ): the features carry no linear signal and the proportional limit
+#: refuses them (docs/theory.md); ``finite`` still computes their finite-size error.
+_NO_LINEAR = ("abs", "quadratic")
+
+
+def _usable_activations() -> str:
+    return ", ".join(a for a in available_activations() if a not in _NO_LINEAR)
 
 
 def _parse_quantities(text: str) -> list[str]:
@@ -89,17 +104,28 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     if args.spectrum_file and (args.shift is not None or args.param):
         # never ignore an input silently: a file defines the whole spectrum
         raise ValueError("--spectrum-file defines the spectrum; drop --shift/--param (they would be ignored)")
+    if getattr(args, args.sweep) is not None:
+        raise ValueError(f"--{args.sweep} is the swept parameter (--sweep {args.sweep}); its values come "
+                         f"from --start/--stop/--num, so drop --{args.sweep}")
+    if args.ensemble_k is not None and "ensemble" not in _parse_quantities(args.quantities):
+        raise ValueError("--ensemble-k needs --quantities ensemble (it would be ignored)")
+    if not 1 <= args.num <= MAX_NUM:
+        raise ValueError(f"--num must be in [1, {MAX_NUM}], got {args.num}")
     spec = (
         load_spectrum(args.spectrum_file)
         if args.spectrum_file
         else make_shift(args.shift or "swap", **_parse_params(args.param))
     )
+    if args.num * spec.lam.size > MAX_CELLS:
+        raise ValueError(f"--num {args.num} with {spec.lam.size} spectrum atoms needs num × atoms <= "
+                         f"{MAX_CELLS:,} (memory); use --num <= {max(1, MAX_CELLS // spec.lam.size)}")
+    if args.target is not None and spec.target_power is not None:
+        raise ValueError(f"--spectrum-file {args.spectrum_file} has a target_power column; --target "
+                         f"{args.target} would replace it: drop --target, or drop the column")
     if args.target is not None:
         spec = make_target(spec, args.target, **_parse_params(args.target_param, "--target-param"))
     elif args.target_param:
         raise ValueError("--target-param needs --target")
-    if args.num < 1:
-        raise ValueError(f"--num must be >= 1, got {args.num}")
     lo, hi = args.start, args.stop
     if args.log:
         if lo <= 0 or hi <= 0:
@@ -107,10 +133,11 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         values = np.geomspace(lo, hi, args.num)
     else:
         values = np.linspace(lo, hi, args.num)
-    params = {"phi": args.phi, "psi": args.psi, "gamma": args.gamma}
-    params[args.sweep] = values
+    fixed = {k: (v if getattr(args, k) is None else getattr(args, k)) for k, v in _CURVE_DEFAULTS.items()
+             if k != args.sweep}
+    params = {**fixed, args.sweep: values}
     quantities = _parse_quantities(args.quantities) if args.quantities else []
-    ks = _parse_ks(args.ensemble_k)
+    ks = _parse_ks(args.ensemble_k or "2,inf")
     res = asymptotics(spec, **params, noise_var=args.noise_var, activation=args.activation,
                       nonlinear_var=args.nonlinear_var, nonlinear_var_test=args.nonlinear_var_test,
                       teacher=args.teacher)
@@ -129,8 +156,14 @@ def _cmd_curve(args: argparse.Namespace) -> int:
             {k: (v if np.isfinite(v) else None) for k, v in row.items()} | {"interpolation_peak": bool(p)}
             for row, p in zip(rows, peak, strict=True)
         ]
-        json.dump({"spectrum": repr(spec), "activation": res.activation.name, "rows": clean},
-                  sys.stdout, indent=2, allow_nan=False)
+        doc = {"spectrum": repr(spec),
+               "spectrum_source": args.spectrum_file or f"--shift {args.shift or 'swap'}",
+               "activation": res.activation.name, "sweep": args.sweep, **fixed,
+               "noise_var": args.noise_var, "target": args.target,
+               "target_params": _parse_params(args.target_param, "--target-param"),
+               "teacher": args.teacher, "nonlinear_var": args.nonlinear_var,
+               "nonlinear_var_test": args.nonlinear_var_test, "rows": clean}
+        json.dump(doc, sys.stdout, indent=2, allow_nan=False, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
@@ -197,31 +230,47 @@ def _cmd_finite(args: argparse.Namespace) -> int:
         raise ValueError(f"--sigma must be an n0 × n0 matrix with n0 <= {MAX_DIM}, got shape {S.shape}")
     res = finite_size(S, S_star, m=args.m, n1=args.n1, gamma=args.gamma, noise_var=args.noise_var,
                       activation=args.activation, draws=args.draws, seed=args.seed)
+    lim, no_limit = None, ""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        lim = asymptotics(Spectrum.from_covariances(S, S_star), phi=res.phi, psi=res.psi,
-                          gamma=args.gamma, noise_var=args.noise_var, activation=args.activation)
+        try:
+            lim = asymptotics(Spectrum.from_covariances(S, S_star), phi=res.phi, psi=res.psi,
+                              gamma=args.gamma, noise_var=args.noise_var, activation=args.activation)
+        except ValueError as exc:  # e.g. μ1 = 0 (abs, quadratic): the finite-size error still stands
+            no_limit = str(exc)
+    # the concentration warning advises rfshift.finite_size(...), which is what this command ran
+    notes = [str(w.message).split("; use rfshift.finite_size")[0] + "; the finite-size column is the "
+             "answer at these sizes" if "rfshift.finite_size" in str(w.message) else str(w.message)
+             for w in caught] if lim is not None else []
     fields = ("error", "bias", "variance", "error_id", "bias_id", "variance_id")
     if args.format == "json":
         def num(v: object) -> float | None:  # JSON has no infinity: inf (interpolation threshold) -> null
             x = float(v)  # type: ignore[arg-type]
             return x if np.isfinite(x) else None
 
-        out = {"n0": res.n0, "m": res.m, "n1": res.n1, "draws": res.draws, "activation": res.activation,
+        out = {"n0": res.n0, "m": res.m, "n1": res.n1, "draws": res.draws, "seed": res.seed,
+               "gamma": res.gamma, "noise_var": res.noise_var, "activation": res.activation,
+               "interpolation_peak": res.interpolation_peak,
                "finite_size": {f: num(getattr(res, f)) for f in fields}
                | {f + "_se": num(getattr(res, f + "_se")) for f in fields},
-               "limit": {f: num(getattr(lim, f)) for f in fields},
-               "concentration_warning": [str(w.message) for w in caught]}
+               "limit": None if lim is None else {f: num(getattr(lim, f)) for f in fields},
+               "limit_unavailable": no_limit or None,
+               "concentration_warning": notes}
         json.dump(out, sys.stdout, indent=2, allow_nan=False, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        print(f"n0={res.n0} m={res.m} n1={res.n1} activation={res.activation} draws={res.draws}")
+        print(f"n0={res.n0} m={res.m} n1={res.n1} gamma={res.gamma:g} noise_var={res.noise_var:g} "
+              f"activation={res.activation} draws={res.draws} seed={res.seed}")
         print(f"{'':>12} {'finite-size':>12} {'s.e.':>10} {'limit':>12}")
         for f in fields:
-            print(f"{f:>12} {getattr(res, f):>12.6g} {getattr(res, f + '_se'):>10.2g} "
-                  f"{float(getattr(lim, f)):>12.6g}")
-        for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
+            lv = "n/a" if lim is None else f"{float(getattr(lim, f)):.6g}"
+            print(f"{f:>12} {getattr(res, f):>12.6g} {getattr(res, f + '_se'):>10.2g} {lv:>12}")
+        if res.interpolation_peak:
+            print("interpolation peak: ridgeless with rank(Φ) = m, the variance diverges (inf)")
+        if no_limit:
+            print(f"note: no proportional limit: {no_limit}", file=sys.stderr)
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
     return 0
 
 
@@ -237,18 +286,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--sweep", choices=["phi", "psi", "gamma"], default="psi")
     c.add_argument("--start", type=float, default=0.05)
     c.add_argument("--stop", type=float, default=2.0)
-    c.add_argument("--num", type=int, default=20)
+    c.add_argument("--num", type=int, default=20,
+                   help=f"number of points, 1..{MAX_NUM:,} and num × spectrum atoms <= {MAX_CELLS:,} "
+                   "(default 20)")
     c.add_argument("--log", action="store_true", help="log-spaced sweep values")
-    c.add_argument("--phi", type=float, default=0.5, help="n0/m (default 0.5)")
-    c.add_argument("--psi", type=float, default=0.25, help="n0/n1 (default 0.25)")
-    c.add_argument("--gamma", type=float, default=1e-2, help="ridge (default 0.01)")
-    c.add_argument("--noise-var", type=float, default=0.1, dest="noise_var")
-    c.add_argument("--activation", default="relu", help=f"one of {', '.join(available_activations())}")
+    fixed = "; refused when it is the --sweep parameter"
+    c.add_argument("--phi", type=float, default=None, help="n0/m (default 0.5" + fixed + ")")
+    c.add_argument("--psi", type=float, default=None, help="n0/n1 (default 0.25" + fixed + ")")
+    c.add_argument("--gamma", type=float, default=None, help="ridge (default 0.01" + fixed + ")")
+    c.add_argument("--noise-var", type=float, default=NOISE_VAR_DEFAULT, dest="noise_var",
+                   help=f"training label-noise variance (default {NOISE_VAR_DEFAULT:g}; the Python API's "
+                   "noise_var defaults to 0)")
+    c.add_argument("--activation", default="relu",
+                   help=f"one of {_usable_activations()} (not {', '.join(_NO_LINEAR)}: μ1 = 0, "
+                   "no proportional limit)")
     c.add_argument("--shift", default=None, choices=sorted(FAMILIES),
                    help="named shift family (default swap)")
     c.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="shift-family parameter, repeatable")
-    c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weights]) or .npz/.npy covariances")
+    c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weights][,target_power]) or .npz/.npy "
+                   "covariances (a file with target_power cannot be combined with --target)")
     c.add_argument("--target", choices=sorted(TARGETS), default=None,
                    help="target family put on the spectrum's atoms (default: the spectrum's own "
                         "target power, isotropic if none)")
@@ -265,8 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra columns, comma-separated: " + ", ".join(_QUANTITIES)
                    + " (disagreement: three pairings, OOD and ID; ensemble: error of K-model "
                    "ensembles, see --ensemble-k; training_error: training error and the GCV limit)")
-    c.add_argument("--ensemble-k", default="2,inf", dest="ensemble_k", metavar="LIST",
-                   help="ensemble sizes for --quantities ensemble, integers >= 1 or inf (default 2,inf)")
+    c.add_argument("--ensemble-k", default=None, dest="ensemble_k", metavar="LIST",
+                   help="ensemble sizes for --quantities ensemble (refused without it), integers >= 1 "
+                   "or inf (default 2,inf)")
     c.set_defaults(func=_cmd_curve)
 
     i = sub.add_parser("info", help="Gaussian-equivalence constants of an activation")
@@ -275,8 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_info)
 
     v = sub.add_parser("validate", help="Monte Carlo vs theory on a documented suite (needs JAX)")
-    v.add_argument("--n0", type=int, default=None)
-    v.add_argument("--trials", type=int, default=None)
+    v.add_argument("--n0", type=int, default=None, help="input dimension (default 256, --quick 128)")
+    v.add_argument("--trials", type=int, default=None, help="Monte Carlo trials (default 32, --quick 12)")
     v.add_argument("--quick", action="store_true")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--fine", action="store_true", help="also check the fine-grained variance terms")
@@ -290,9 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--m", type=int, required=True, help="number of training samples")
     f.add_argument("--n1", type=int, required=True, help="number of random features")
     f.add_argument("--gamma", type=float, default=1e-2, help="ridge (default 0.01)")
-    f.add_argument("--noise-var", type=float, default=0.1, dest="noise_var")
-    f.add_argument("--activation", default="relu", help=f"one of {', '.join(available_activations())}")
-    f.add_argument("--draws", type=int, default=8, help="W draws (>= 3, default 8)")
+    f.add_argument("--noise-var", type=float, default=NOISE_VAR_DEFAULT, dest="noise_var",
+                   help=f"training label-noise variance (default {NOISE_VAR_DEFAULT:g}; the Python API's "
+                   "noise_var defaults to 0)")
+    f.add_argument("--activation", default="relu",
+                   help=f"one of {', '.join(available_activations())} (for {', '.join(_NO_LINEAR)}, "
+                   "μ1 = 0: no limit column)")
+    f.add_argument("--draws", type=int, default=8, help="W draws (3..10000, default 8)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--format", choices=["table", "json"], default="table")
     f.set_defaults(func=_cmd_finite)

@@ -38,6 +38,8 @@ __all__ = ["MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samp
 
 #: Refuse sizes whose working arrays would exceed this many GiB (a clear error instead of an OOM kill).
 MAX_MEMORY_GIB = 16.0
+#: Largest number of W draws (each costs an n1 × n1 eigendecomposition; the s.e. falls like 1/√draws).
+MAX_DRAWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class FiniteSize:
     predictor averaged over W, X and ε; it is estimated from pairs of independent draws (see
     docs/theory.md), so it is unbiased but carries its own standard error. Errors exclude test-label
     noise, as everywhere in rfshift. ``inf`` marks the interpolation threshold (ridgeless with
-    rank(Φ) = m).
+    rank(Φ) = m): there ``error``, ``variance`` and their ``*_se`` are ``inf`` and
+    ``interpolation_peak`` is True.
 
     ``error_draws``/``error_id_draws``: the per-draw errors (conditional on W); ``kappa``: the
     per-draw effective regulariser κ; ``kernel_bound``: the largest truncation bound of a Mehler
@@ -83,6 +86,7 @@ class FiniteSize:
     error_id_draws: np.ndarray = field(repr=False)
     kappa: np.ndarray = field(repr=False)
     kernel_bound: float = 0.0
+    interpolation_peak: bool = False
 
     @property
     def phi(self) -> float:
@@ -276,10 +280,13 @@ def _target_cov(target_cov: object, n0: int) -> np.ndarray | None:
     if arr.ndim == 1:
         if arr.shape != (n0,) or not np.all(np.isfinite(arr)) or (arr < 0).any():
             raise ValueError(f"target_cov as a vector must hold {n0} finite values >= 0 (a diagonal)")
-        return np.diag(arr)
-    B = _covariance(arr, "target_cov")
-    if B.shape != (n0, n0):
-        raise ValueError(f"target_cov must be {n0} × {n0}, got {B.shape}")
+        B = np.diag(arr)
+    else:
+        B = _covariance(arr, "target_cov")
+        if B.shape != (n0, n0):
+            raise ValueError(f"target_cov must be {n0} × {n0}, got {B.shape}")
+    if not np.trace(B) > 0:  # as Spectrum refuses an all-zero target_power
+        raise ValueError("target_cov is zero (tr B = 0): the target would be identically zero")
     return B
 
 
@@ -287,6 +294,8 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     m = _check_int(m, "m", 1)
     n1 = _check_int(n1, "n1", 1)
     draws = _check_int(draws, "draws", 3)
+    if draws > MAX_DRAWS:
+        raise ValueError(f"draws must be <= {MAX_DRAWS} (MAX_DRAWS), got {draws}")
     seed = _check_int(seed, "seed", 0)
     gamma = _check_real(gamma, "gamma")
     noise_var = _check_real(noise_var, "noise_var")
@@ -335,7 +344,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         se_v = [_jackknife(loo_e[:, k] - loo_b[:, k]) for k in range(2)]
     else:  # interpolation threshold (m = rank Φ, ridgeless): the variance diverges, the bias does not
         err = np.full(2, math.inf)
-        se_e = se_v = [0.0, 0.0]
+        se_e = se_v = [math.inf, math.inf]
     return FiniteSize(
         error=float(err[0]), bias=float(bias[0]), variance=float(err[0] - bias[0]),
         error_id=float(err[1]), bias_id=float(bias[1]), variance_id=float(err[1] - bias[1]),
@@ -343,7 +352,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         error_id_se=se_e[1], bias_id_se=se_b[1], variance_id_se=se_v[1],
         n0=n0, m=m, n1=n1, gamma=gamma, noise_var=noise_var, activation=act.name, draws=draws, seed=seed,
         source=source, error_draws=errs[:, 0].copy(), error_id_draws=errs[:, 1].copy(), kappa=kappas,
-        kernel_bound=float(bound),
+        kernel_bound=float(bound), interpolation_peak=bool(np.isinf(err).any()),
     )
 
 
@@ -376,15 +385,16 @@ def finite_size(
     activation:
         Name or :class:`rfshift.Activation`. ReLU, leaky ReLU, erf, linear and quadratic use closed-form
         kernels; other activations a Mehler series whose truncation bound is reported as
-        ``kernel_bound``.
+        ``kernel_bound``. Activations with μ1 = 0 (quadratic, abs) are accepted (the kernel given W
+        needs no linear part), though :func:`rfshift.asymptotics` has no limit for them.
     draws:
-        Number of independent W draws (>= 3: the bias is estimated from pairs of draws and every
-        quantity gets a jackknife standard error).
+        Number of independent W draws (3 <= draws <= ``MAX_DRAWS`` = 10 000: the bias is estimated
+        from pairs of draws and every quantity gets a jackknife standard error).
     seed:
         Seed of the W draws (``numpy.random.default_rng``).
     target_cov:
         Covariance B of β (the target y = βᵀx/√n0 with β ~ N(0, B)); ``None`` is B = I as in
-        THEORY.md §1. A 1-D array is read as a diagonal.
+        THEORY.md §1. A 1-D array is read as a diagonal. B = 0 is refused (ValueError).
 
     Returns
     -------
@@ -445,10 +455,11 @@ def finite_size_from_samples(
     ``X_train`` (N × n0) and ``X_test`` (N* × n0) are samples (rows). Given W, Φ = FᵀF/N, Ψ = FᵀX/(N√n0)
     and E y² = βᵀ(XᵀX/N)β/n0 are the *empirical, uncentred* moments of the rows (no Gaussian
     assumption on x: the inputs' non-Gaussian second-order structure, e.g. varying norms, is kept).
-    The model is trained on ``m`` samples drawn from the training rows (default ``m = N``) and tested on
-    the law of the test rows (OOD) and of the training rows (``*_id``). The moments carry a sampling
-    error from the finite N (relative O(1/√N)); docs/validation.md §9.4 measures it by splitting the
-    rows in halves (≤ 1% relative with 20 000 image patches).
+    The model is trained on ``m`` samples drawn from the training rows (default and largest
+    ``m = N``; ValueError beyond) and tested on the law of the test rows (OOD) and of the training
+    rows (``*_id``). The moments carry a sampling error from the finite N (relative O(1/√N));
+    docs/validation.md §9.4 measures it by splitting the rows in halves (≤ 1% relative with 20 000
+    image patches).
     Also available as ``rfshift.finite_size.from_samples``.
     """
     act = get_activation(activation)
@@ -460,6 +471,9 @@ def finite_size_from_samples(
         )
     if m is None:
         m = Xa.shape[0]
+    elif isinstance(m, numbers.Integral) and not isinstance(m, bool) and m > Xa.shape[0]:
+        raise ValueError(f"m = {m} is larger than the {Xa.shape[0]} rows of X_train; the model is "
+                         "trained on m of those rows, so m <= rows")
     if not np.any(Xa):
         raise ValueError("X_train is all zeros")
     return _run(_SampleLaw(Xa, act), _SampleLaw(Xb, act), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,

@@ -56,6 +56,8 @@ def _read(source: str | os.PathLike | bytes, what: str) -> tuple[bytes, str]:
         data, name = bytes(source), ""
     else:
         path = Path(source)
+        if path.is_dir():
+            raise SpectrumFileError(f"{what}: {str(path)!r} is a directory, not a file")
         if not path.is_file():
             raise SpectrumFileError(f"{what}: no such file {str(path)!r}")
         if path.stat().st_size > MAX_BYTES:

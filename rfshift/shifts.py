@@ -1,7 +1,8 @@
 """Named covariate-shift families built on :class:`rfshift.Spectrum`.
 
 Each family is a function returning a ``Spectrum``; :data:`FAMILIES` lists them with their
-parameters (default, lower, upper bound) for the CLI and the app.
+parameters (default, lower, upper bound) for the CLI and the app. Those bounds are the one source
+of truth for each named parameter's allowed range: the family functions enforce exactly them.
 
 Target families (docs/theory.md, "Structured and nonlinear targets") put a target power b_k on the
 atoms of a given spectrum; :data:`TARGETS` lists them like :data:`FAMILIES`. Every target family is
@@ -25,6 +26,7 @@ __all__ = [
     "TARGETS",
     "ShiftFamily",
     "TargetFamily",
+    "against_target",
     "aligned_target",
     "isotropic_scaling",
     "make_shift",
@@ -48,11 +50,30 @@ def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = Fal
     return x
 
 
+def _param(kind: str, family: str, name: str, value: object) -> float:
+    """Check ``value`` of parameter ``name`` of a named shift (``kind="shift"``) or target
+    (``kind="target"``) family against its (default, lo, hi) entry in :data:`FAMILIES` /
+    :data:`TARGETS`: the one source of truth for the allowed range. Raises TypeError (not a real
+    number) or ValueError (NaN, or outside [lo, hi]), naming the family and the parameter."""
+    table = FAMILIES if kind == "shift" else TARGETS
+    _, lo, hi = table[family].params[name]
+    where = f"{family} {kind}: {name}"
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"{where} must be a real number, got {value!r}") from None
+    if math.isnan(x):
+        raise ValueError(f"{where} is NaN; give a number in [{lo:g}, {hi:g}]")
+    if not lo <= x <= hi:
+        raise ValueError(f"{where} must be in [{lo:g}, {hi:g}], got {value!r}")
+    return x
+
+
 def isotropic_scaling(c: float = 2.0, *, lam: object = (1.0,), weights: object | None = None,
                       target_power: object | None = None) -> Spectrum:
     """Σ* = c Σ (test inputs c times larger in every direction); ``lam`` is the training spectrum
     (with optional ``weights`` and ``target_power`` per atom)."""
-    c = _check("c", c, 0.0, 1e6, lo_open=True)
+    c = _param("shift", "scaling", "c", c)
     lam_a = np.asarray(lam, dtype=float)
     return Spectrum(lam_a, c * lam_a, weights, target_power)
 
@@ -60,8 +81,8 @@ def isotropic_scaling(c: float = 2.0, *, lam: object = (1.0,), weights: object |
 def swap(high: float = 1.5, low: float = 0.5) -> Spectrum:
     """Two equally weighted directions; the test law swaps their variances: λ = (high, low),
     λ* = (low, high). Equal traces; the shift moves test mass to the poorly learned direction."""
-    high = _check("high", high, 0.0, 1e6, lo_open=True)
-    low = _check("low", low, 0.0, 1e6)
+    high = _param("shift", "swap", "high", high)
+    low = _param("shift", "swap", "low", low)
     return Spectrum([high, low], [low, high])
 
 
@@ -71,8 +92,8 @@ def power_law(
     """Power-law training spectrum λ_k ∝ k^(−exponent), k = 1..n_atoms, normalised to tr Σ/n0 = 1,
     and test spectrum Σ* = Σ^alpha renormalised to the same trace (``trace="equal"``) or left as is
     (``trace="raw"``). alpha > 1 moves test mass to the top directions, alpha < 1 to the tail."""
-    exponent = _check("exponent", exponent, 0.0, 10.0)
-    alpha = _check("alpha", alpha, -5.0, 5.0)
+    exponent = _param("shift", "power_law", "exponent", exponent)
+    alpha = _param("shift", "power_law", "alpha", alpha)
     n = int(_check("n_atoms", n_atoms, 1, 1e6))
     if trace not in ("equal", "raw"):
         raise ValueError(f"trace must be 'equal' or 'raw', got {trace!r}")
@@ -90,7 +111,7 @@ def tilt(tau: float = 1.0, *, lam: object | None = None, weights: object | None 
     """Tilt the test mass toward large (tau > 0) or small (tau < 0) training eigen-directions at
     equal trace: λ*_k ∝ λ_k exp(tau · z_k), z_k the standardised log λ_k. Default training spectrum:
     10 atoms log-spaced over [0.1, 10]; ``target_power`` (per atom) is carried over."""
-    tau = _check("tau", tau, -10.0, 10.0)
+    tau = _param("shift", "tilt", "tau", tau)
     lam_a = np.geomspace(0.1, 10.0, 10) if lam is None else np.asarray(lam, dtype=float)
     spec0 = Spectrum(lam_a, lam_a, weights)
     logl = np.log(np.where(spec0.lam > 0, spec0.lam, np.nan))
@@ -105,9 +126,9 @@ def tilt(tau: float = 1.0, *, lam: object | None = None, weights: object | None 
 def rotation(angle: float = 45.0, high: float = 1.5, low: float = 0.5) -> Spectrum:
     """Σ = diag(high, low) and Σ* = R Σ Rᵀ with R a rotation by ``angle`` degrees (non-commuting
     for 0 < angle < 90): λ* = (high cos²θ + low sin²θ, high sin²θ + low cos²θ)."""
-    angle = _check("angle", angle, -360.0, 360.0)
-    high = _check("high", high, 0.0, 1e6, lo_open=True)
-    low = _check("low", low, 0.0, 1e6)
+    angle = _param("shift", "rotation", "angle", angle)
+    high = _param("shift", "rotation", "high", high)
+    low = _param("shift", "rotation", "low", low)
     c, s = math.cos(math.radians(angle)) ** 2, math.sin(math.radians(angle)) ** 2
     return Spectrum([high, low], [high * c + low * s, high * s + low * c])
 
@@ -142,7 +163,7 @@ FAMILIES: dict[str, ShiftFamily] = {
     "tilt": ShiftFamily("tilt", tilt, {"tau": (1.0, -3.0, 3.0)},
                         "test mass tilted toward large (tau>0) or small (tau<0) directions"),
     "rotation": ShiftFamily("rotation", rotation,
-                            {"angle": (45.0, 0.0, 90.0), "high": (1.5, 0.05, 10.0),
+                            {"angle": (45.0, -90.0, 90.0), "high": (1.5, 0.05, 10.0),
                              "low": (0.5, 0.0, 10.0)},
                             "Σ* a rotated copy of Σ (non-commuting)"),
 }
@@ -169,7 +190,7 @@ def source_target(spec: Spectrum, alpha: float = 1.0) -> Spectrum:
     the small ones (hard targets), alpha = 0 is isotropic. Atoms with λ = 0 get b = 0 for alpha > 0
     and are refused for alpha < 0 (λ^alpha would be infinite). Raises ValueError.
     """
-    alpha = _check("alpha", alpha, -5.0, 5.0)
+    alpha = _param("target", "power_law", "alpha", alpha)
     lam = spec.lam
     zero = lam == 0
     if alpha < 0 and (zero & (spec.weights > 0)).any():
@@ -181,19 +202,31 @@ def source_target(spec: Spectrum, alpha: float = 1.0) -> Spectrum:
     return _normalised(spec, b)
 
 
+def _aligned_power(spec: Spectrum, tau: float) -> Spectrum:
+    """b ∝ ρ^tau, ρ_k = (λ*_k/s* + δ)/(λ_k/s + δ), δ = 1e-6, normalised to ⟨b λ⟩ = s (signed tau)."""
+    delta = 1e-6
+    ratio = (spec.lam_star / spec.s_star + delta) / (spec.lam / spec.s + delta)
+    return _normalised(spec, ratio**tau)
+
+
 def aligned_target(spec: Spectrum, tau: float = 1.0) -> Spectrum:
     """Target power aligned with the shift: b_k ∝ (ρ_k)^tau with ρ_k = (λ*_k/s* + δ)/(λ_k/s + δ),
     δ = 1e-6, the test-to-train variance ratio of direction k (trace-normalised); normalised to
     ⟨b λ⟩ = s.
 
     tau > 0 puts the target where the shift adds test mass relative to training (the harmful case:
-    the shift moves test mass onto directions the target needs and training rarely saw); tau < 0 puts
-    it where the shift removes test mass ("against" the shift); tau = 0 is isotropic.
+    the shift moves test mass onto directions the target needs and training rarely saw); tau = 0 is
+    isotropic. tau must lie in the range of ``TARGETS["aligned"]`` ([0, 3]); the opposite direction
+    is :func:`against_target`. Raises TypeError/ValueError naming the family and tau.
     """
-    tau = _check("tau", tau, -10.0, 10.0)
-    delta = 1e-6
-    ratio = (spec.lam_star / spec.s_star + delta) / (spec.lam / spec.s + delta)
-    return _normalised(spec, ratio**tau)
+    return _aligned_power(spec, _param("target", "aligned", "tau", tau))
+
+
+def against_target(spec: Spectrum, tau: float = 1.0) -> Spectrum:
+    """Target power against the shift: b_k ∝ (1/ρ_k)^tau (ρ_k as in :func:`aligned_target`), i.e.
+    the target sits where the shift removes test mass; tau in the range of ``TARGETS["against"]``
+    ([0, 3]). Raises TypeError/ValueError naming the family and tau."""
+    return _aligned_power(spec, -_param("target", "against", "tau", tau))
 
 
 @dataclass(frozen=True)
@@ -223,7 +256,7 @@ TARGETS: dict[str, TargetFamily] = {
                               "source condition b ∝ λ^alpha, ⟨bλ⟩ = s"),
     "aligned": TargetFamily("aligned", aligned_target, {"tau": (1.0, 0.0, 3.0)},
                             "b ∝ (λ*/λ)^tau: target where the shift adds test mass"),
-    "against": TargetFamily("against", lambda spec, tau=1.0: aligned_target(spec, -tau),
+    "against": TargetFamily("against", against_target,
                             {"tau": (1.0, 0.0, 3.0)},
                             "b ∝ (λ/λ*)^tau: target where the shift removes test mass"),
 }

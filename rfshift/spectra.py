@@ -66,7 +66,9 @@ class Spectrum:
         Optional input dimension the atoms come from (keyword only). Set by
         :meth:`from_covariances` and :meth:`from_samples`; ``None`` (default) reads the atoms as a
         measure of the proportional limit (n0 → ∞). Only the concentration diagnostic
-        (:func:`rfshift.concentration`) uses it; the limit itself does not depend on it.
+        (:func:`rfshift.concentration`) uses it; the limit itself does not depend on it. It must be
+        at least the number of atoms of positive weight (each atom is one or more of the n0
+        eigen-directions); ValueError otherwise.
 
     ``s = Σ p λ = tr Σ / n0`` and ``s_star = Σ p λ* = tr Σ* / n0`` must both be positive.
 
@@ -95,6 +97,10 @@ class Spectrum:
             n0 = int(n0)
         object.__setattr__(self, "n0", n0)
         lam_a = _atoms(lam, "lam")
+        if n0 is not None and weights is None and n0 < lam_a.size:
+            # uniform weights: each atom is at least one of the n0 eigen-directions
+            raise ValueError(f"n0 = {n0} is smaller than the number of atoms ({lam_a.size}); each atom "
+                             "is at least one of the n0 eigen-directions")
         lam_s = _atoms(lam_star, "lam_star")
         if lam_s.shape != lam_a.shape:
             raise ValueError(
@@ -112,6 +118,9 @@ class Spectrum:
             if not total > 0:
                 raise ValueError("weights sum to zero; give at least one positive weight")
             w = w / total
+            if n0 is not None and n0 < int(np.count_nonzero(w)):
+                raise ValueError(f"n0 = {n0} is smaller than the number of atoms of positive weight "
+                                 f"({int(np.count_nonzero(w))}); each is at least one eigen-direction")
         s = float(w @ lam_a)
         s_star = float(w @ lam_s)
         if not s > 0:

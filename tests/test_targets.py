@@ -24,7 +24,7 @@ import pytest
 from scipy import optimize
 
 import rfshift as rf
-from rfshift.shifts import TARGETS, aligned_target, make_target, source_target
+from rfshift.shifts import TARGETS, against_target, aligned_target, make_target, source_target
 
 # THEORY.md §10 (λ, λ*, p, φ, ψ, γ, σ², activation)
 R_CASES = [
@@ -297,7 +297,7 @@ def test_target_families_normalised_and_ordered():
         assert spec.signal == pytest.approx(base.s, rel=1e-12), name
     iso = float(rf.asymptotics(base, phi=0.5, psi=0.3, gamma=0.01).error)
     al = float(rf.asymptotics(aligned_target(base, 1.0), phi=0.5, psi=0.3, gamma=0.01).error)
-    ag = float(rf.asymptotics(aligned_target(base, -1.0), phi=0.5, psi=0.3, gamma=0.01).error)
+    ag = float(rf.asymptotics(against_target(base, 1.0), phi=0.5, psi=0.3, gamma=0.01).error)
     assert ag < iso < al  # a target where the shift adds test mass is the harmful one
     easy = float(rf.asymptotics(source_target(base, 1.0), phi=0.5, psi=0.3, gamma=0.01).error_id)
     hard = float(rf.asymptotics(source_target(base, -1.0), phi=0.5, psi=0.3, gamma=0.01).error_id)

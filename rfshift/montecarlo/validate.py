@@ -48,6 +48,8 @@ DEFAULT_N0, DEFAULT_TRIALS = 256, 32
 QUICK_N0, QUICK_TRIALS = 128, 12
 #: Fewer trials make the s.e. itself too noisy for a |z| > 4 rule (Student t with trials − 1 d.o.f.).
 MIN_TRIALS = 12
+#: More trials only cost time (the s.e. falls like 1/√trials); this bounds a mistyped --trials.
+MAX_TRIALS = 10_000
 DENSE_N0_CAP = 1024
 
 
@@ -144,6 +146,8 @@ _HEAD = f"{'case':<26} {'quantity':<14} {'theory':>11} {'MC':>11} {'s.e.':>9} {'
 
 
 def _check_trials(trials: int) -> None:
+    if trials > MAX_TRIALS:
+        raise ValueError(f"--trials must be <= {MAX_TRIALS}, got {trials}")
     if trials < MIN_TRIALS:
         raise ValueError(f"--trials must be >= {MIN_TRIALS} for the |z| > {Z_FAIL:g} test (the standard "
                          f"error from {trials} trials is too noisy); got {trials}")
@@ -161,8 +165,11 @@ def format_table(rows: list[Row], header: bool = True) -> str:
 def main(args) -> int:
     """CLI entry: ``args.n0, args.trials, args.quick, args.seed, args.fine``; 0 if every |z| <= 4."""
     t0 = time.perf_counter()
+    # every argument is checked before the table header is printed
     if args.trials is not None:
         _check_trials(int(args.trials))
+    if args.n0 is not None and int(args.n0) < 2:
+        raise ValueError(f"--n0 must be >= 2 (the input dimension), got {args.n0}")
     print(format_table([]), flush=True)
     rows = run_suite(n0=args.n0, trials=args.trials, quick=bool(args.quick), seed=int(args.seed),
                      fine=bool(getattr(args, "fine", False)),
