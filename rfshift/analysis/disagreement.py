@@ -123,6 +123,9 @@ def disagreement_relation(
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
     kind: str = "shared_data",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> DisagreementRelation:
     """Slope and intercept of OOD vs ID disagreement as the number of features varies.
 
@@ -150,31 +153,53 @@ def disagreement_relation(
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
     act = get_activation(activation)
-    lin = linear_relation(spec, phi=phi, noise_var=noise_var, activation=act)
+    tkw = dict(nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+    lin = linear_relation(spec, phi=phi, noise_var=noise_var, activation=act, **tkw)
     shape = np.shape(lin.slope)
     ph, nv = np.ravel(lin.phi), np.ravel(lin.noise_var)
     # Bias does not depend on ψ on this family (k_x does not): evaluate it at ψ = φ/2.
-    res = asymptotics(spec, phi=ph, psi=0.5 * ph, gamma=0.0, noise_var=nv, activation=act)
+    res = asymptotics(spec, phi=ph, psi=0.5 * ph, gamma=0.0, noise_var=nv, activation=act, **tkw)
     bias_id, bias_ood = np.ravel(res.bias_id), np.ravel(res.bias)
     kx = np.ravel(res.k_x)
     lam, lam_s, p = spec.lam, spec.lam_star, spec.weights
     u = atom_u(kx, lam)
     a2 = ((1.0 - u) ** 2) @ p  # ⟨λ²/(λ + k_x)²⟩
-    tr, te = res.train_constants, res.test_constants
-    xi_id = tr.mu1**2 * ((u * u) @ (p * lam)) + tr.mu_perp2  # Ξ = μ1² k_x² c0 + μ⊥²
-    xi_ood = te.mu1**2 * ((u * u) @ (p * lam_s)) + te.mu_perp2  # Ξ* (THEORY.md §7)
     slope = np.ravel(lin.slope)
-    b_id, b_ood = 2.0 * np.ravel(lin.b_id), 2.0 * np.ravel(lin.b_ood)
     zeros = np.zeros_like(slope)
-    if kind == "shared_data":
-        a_id, a_ood, c_id, c_ood = zeros, zeros, zeros, zeros
-    else:
-        a_id = 2.0 * (np.ravel(lin.a_id) - bias_id)  # 2(V_X + V_Xε), ID
-        a_ood = 2.0 * (np.ravel(lin.a_ood) - bias_ood)
-        if kind == "independent":
-            c_id, c_ood = zeros, zeros
+    targeted = (spec.has_target or teacher is not None or np.any(np.asarray(nonlinear_var) != 0)
+                or (nonlinear_var_test is not None and np.any(np.asarray(nonlinear_var_test) != 0)))
+    if targeted:
+        # docs/theory.md §19.2–19.3: the target changes the ψ-free scalars only (k_x, B, V_X, V_Xε,
+        # Ξ do not move with ψ), so D = a + b·ψ/(φ − ψ) − c·ψ/(1 − ψa2) keeps its form; read a at
+        # ψ = 0, a + b at ψ = φ/2 (x = 1) and c from V_W(φ/2) = (c/2)·(φ/2)/(1 − (φ/2)a2)
+        # (V_W = ψ a2_b Ξ/(μ1²(1 − ψa2)), a2_b the target-weighted a2).
+        res0 = asymptotics(spec, phi=ph, psi=0.0, gamma=0.0, noise_var=nv, activation=act, **tkw)
+        pair = "independent" if kind == "shared_features" else kind
+        d0_id = np.ravel(getattr(res0.disagreement_id, pair))
+        d0_ood = np.ravel(getattr(res0.disagreement, pair))
+        a_id, a_ood = (zeros, zeros) if kind == "shared_data" else (d0_id, d0_ood)
+        b_id = np.ravel(getattr(res.disagreement_id, pair)) - d0_id
+        b_ood = np.ravel(getattr(res.disagreement, pair)) - d0_ood
+        if kind == "shared_features":
+            to_c = 2.0 * (1.0 - 0.5 * ph * a2) / (0.5 * ph)
+            c_id = to_c * np.ravel(res.variance_terms_id.w)
+            c_ood = to_c * np.ravel(res.variance_terms.w)
         else:
-            c_id, c_ood = 2.0 * a2 * xi_id / tr.mu1**2, 2.0 * a2 * xi_ood / tr.mu1**2
+            c_id, c_ood = zeros, zeros
+    else:
+        tr, te = res.train_constants, res.test_constants
+        xi_id = tr.mu1**2 * ((u * u) @ (p * lam)) + tr.mu_perp2  # Ξ = μ1² k_x² c0 + μ⊥²
+        xi_ood = te.mu1**2 * ((u * u) @ (p * lam_s)) + te.mu_perp2  # Ξ* (THEORY.md §7)
+        b_id, b_ood = 2.0 * np.ravel(lin.b_id), 2.0 * np.ravel(lin.b_ood)
+        if kind == "shared_data":
+            a_id, a_ood, c_id, c_ood = zeros, zeros, zeros, zeros
+        else:
+            a_id = 2.0 * (np.ravel(lin.a_id) - bias_id)  # 2(V_X + V_Xε), ID
+            a_ood = 2.0 * (np.ravel(lin.a_ood) - bias_ood)
+            if kind == "independent":
+                c_id, c_ood = zeros, zeros
+            else:
+                c_id, c_ood = 2.0 * a2 * xi_id / tr.mu1**2, 2.0 * a2 * xi_ood / tr.mu1**2
     intercept = a_ood - slope * a_id
 
     def shaped(a: np.ndarray) -> np.ndarray:
@@ -198,6 +223,9 @@ def disagreement_deviation(
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
     kind: str = "shared_data",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> np.ndarray:
     """Signed distance of the engine's (D_ID, D_OOD) from the γ = 0 disagreement line of ``kind``.
 
@@ -206,11 +234,14 @@ def disagreement_deviation(
     """
     kind = _check_kind(kind)
     act = get_activation(activation)
-    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act)
+    tkw = dict(nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act,
+                      **tkw)
     if np.any(res.interpolation_peak):
         raise ValueError("the disagreement deviation is undefined at the interpolation peak "
                          "(gamma = 0, psi = phi): the disagreements are infinite")
-    rel = disagreement_relation(spec, phi=res.phi, noise_var=res.noise_var, activation=act, kind=kind)
+    rel = disagreement_relation(spec, phi=res.phi, noise_var=res.noise_var, activation=act, kind=kind,
+                                **tkw)
     d_ood = getattr(res.disagreement, kind)
     d_id = getattr(res.disagreement_id, kind)
     return np.asarray(d_ood - rel.predict(d_id))[()]
@@ -241,6 +272,9 @@ def ood_error_estimate(
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
     method: str = "ratio",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> OODEstimate:
     """Estimate the OOD error without OOD labels, and its exact bias, at any (φ, ψ, γ, σ²).
 
@@ -260,7 +294,9 @@ def ood_error_estimate(
     if method not in ("ratio", "variance"):
         raise ValueError(f"method must be 'ratio' or 'variance', got {method!r}")
     act = get_activation(activation)
-    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act)
+    tkw = dict(nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act,
+                      **tkw)
     if np.any(res.interpolation_peak):
         raise ValueError("the label-free estimate is undefined at the interpolation peak "
                          "(gamma = 0, psi = phi): the disagreements are infinite")
