@@ -34,7 +34,7 @@ def documented_top_level_names() -> set[str]:
 def test_api_md_parses_enough_names():
     names = documented_top_level_names()
     assert {"asymptotics", "regret", "deviation", "DataSpectrum", "DISAGREEMENT_KINDS"} <= names
-    assert len(names) > 40
+    assert len(names) > 30
 
 
 def test_every_documented_rf_name_exists():
