@@ -255,16 +255,19 @@ class Asymptotics:
         return self.error_id_noisy
 
     def _frame_args(self) -> tuple:
+        scalars = ("rho", "omega", "rho_star", "omega_star", "r")
         extra = {"error_noisy": self.error_noisy, "error_id_noisy": self.error_id_noisy,
-                 "rho": self.rho, "omega": self.omega, "rho_star": self.rho_star,
-                 "omega_star": self.omega_star, "r": self.r}
-        return self, self.shape, ("phi", "psi", "gamma", "noise_var"), extra
+                 **{name: getattr(self, name) for name in scalars}}
+        params = ("phi", "psi", "gamma", "noise_var", "nonlinear_var", "nonlinear_var_test")
+        return self, self.shape, params, extra, scalars
 
     def to_dataframe(self):  # -> pandas.DataFrame
-        """One row per broadcast point: phi, psi, gamma, noise_var, then every per-point output
-        (error, bias, variance, their ``_id`` twins, error_noisy, kappa, k_x, t, t_bar, delta,
-        interpolation_peak, …) and the ANOVA terms as ``variance_w`` … ``variance_wx_eps`` and
-        ``variance_id_w`` …; the activation and ρ, ω, ρ*, ω*, r in ``DataFrame.attrs``.
+        """One row per broadcast point: phi, psi, gamma, noise_var, nonlinear_var,
+        nonlinear_var_test, then every per-point output (error, bias, variance, their ``_id``
+        twins, error_noisy, kappa, k_x, t, t_bar, delta, interpolation_peak, …) and the ANOVA terms
+        as ``variance_w`` … ``variance_wx_eps`` and ``variance_id_w`` …; the activation (and
+        teacher) and ρ, ω, ρ*, ω*, r, target_linear, target_linear_test in ``DataFrame.attrs``,
+        for a 0-d result as for arrays.
 
         Needs pandas (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
 
@@ -279,8 +282,10 @@ class Asymptotics:
 
     def to_xarray(self):  # -> xarray.Dataset
         """The results as an ``xarray.Dataset`` on the broadcast grid: each axis is named after the
-        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``; ``axis<i>`` if
-        none does) with that parameter's values as coordinates; variables as in :meth:`to_dataframe`.
+        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``,
+        ``nonlinear_var``, ``nonlinear_var_test``; ``axis<i>`` if none does) with that parameter's
+        values as coordinates (constant parameters: scalar coordinates); variables as in
+        :meth:`to_dataframe`, whole-result scalars in ``Dataset.attrs``.
 
         Needs xarray (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
         """
