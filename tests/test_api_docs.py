@@ -44,3 +44,33 @@ def test_every_documented_rf_name_exists():
     not_listed = sorted(n for n in documented_top_level_names()
                         if n not in public and not n.startswith("__"))
     assert not_listed == [], f"exported but not in rfshift.__all__: {not_listed}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+_REF = re.compile(r"(?<![A-Z])(theory|validation)(?:\.md)?\)?[ ,]*(?:§|section )\s*(\d+(?:\.\d+)?)"
+                  r"((?:\s*(?:[–-]|,|and|or)\s*§?\d+(?:\.\d+)?)*)")
+
+
+def _headings(name: str) -> set[str]:
+    text = (ROOT / "docs" / name).read_text(encoding="utf-8")
+    return set(re.findall(r"^#{2,4} (\d+(?:\.\d+)*)\.? ", text, flags=re.M))
+
+
+def test_section_references_into_theory_and_validation_resolve():
+    """Every "docs/theory.md §N" / "validation §N.M" in the docs and the code names a real heading
+    (lower-case theory/validation only: THEORY.md is the separate contract)."""
+    heads = {"theory": _headings("theory.md"), "validation": _headings("validation.md")}
+    files = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    for sub in ("rfshift", "tests", "benchmarks", "examples", "app"):
+        files += sorted((ROOT / sub).rglob("*.py"))
+    bad, seen = [], 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for m in _REF.finditer(text):
+            for num in [m.group(2), *re.findall(r"\d+(?:\.\d+)?", m.group(3) or "")]:
+                seen += 1
+                if num not in heads[m.group(1)]:
+                    line = text[:m.start()].count("\n") + 1
+                    bad.append(f"{path.relative_to(ROOT)}:{line}: {m.group(1)} §{num}")
+    assert seen > 50
+    assert bad == [], f"section references with no such heading: {bad}"
