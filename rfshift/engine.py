@@ -1041,7 +1041,10 @@ def asymptotics(
         ``None`` (default): float64, vectorised. An integer number of decimal digits re-solves one
         scalar point in arbitrary precision with mpmath and returns
         :class:`rfshift.symbolic.MPAsymptotics` (``mpf`` fields) instead — used to certify the
-        float64 results near the interpolation peak.
+        float64 results near the interpolation peak. It supports only the isotropic linear
+        target: with ``spec.target_power``, ``nonlinear_var``, ``nonlinear_var_test`` or
+        ``teacher`` set it raises ValueError (use ``precision=None`` for those), and every
+        parameter must be a scalar.
 
     ``phi``, ``psi``, ``gamma``, ``noise_var``, ``nonlinear_var`` and ``nonlinear_var_test``
     broadcast like NumPy arrays.
@@ -1058,6 +1061,19 @@ def asymptotics(
         Invalid parameters, or an activation with μ1(s) = 0.
     rfshift.ConvergenceError
         The fixed point could not be solved (never a silent wrong value).
+    ValueError
+        ``precision=`` with a structured or nonlinear target (``spec.target_power``,
+        ``nonlinear_var``, ``nonlinear_var_test``, ``teacher``) or with an array parameter.
+
+    Warns
+    -----
+    rfshift.ConcentrationWarning
+        (defined in ``rfshift._diagnostics``, a ``UserWarning``) when ``spec`` knows its input
+        dimension n0 (``Spectrum.from_covariances``/``from_samples``/``from_data`` or ``n0=``) and
+        is too concentrated for the proportional limit: effective rank (tr Σ)²/tr Σ² (or its test
+        twin) below 50 (:func:`rfshift.concentration` gives the numbers). The result is still
+        returned; for the error at the actual sizes use :func:`rfshift.finite_size`
+        (docs/theory.md §20, docs/validation.md §9.3 for the calibration).
 
     Examples
     --------

@@ -129,15 +129,47 @@ def disagreement_relation(
 ) -> DisagreementRelation:
     """Slope and intercept of OOD vs ID disagreement as the number of features varies.
 
-    Exact along the ridgeless (γ = 0), overparameterised (ψ < φ) family of
-    :func:`rfshift.linear_relation`; ``phi`` and ``noise_var`` broadcast. ``kind`` is one of
-    ``"shared_data"`` (default; two models trained on the same data with independent features),
-    ``"shared_features"`` or ``"independent"``. For ``shared_features`` the slope and intercept
-    are those of the asymptote (the independent line) and :meth:`DisagreementRelation.departure`
-    is the exact, generally non-zero, distance from it.
+    Source: docs/theory.md §18.4 (disagreement-on-the-line; with targets §19.2–19.3). Exact along
+    the ridgeless (γ = 0), overparameterised (ψ < φ) family of :func:`rfshift.linear_relation`,
+    on which D_x(ψ) = a_x + b_x·ψ/(φ − ψ) − c_x·ψ/(1 − ψ a2) for x ∈ {ID, OOD}.
 
-    Raises ValueError for bad input or where κ = ∞ (ridgeless linear model with at least as many
-    samples as non-null directions, as in :func:`rfshift.linear_relation`).
+    Parameters
+    ----------
+    spec:
+        The joint spectrum (:class:`rfshift.Spectrum`); its ``target_power`` is honoured.
+    phi:
+        φ = n0/m > 0; broadcasts with ``noise_var``.
+    noise_var:
+        Training label-noise variance σ² >= 0 (the slope does not depend on it).
+    activation:
+        Name or :class:`rfshift.Activation`.
+    kind:
+        ``"shared_data"`` (default; two models trained on the same data with independent
+        features), ``"shared_features"`` or ``"independent"`` (:data:`DISAGREEMENT_KINDS`).
+        For ``shared_features`` the slope and intercept are those of the asymptote (the
+        independent line) and :meth:`DisagreementRelation.departure` is the exact, generally
+        non-zero, distance from it.
+    nonlinear_var, nonlinear_var_test, teacher:
+        Structured/nonlinear target (docs/theory.md §19), passed to :func:`rfshift.asymptotics`;
+        scalars only when set (as in :func:`rfshift.linear_relation`). The slope still equals the
+        error line's slope; the coefficients are then read off the engine at ψ = 0 and ψ = φ/2.
+
+    Returns
+    -------
+    DisagreementRelation
+        Every array field (``slope``, ``intercept``, ``phi``, ``noise_var``, ``a_id``, ``b_id``,
+        ``a_ood``, ``b_ood``, ``c_id``, ``c_ood``, ``a2``, ``error_slope``, ``error_intercept``,
+        ``kappa``) has the broadcast shape of (``phi``, ``noise_var``); 0-d inputs give NumPy
+        scalars. ``kind`` is a str.
+
+    Raises
+    ------
+    ValueError
+        Bad input (naming the argument), an unknown ``kind``, an array ``nonlinear_var`` with a
+        target, or κ = ∞ (ridgeless linear model with at least as many samples as non-null
+        directions, as in :func:`rfshift.linear_relation`).
+    TypeError
+        ``spec`` is not a :class:`rfshift.Spectrum`.
 
     Examples
     --------
@@ -230,7 +262,10 @@ def disagreement_deviation(
     """Signed distance of the engine's (D_ID, D_OOD) from the γ = 0 disagreement line of ``kind``.
 
     0 (to rounding) for γ = 0, ψ < φ and kind ``shared_data``/``independent``; measures how far the
-    points leave the line for γ > 0 or ψ > φ. Raises ValueError at the interpolation peak.
+    points leave the line for γ > 0 or ψ > φ (docs/theory.md §18.4). Parameters broadcast as in
+    :func:`rfshift.asymptotics`; the result has their broadcast shape. ``nonlinear_var``,
+    ``nonlinear_var_test`` and ``teacher`` (scalars) are passed to the engine and to
+    :func:`disagreement_relation`. Raises ValueError at the interpolation peak.
     """
     kind = _check_kind(kind)
     act = get_activation(activation)
@@ -277,6 +312,13 @@ def ood_error_estimate(
     teacher: str | Activation | None = None,
 ) -> OODEstimate:
     """Estimate the OOD error without OOD labels, and its exact bias, at any (φ, ψ, γ, σ²).
+
+    Source: docs/theory.md §18.5. ``phi``, ``psi``, ``gamma``, ``noise_var`` (and
+    ``nonlinear_var``, ``nonlinear_var_test``) broadcast as in :func:`rfshift.asymptotics`; the
+    structured/nonlinear target keywords ``nonlinear_var``, ``nonlinear_var_test``, ``teacher``
+    (docs/theory.md §19) are passed to it, and ``spec.target_power`` is honoured. Returns an
+    :class:`OODEstimate` whose ``estimate``, ``error``, ``bias`` and ``slope`` all have that
+    broadcast shape (NumPy scalars for 0-d input); ``method`` is the str given.
 
     With ŝ = D^sd_OOD/D^sd_ID (shared-data disagreements: retrain with new features on the same
     data and compare predictions on unlabelled ID and OOD inputs):
