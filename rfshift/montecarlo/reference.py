@@ -38,20 +38,29 @@ def _slope(name: str, d: np.ndarray) -> np.ndarray:
     return {"relu": 0.5 + 0 * d, "erf": 2 / np.sqrt(math.pi * (1 + 2 * d)), "linear": 1 + 0 * d}[name]
 
 
-def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_test=None) -> dict:
-    """Pair statistics ``yy`` (2,), ``yf`` (2, P), ``G`` (2, P, P) of one trial (0 = OOD, 1 = ID).
+def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_test=None, *,
+                    teacher=None, target_factor=None, z_teacher=None) -> dict:
+    """Pair statistics ``yy`` (2,), ``yf`` (2, P), ``G`` (2, P, P) of one trial (0 = OOD, 1 = ID),
+    and per training ``train`` (P,) = (1/m)‖Y − Fᵀc‖² and ``df`` (P,) = Σ μ/(μ + γ) over the
+    eigenvalues μ of the Gram matrix.
 
     L, T: dense factors of Σ and Σ* (or 1-D diagonals). ``z_test``: standard-normal test points
-    (n_test × n0) for the sampling path, None for the exact kernels.
+    (n_test × n0) for the sampling path, None for the exact kernels. ``target_factor``: B^{1/2}
+    (vector: diagonal), β ← B^{1/2} β. ``teacher``: a name in NUMPY_ACTIVATIONS, labels f*(βᵀx/√n0);
+    on the exact path its terms yy, yf are *sampled* over ``z_teacher`` (an independent check of the
+    simulator's Mehler series), G stays exact.
     """
     Lm = np.diag(L) if np.ndim(L) == 1 else np.asarray(L)
     Tm = np.diag(T) if np.ndim(T) == 1 else np.asarray(T)
     n0 = beta.size
+    if target_factor is not None:
+        beta = target_factor * beta if np.ndim(target_factor) == 1 else np.asarray(target_factor) @ beta
     sig = NUMPY_ACTIVATIONS[activation]
-    coefs, wsel = [], []
+    fstar = (lambda u: u) if teacher is None else NUMPY_ACTIVATIONS[teacher]
+    coefs, wsel, train, dfs = [], [], [], []
     for iw, ix, ie in idx:
         X = Lm @ Z[ix]
-        Y = beta @ X / math.sqrt(n0) + noise_sd * E[ie]
+        Y = fstar(beta @ X / math.sqrt(n0)) + noise_sd * E[ie]
         F = sig(W[iw] @ X / math.sqrt(n0))
         n1, m = F.shape
         if n1 <= m:
@@ -62,6 +71,10 @@ def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_tes
             c = F @ linalg.cho_solve(linalg.cho_factor(K), Y) / n1
         coefs.append(c)
         wsel.append(iw)
+        r = Y - F.T @ c
+        train.append(r @ r / m)
+        mu = np.linalg.eigvalsh(F @ F.T / n1 if n1 <= m else F.T @ F / n1)
+        dfs.append(float(np.sum(mu / (mu + gamma))))
     coefs = np.array(coefs)
     out = {"yy": [], "yf": [], "G": []}
     for S in (Tm, Lm):
@@ -78,11 +91,18 @@ def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_tes
                     full[c, a] = full[a, c].T
             n_pred = len(idx)
             G = np.array([[full[wsel[p], wsel[q]][p, q] for q in range(n_pred)] for p in range(n_pred)])
-            yf = np.array([coefs[p] @ ((P[wsel[p]] @ b) / n0 * _slope(activation, d[wsel[p]]))
-                           for p in range(n_pred)])
-            yy = b @ b / n0
+            if teacher is None:
+                yf = np.array([coefs[p] @ ((P[wsel[p]] @ b) / n0 * _slope(activation, d[wsel[p]]))
+                               for p in range(n_pred)])
+                yy = b @ b / n0
+            else:
+                y = fstar(z_teacher @ b / math.sqrt(n0))
+                preds = np.array([coefs[p] @ sig(P[wsel[p]] @ z_teacher.T / math.sqrt(n0))
+                                  for p in range(n_pred)])
+                yf = preds @ y / len(y)
+                yy = y @ y / len(y)
         else:
-            y = z_test @ b / math.sqrt(n0)
+            y = fstar(z_test @ b / math.sqrt(n0))
             preds = np.array([coefs[p] @ sig(P[wsel[p]] @ z_test.T / math.sqrt(n0))
                               for p in range(len(idx))])
             G = preds @ preds.T / len(y)
@@ -91,4 +111,4 @@ def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_tes
         out["yy"].append(yy)
         out["yf"].append(yf)
         out["G"].append(G)
-    return {k: np.array(v) for k, v in out.items()}
+    return {**{k: np.array(v) for k, v in out.items()}, "train": np.array(train), "df": np.array(dfs)}

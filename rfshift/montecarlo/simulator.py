@@ -12,6 +12,14 @@ is the minimum-norm interpolator when n1 > m and the least-squares fit when n1 <
 Test statistics per trial and test law (OOD Σ* = T Tᵀ, ID Σ = L Lᵀ), with P = W T (rows p_i):
 C_ij = p_i·p_j/n0, exact kernels from ``kernels`` evaluated in B × B tiles (``block_rows`` = B; the
 n1 × n1 matrix is never held), or ``test_points`` sampled x = T z in chunks otherwise.
+
+Targets (issue 9): β ~ N(0, B) is drawn as β = B^{1/2} g (``target_factor``; None: B = I, β = g). A
+single-index teacher (``cfg.teacher``) replaces the labels by y = f*(βᵀx/√n0) + ε; the test error is
+against the clean f*(βᵀx/√n0). Exact path: E_x f*(u)² and E_x[f*(u) σ(g_j)] by Mehler's series
+(``kernels.teacher_cross``); sampling path: f* applied to the sampled test points.
+
+Training error (issue 11, ``cfg.training``): per training, (1/m)‖Y − ŷ(X)‖² on the noisy labels and
+df = tr K(K + γ)^{-1} = (smaller side) − γ tr(Gram + γ)^{-1}, the trace from the Cholesky factor.
 """
 
 from __future__ import annotations
@@ -24,12 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.scipy.linalg import cho_factor, cho_solve
+from jax.scipy.linalg import cho_factor, cho_solve, solve_triangular
 
-from .kernels import exact_kernel, jax_activation
+from .kernels import exact_kernel, jax_activation, teacher_cross
 from .sampling import draw_trial, normal_test_points
 
-__all__ = ["Config", "coefficients", "gram", "run_batch", "trial_statistics", "trial_statistics_jit"]
+__all__ = ["Config", "coefficients", "fit", "gram", "run_batch", "trial_statistics", "trial_statistics_jit"]
 
 
 class Config(NamedTuple):
@@ -45,6 +53,8 @@ class Config(NamedTuple):
     block_rows: int
     test_chunk: int
     n_test_chunks: int
+    teacher: str | None = None
+    training: bool = False
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -89,6 +99,45 @@ def coefficients(F: jax.Array, Y: jax.Array, gamma: jax.Array) -> jax.Array:
         return cho_solve(cho_factor(G, lower=True), F @ Y / n1)
     K = gram(F.T) / n1 + gamma * jnp.eye(m, dtype=F.dtype)
     return F @ cho_solve(cho_factor(K, lower=True), Y) / n1
+
+
+def fit(F: jax.Array, Y: jax.Array, gamma: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(c, training error (1/m)‖Y − Fᵀc‖², df = tr K(K + γ)^{-1}) for the fit of ``coefficients``.
+
+    n1 <= m: df = n1 − γ tr(FFᵀ/n1 + γ)^{-1}; n1 > m: df = m − γ tr(K + γ)^{-1} and the residual is
+    γ (K + γ)^{-1} Y. tr A^{-1} = ‖L^{-1}‖_F² from the Cholesky factor A = L Lᵀ.
+    """
+    n1, m = F.shape
+    if n1 <= m:
+        A = gram(F) / n1 + gamma * jnp.eye(n1, dtype=F.dtype)
+        fac = cho_factor(A, lower=True)
+        c = cho_solve(fac, F @ Y / n1)
+        resid = Y - F.T @ c
+        side = n1
+    else:
+        A = gram(F.T) / n1 + gamma * jnp.eye(m, dtype=F.dtype)
+        fac = cho_factor(A, lower=True)
+        alpha = cho_solve(fac, Y)
+        c = F @ alpha / n1
+        resid = gamma * alpha
+        side = m
+    Linv = solve_triangular(jnp.tril(fac[0]), jnp.eye(side, dtype=F.dtype), lower=True)
+    df = side - gamma * jnp.sum(Linv * Linv)
+    return c, jnp.sum(resid * resid) / m, df
+
+
+def _teacher_terms(b, pb, d, cfg: Config):
+    """Exact teacher statistics: yy (2,) = E f*(u)², s (2, nW, n1) = E[f*(u) σ(g_j)], max |ρ|."""
+    qt = jnp.sum(b * b, axis=-1) / cfg.n0  # Var u per law
+
+    def one_law(pb_t, d_t, q):
+        def one_w(c, dd):
+            return teacher_cross(cfg.activation, cfg.teacher, c, dd, q)
+
+        return jax.vmap(one_w)(pb_t / cfg.n0, d_t)
+
+    s, second, rho = jax.vmap(one_law)(pb, d, qt)
+    return second[:, 0], s, jnp.max(rho)
 
 
 def _exact_stats(W, factors, b, coef, cfg: Config):
@@ -142,16 +191,21 @@ def _exact_stats(W, factors, b, coef, cfg: Config):
             jnp.swapaxes(full[lower[:, 0], lower[:, 1], lower[:, 2]], -1, -2))
     ar = np.arange(n_pred)
     G = full[:, iw[:, None], iw[None, :], ar[:, None], ar[None, :]]
-    # Stein: E[y σ(g_j)] = (βᵀΣ*w_j/n0) E σ'(g_j) = (p_j·b/n0) E σ'(g_j)
-    s = pb / n0 * kern.mean_slope(d)
+    if cfg.teacher is None:
+        # Stein: E[y σ(g_j)] = (βᵀΣ*w_j/n0) E σ'(g_j) = (p_j·b/n0) E σ'(g_j)
+        s = pb / n0 * kern.mean_slope(d)
+        yy = jnp.sum(b * b, axis=-1) / n0
+        rho = jnp.zeros(())
+    else:
+        yy, s, rho = _teacher_terms(b, pb, d, cfg)
     yf = jnp.sum(coef[None] * s[:, iw], axis=-1)
-    yy = jnp.sum(b * b, axis=-1) / n0
-    return yy, yf, G
+    return yy, yf, G, rho
 
 
 def _sampled_stats(Pw, b, coef, test_key, cfg: Config):
     """Sampled test statistics for both laws; the same test normals z give x = T z and x = L z."""
     act = jax_activation(cfg.activation)
+    teach = None if cfg.teacher is None else jax_activation(cfg.teacher)
     iw = np.asarray(cfg.idx)[:, 0]
     ar = np.arange(coef.shape[0])
     rt = math.sqrt(cfg.n0)
@@ -159,6 +213,8 @@ def _sampled_stats(Pw, b, coef, test_key, cfg: Config):
     def body(carry, i):
         z = normal_test_points(test_key, cfg.test_chunk, cfg.n0, i)
         y = jnp.einsum("tn,kn->tk", b, z) / rt  # (2, chunk)
+        if teach is not None:
+            y = teach(y)
         H = act(jnp.einsum("twjn,kn->twjk", Pw, z) / rt)  # (2, nW, n1, chunk)
         preds = jnp.einsum("pj,twjk->twpk", coef, H)[:, iw, ar]  # (2, P, chunk)
         G, yf, yy = carry
@@ -178,35 +234,52 @@ def _project(W: jax.Array, factors: jax.Array) -> jax.Array:
 
 
 def trial_statistics(draws: dict, train_factor: jax.Array, test_factor: jax.Array, noise_sd: jax.Array,
-                     gamma: jax.Array, cfg: Config) -> dict[str, jax.Array]:
+                     gamma: jax.Array, cfg: Config, target_factor: jax.Array | None = None
+                     ) -> dict[str, jax.Array]:
     """Pair statistics of one trial: ``yy`` (2,), ``yf`` (2, P), ``G`` (2, P, P); index 0 = OOD, 1 = ID.
 
-    yy = E_x y², yf[p] = E_x[y ŷ_p], G[p, q] = E_x[ŷ_p ŷ_q] over the test law (see ``estimators``).
+    yy = E_x y², yf[p] = E_x[y ŷ_p], G[p, q] = E_x[ŷ_p ŷ_q] over the test law (see ``estimators``),
+    y the clean target. With ``cfg.training``: ``train`` (P,) training errors on the noisy labels and
+    ``df`` (P,); with a teacher on the exact path: ``rho`` (), the largest |ρ| of the Mehler series.
+    ``target_factor``: B^{1/2} (vector: diagonal) of β ~ N(0, B), None for B = I.
     """
     act = jax_activation(cfg.activation)
     idx = jnp.asarray(np.asarray(cfg.idx))
     rt = math.sqrt(cfg.n0)
     beta, W, Z, E = draws["beta"], draws["W"], draws["Z"], draws["E"]
+    if target_factor is not None:
+        beta = target_factor * beta if target_factor.ndim == 1 else target_factor @ beta
     X = jax.vmap(lambda z: _left(train_factor, z, cfg.diagonal))(Z)  # (nX, n0, m)
     y_clean = jnp.einsum("n,xnm->xm", _left_t(train_factor, beta, cfg.diagonal), Z) / rt
+    if cfg.teacher is not None:
+        y_clean = jax_activation(cfg.teacher)(y_clean)
 
     def train(p):
         iw, ix, ie = idx[p, 0], idx[p, 1], idx[p, 2]
         F = act(W[iw] @ X[ix] / rt)
-        return coefficients(F, y_clean[ix] + noise_sd * E[ie], gamma)
+        Y = y_clean[ix] + noise_sd * E[ie]
+        if cfg.training:
+            return fit(F, Y, gamma)
+        return coefficients(F, Y, gamma)
 
-    coef = lax.map(train, jnp.arange(len(cfg.idx)))  # (P, n1)
+    extra: dict[str, jax.Array] = {}
+    if cfg.training:
+        coef, extra["train"], extra["df"] = lax.map(train, jnp.arange(len(cfg.idx)))
+    else:
+        coef = lax.map(train, jnp.arange(len(cfg.idx)))  # (P, n1)
     factors = jnp.stack([test_factor, train_factor])  # OOD (Σ*), ID (Σ)
     if cfg.diagonal:
         b = factors * beta[None, :]
     else:
         b = jnp.einsum("tnk,n->tk", factors, beta)
     if cfg.exact:
-        yy, yf, G = _exact_stats(W if cfg.diagonal else _project(W, factors), factors, b, coef, cfg)
-        return {"yy": yy, "yf": yf, "G": G}
+        yy, yf, G, rho = _exact_stats(W if cfg.diagonal else _project(W, factors), factors, b, coef, cfg)
+        if cfg.teacher is not None:
+            extra["rho"] = rho
+        return {"yy": yy, "yf": yf, "G": G, **extra}
     Pw = W[None] * factors[:, None, None, :] if cfg.diagonal else _project(W, factors)
     yy, yf, G = _sampled_stats(Pw, b, coef, draws["test_key"], cfg)
-    return {"yy": yy, "yf": yf, "G": G}
+    return {"yy": yy, "yf": yf, "G": G, **extra}
 
 
 trial_statistics_jit = jax.jit(trial_statistics, static_argnames=("cfg",))
@@ -214,13 +287,13 @@ trial_statistics_jit = jax.jit(trial_statistics, static_argnames=("cfg",))
 
 @partial(jax.jit, static_argnames=("cfg",))
 def run_batch(keys: jax.Array, train_factor: jax.Array, test_factor: jax.Array, noise_sd: jax.Array,
-              gamma: jax.Array, cfg: Config) -> dict[str, jax.Array]:
+              gamma: jax.Array, cfg: Config, target_factor: jax.Array | None = None) -> dict[str, jax.Array]:
     """``trial_statistics`` for trial keys of shape (n_dev, per_dev, 2): ``vmap`` over the leading
     (device-sharded) axis, ``lax.map`` (sequential, memory-bounded) over the trials of each device."""
 
     def one(key):
         draws = draw_trial(key, cfg.n0, cfg.n1, cfg.m, cfg.counts)
-        return trial_statistics(draws, train_factor, test_factor, noise_sd, gamma, cfg)
+        return trial_statistics(draws, train_factor, test_factor, noise_sd, gamma, cfg, target_factor)
 
     if keys.shape[0] == 1:  # one device: no batch axis in the compiled program (faster to compile)
         return jax.tree_util.tree_map(lambda a: a[None], lax.map(one, keys[0]))
