@@ -107,6 +107,7 @@ class Estimate:
     gcv: float | None = None
     gcv_se: float | None = None
     df_ratio: float | None = None
+    df_ratio_se: float | None = None
 
     def theory(self) -> Asymptotics:
         """The engine's limit at the simulated spectrum (with its target), ratios and teacher."""
@@ -149,7 +150,8 @@ def _z(mc: float, theory: float, se: float) -> float:
 
 def theory_values(est: Estimate, th: Asymptotics) -> dict[str, tuple[float, float, float]]:
     """(theory, MC, s.e.) for each new quantity (issue 11) that both the estimate and the engine
-    result ``th`` have: ``dis_<field>[_id]``, ``ensemble_<K>[_id]``, ``training_error``."""
+    result ``th`` have: ``dis_<field>[_id]``, ``ensemble_<K>[_id]``, ``training_error``, ``df_ratio``
+    (df/m against ``th.degrees_of_freedom``) and ``gcv``."""
     out: dict[str, tuple[float, float, float]] = {}
     if est.disagreement is not None and hasattr(th, "disagreement"):
         for sfx in ("", "_id"):
@@ -167,6 +169,10 @@ def theory_values(est: Estimate, th: Asymptotics) -> dict[str, tuple[float, floa
                                                  float(getattr(est, f"ensemble_error{sfx}_se")[i]))
     if est.training_error is not None and hasattr(th, "training_error"):
         out["training_error"] = (float(th.training_error), est.training_error, est.training_error_se)
+        if hasattr(th, "degrees_of_freedom"):
+            out["df_ratio"] = (float(th.degrees_of_freedom), est.df_ratio, est.df_ratio_se)
+        if est.gcv is not None and hasattr(th, "gcv"):
+            out["gcv"] = (float(th.gcv), est.gcv, est.gcv_se)
     return out
 
 
@@ -393,7 +399,7 @@ def simulate(
         extra["ensemble_k"] = ks
     if training_error:
         extra["training_error"], extra["training_error_se"] = summarise(stats["train"].mean(axis=1))
-        extra["df_ratio"] = float(stats["df"].mean() / m)
+        extra["df_ratio"], extra["df_ratio_se"] = summarise(stats["df"].mean(axis=1) / m)
         if not (gamma == 0 and n1 >= m):  # at γ = 0 with n1 >= m the fit interpolates: GCV is 0/0
             ratio = stats["train"] / (1.0 - stats["df"] / m) ** 2
             extra["gcv"], extra["gcv_se"] = summarise(ratio.mean(axis=1))
