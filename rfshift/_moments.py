@@ -51,15 +51,16 @@ def exact_moments(
     n, j = kx.size, cols.shape[1]
     out = {key: np.empty((n, j)) for key in kinds}
     pos = lam > 0
+    all_pos = bool(pos.all())  # then the masks below are no-ops: skip them
     inv_lam = np.where(pos, 1.0 / np.where(pos, lam, 1.0), 0.0)
     for sl in _blocks(n, lam.size):
         k = kx[sl, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = 1.0 / (lam + k)
-            q = np.where(pos, lam * inv, 0.0)
-            u = np.where(pos, k * inv, 1.0)
+            q = lam * inv if all_pos else np.where(pos, lam * inv, 0.0)
+            u = k * inv if all_pos else np.where(pos, k * inv, 1.0)
             if "d2" in kinds:
-                d2 = np.where(pos, q * inv, 0.0)
+                d2 = q * inv if all_pos else np.where(pos, q * inv, 0.0)
                 zero = kx[sl] == 0
                 if zero.any():
                     d2[zero] = inv_lam
@@ -150,9 +151,10 @@ class ChebyshevMoments:
         # can decay no further than that.
         tol = max(_DECAY_TOL, 8.0 * np.finfo(float).eps * np.sqrt(self.lam.size))
         good = np.all(tail <= tol * np.maximum(scale, np.finfo(float).tiny) + 1e-300, axis=1)
+        # ``built`` last: a table shared between calls is then never read half-written
         self.coef[new] = coef
-        self.built[new] = True
         self.bad[new] = ~good
+        self.built[new] = True
 
     def __call__(
         self, kx: np.ndarray, kinds: tuple[str, ...] | None = None, first_column: bool = False
@@ -168,7 +170,8 @@ class ChebyshevMoments:
             y = np.log(kx)
         pan = np.full(kx.size, -1, dtype=np.int64)
         inside = (y >= self.y0) & (y <= self.y1)
-        pan[inside] = np.minimum(((y[inside] - self.y0) // WIDTH).astype(np.int64), self.n_pan - 1)
+        pan[inside] = np.minimum(np.floor((y[inside] - self.y0) * (1.0 / WIDTH)).astype(np.int64),
+                                 self.n_pan - 1)
         used = np.flatnonzero(np.bincount(pan[inside], minlength=self.n_pan))
         self._build(used)
         inside[inside] = ~self.bad[pan[inside]]

@@ -111,9 +111,11 @@ def solve_increasing(
             use_lo = np.abs(fl) <= np.abs(fh)
             base = np.where(use_lo, l_, h_)
             step = -np.where(use_lo, fl / dl, fh / dh)
-            # converged: the Newton correction from the best endpoint is below tolerance
+            # converged: the Newton correction from the best endpoint is below tolerance, or its
+            # own error, (f''/2f')·step² with f'' from the bracket ends' slopes, is (×10 margin)
             tol = np.maximum(ytol, 4.0 * np.spacing(np.abs(base)))
-            done = np.abs(step) <= tol
+            curv = np.abs(dh - dl) / ((h_ - l_) * np.minimum(np.abs(dl), np.abs(dh)))
+            done = (np.abs(step) <= tol) | ((np.abs(step) <= 1e-6) & (5.0 * curv * step * step <= tol))
             ynew = base + step
             inside = np.isfinite(ynew) & (ynew > l_) & (ynew < h_)
             alt = np.where(use_lo, h_ - fh / dh, l_ - fl / dl)

@@ -28,6 +28,8 @@ def _parse_params(items: Sequence[str]) -> dict[str, float]:
         key, sep, val = item.partition("=")
         if not sep:
             raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        if key.strip() in out:
+            raise ValueError(f"--param {key.strip()} is given twice; give each parameter once")
         try:
             out[key.strip()] = float(val)
         except ValueError:
@@ -36,10 +38,13 @@ def _parse_params(items: Sequence[str]) -> dict[str, float]:
 
 
 def _cmd_curve(args: argparse.Namespace) -> int:
+    if args.spectrum_file and (args.shift is not None or args.param):
+        # never ignore an input silently: a file defines the whole spectrum
+        raise ValueError("--spectrum-file defines the spectrum; drop --shift/--param (they would be ignored)")
     spec = (
         load_spectrum(args.spectrum_file)
         if args.spectrum_file
-        else make_shift(args.shift, **_parse_params(args.param))
+        else make_shift(args.shift or "swap", **_parse_params(args.param))
     )
     if args.num < 1:
         raise ValueError(f"--num must be >= 1, got {args.num}")
@@ -138,10 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--gamma", type=float, default=1e-2, help="ridge (default 0.01)")
     c.add_argument("--noise-var", type=float, default=0.1, dest="noise_var")
     c.add_argument("--activation", default="relu", help=f"one of {', '.join(available_activations())}")
-    c.add_argument("--shift", default="swap", choices=sorted(FAMILIES))
+    c.add_argument("--shift", default=None, choices=sorted(FAMILIES),
+                   help="named shift family (default swap)")
     c.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="shift-family parameter, repeatable")
-    c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weight]) or .npz/.npy covariances")
+    c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weights]) or .npz/.npy covariances")
     c.add_argument("--format", choices=["table", "csv", "json"], default="table")
     c.set_defaults(func=_cmd_curve)
 

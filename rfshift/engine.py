@@ -19,10 +19,11 @@ and the error are ``inf`` (``interpolation_peak`` is True there).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
+from ._anova import VarianceTerms, fine_terms, safe_div, safe_mul
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments
 from ._solve import solve_increasing
@@ -31,30 +32,6 @@ from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
 
 __all__ = ["Asymptotics", "VarianceTerms", "asymptotics", "solve_kx"]
-
-
-@dataclass(frozen=True)
-class VarianceTerms:
-    """Fine-grained (ANOVA) variance over the sources W, X, ε (THEORY.md §7).
-
-    ``w + x + eps + wx + w_eps + x_eps + wx_eps == variance``; ``eps`` and ``w_eps`` vanish.
-    """
-
-    w: np.ndarray
-    x: np.ndarray
-    eps: np.ndarray
-    wx: np.ndarray
-    w_eps: np.ndarray
-    x_eps: np.ndarray
-    wx_eps: np.ndarray
-
-    @property
-    def total(self) -> np.ndarray:
-        """Sum of the seven terms (equals the variance)."""
-        return self.w + self.x + self.eps + self.wx + self.w_eps + self.x_eps + self.wx_eps
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -131,23 +108,72 @@ class Asymptotics:
         """ID error against noisy test labels: error_id + noise_var."""
         return self.error_id + self.noise_var
 
+    def _frame_args(self) -> tuple:
+        extra = {"error_noisy": self.error_noisy, "error_id_noisy": self.error_id_noisy,
+                 "rho": self.rho, "omega": self.omega, "rho_star": self.rho_star,
+                 "omega_star": self.omega_star, "r": self.r}
+        return self, self.shape, ("phi", "psi", "gamma", "noise_var"), extra
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """One row per broadcast point: phi, psi, gamma, noise_var, then every per-point output
+        (error, bias, variance, their ``_id`` twins, error_noisy, kappa, k_x, t, t_bar, delta,
+        interpolation_peak, …) and the ANOVA terms as ``variance_w`` … ``variance_wx_eps`` and
+        ``variance_id_w`` …; the activation and ρ, ω, ρ*, ω*, r in ``DataFrame.attrs``.
+
+        Needs pandas (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
+
+        >>> import rfshift as rf
+        >>> res = rf.asymptotics(rf.Spectrum([1.5, .5], [.5, 1.5]), phi=0.5, psi=[0.25, 1.0], gamma=0.01)
+        >>> res.to_dataframe()[["psi", "error", "variance_wx"]].shape
+        (2, 3)
+        """
+        from ._frames import to_dataframe
+
+        return to_dataframe(*self._frame_args())
+
+    def to_xarray(self):  # -> xarray.Dataset
+        """The results as an ``xarray.Dataset`` on the broadcast grid: each axis is named after the
+        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``; ``axis<i>`` if
+        none does) with that parameter's values as coordinates; variables as in :meth:`to_dataframe`.
+
+        Needs xarray (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
+        """
+        from ._frames import to_xarray
+
+        return to_xarray(*self._frame_args())
+
 
 # --- moments -------------------------------------------------------------------------------------
 
 MomentFn = Callable[..., dict[str, np.ndarray]]
 
 
+def _columns(spec: Spectrum) -> np.ndarray:
+    """Weight columns (p, pλ*, pλ) of ``spec`` as an (atoms × 3) array (cached on the spectrum)."""
+    def make() -> np.ndarray:
+        p = spec.weights
+        cols = np.stack([p, p * spec.lam_star, p * spec.lam], axis=1)
+        cols.flags.writeable = False
+        return cols
+
+    return spec._derived("engine.columns", make)
+
+
 def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     """Moments of ``spec`` for weight columns (p, pλ*, pλ): a Chebyshev table in log k_x when many
-    points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact."""
-    lam, p = spec.lam, spec.weights
-    cols = np.stack([p, p * spec.lam_star, p * lam], axis=1)
+    points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact.
+
+    The table is kept on the spectrum (``Spectrum._derived``), so the panels built for one call
+    serve later calls on the same spectrum.
+    """
+    lam = spec.lam
+    cols = _columns(spec)
     # The table is built lazily (only panels that roots visit); it pays off once there are more
     # points than panels it may have to build.
     pos = lam[lam > 0]
     n_panels = (np.log(pos.max() / pos.min()) + 2 * MARGIN) / WIDTH
     if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
-        return ChebyshevMoments(lam, cols)
+        return spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
 
     def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False) -> dict:
         return exact_moments(kx, lam, cols[:, :1] if first_column else cols, kinds)
@@ -156,6 +182,36 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
 
 
 # --- fixed point ---------------------------------------------------------------------------------
+
+
+def _factor_f2(g: np.ndarray, c: np.ndarray, psi: np.ndarray) -> np.ndarray:
+    """f2 = t/φ = 1/φ − P at the root: the positive root of ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
+    rationalised so that neither branch cancels; c = 1 − ψ/φ, g = γ/(μ1² k_x) >= 0).
+
+    The factors obey f1 − ψ f2 = c exactly and f1·f2 = g at the root (f1 = t̄ = 1 − ψP), so f2 is
+    this root; 0 where g = 0 and c >= 0. Works on arrays (any broadcastable shapes).
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        disc = np.sqrt(c * c + 4.0 * psi * g)
+        return np.where(c >= 0, 2.0 * g / np.where(c + disc > 0, c + disc, 1.0),
+                        (disc - c) / (2.0 * np.where(psi > 0, psi, 1.0)))
+
+
+def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray) -> np.ndarray:
+    """Root t in (0, 1) of the cubic Hermite interpolant with values f0 < 0 < f1 and slopes m0, m1 (in t)
+    at t = 0, 1: regula falsi, then four Newton steps on the cubic kept inside (0, 1)."""
+    t = f0 / (f0 - f1)
+    with np.errstate(all="ignore"):
+        for _ in range(4):
+            t2 = t * t
+            t3 = t2 * t
+            h = (f0 * (2 * t3 - 3 * t2 + 1) + m0 * (t3 - 2 * t2 + t) + f1 * (3 * t2 - 2 * t3)
+                 + m1 * (t3 - t2))
+            dh = (f0 * (6 * t2 - 6 * t) + m0 * (3 * t2 - 4 * t + 1) + f1 * (6 * t - 6 * t2)
+                  + m1 * (3 * t2 - 2 * t))
+            t_new = t - h / dh
+            t = np.where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
+    return t
 
 
 def solve_kx(
@@ -171,15 +227,20 @@ def solve_kx(
 
     With P(k) = a1(k) + μ⊥²/(μ1² k) decreasing and q = min(1/φ, 1/ψ):
 
-    1. the boundary of the physical branch, P(k_b) = q, i.e. h(k) = μ1² k (q − a1) − μ⊥² = 0
-       (THEORY-derivation.md §3, a single upward crossing); this is the ridgeless root, and
-       k_b = 0 when μ⊥² = 0 and q >= μ(λ > 0) (linear features: κ = ∞);
-    2. for γ > 0, the unique root of γ = μ1² k (1 − ψP)(1/φ − P) on (k_b, ∞), where both factors
-       are positive and the right side increases from 0 to ∞.
+    * γ = 0: the boundary of the physical branch, P(k_b) = q, i.e. h(k) = μ1² k (q − a1) − μ⊥² = 0
+      (THEORY-derivation.md §3, a single upward crossing), solved as the bounded increasing
+      residual h/(μ1² k q + μ⊥²) in y = log k; k_b = 0 when μ⊥² = 0 and q >= μ(λ > 0) (linear
+      features: κ = ∞).
+    * γ > 0: the physical root of γ = μ1² k (1 − ψP)(1/φ − P). Eliminating the two factors with
+      f1 − ψ f2 = c := 1 − ψ/φ and f1 f2 = g := γ/(μ1² k) gives f2(k) = :func:`_factor_f2` (> 0,
+      decreasing in k), and the root is the unique zero of F(y) = 1/φ − P − f2, which increases
+      strictly in y = log k from −∞ to min(1/φ, 1/ψ) (dF/dy = ⟨uq⟩ + μ⊥²/(μ1² k) + g/disc > 0 with
+      disc = sqrt(c² + 4ψg)). It is solved as the bounded residual R = (2/φ)/S − 1 = F/S with
+      S = 1/φ + P + f2 (dR/dy = 2 (dF/dy)/(φ S²)), in one stage.
 
-    Both are solved in y = log k as bounded increasing residuals, h/(μ1² k q + μ⊥²) and
-    (X − γ)/(X + γ) with X = μ1² k (1 − ψP)(1/φ − P), by the safeguarded Newton of ``_solve``.
-    Raises :class:`ConvergenceError` naming the parameters of any point that does not converge.
+    Both use the safeguarded Newton of ``_solve`` with brackets from the moment table's panel
+    edges when there is a table. Raises :class:`ConvergenceError` naming the parameters of any
+    point that does not converge.
     """
     lam, p = spec.lam, spec.weights
     rho = mu1 * mu1
@@ -189,79 +250,81 @@ def solve_kx(
     with np.errstate(divide="ignore"):
         q_cap = np.minimum(1.0 / phi, np.where(psi > 0, 1.0 / np.where(psi > 0, psi, 1.0), np.inf))
     pi_pos = float(p[lam > 0].sum())
-    open_below = (mu_perp2 == 0) & (q_cap >= pi_pos)  # k_b = 0
     grid = getattr(moments, "edges", None)
 
-    def boundary_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        A = rho * np.exp(y)
+    c_all = (phi - psi) / phi  # c = 1 − ψ/φ
+    inv_phi = 1.0 / phi
+
+    # Residuals in y = log k, given k and the moments a1 = ⟨q⟩, uq = ⟨uq⟩ there; the slope only with
+    # ``deriv`` (the edge bisection needs signs only).
+    def boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
+                          deriv: bool = True):
+        A = rho * k
         q = q_cap[idx]
         num = A * (q - a1) - mu_perp2
         den = A * q + mu_perp2
+        if not deriv:
+            return num / den, None
         dnum = A * (q - a1 + uq)
         return num / den, (dnum * den - num * A * q) / (den * den)
 
-    def ridge_terms(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        k = np.exp(y)
-        mterm = mu_perp2 / (rho * k)
-        P = a1 + mterm
-        mP_y = uq + mterm  # −dP/dy > 0
-        f1 = 1.0 - psi[idx] * P
-        f2 = 1.0 / phi[idx] - P
-        good = (f1 > 0) & (f2 > 0)
-        X = np.where(good, rho * k * f1 * f2, 0.0)
-        dX = rho * k * (f1 * f2 + psi[idx] * mP_y * f2 + f1 * mP_y)
-        return X, dX, good
-
-    def ridge_residual(y: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray):
-        X, dX, good = ridge_terms(y, a1, uq, idx)
-        g = gamma[idx]
-        with np.errstate(over="ignore", invalid="ignore"):
-            f = (X - g) / (X + g)
-            d = np.where(good, 2.0 * g * dX / (X + g) ** 2, 0.0)
+    def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
+                       deriv: bool = True):
+        ps, c, ip = psi[idx], c_all[idx], inv_phi[idx]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            A = rho * k
+            mterm = mu_perp2 / A
+            g = gamma[idx] / A
+            S = ip + a1 + mterm + _factor_f2(g, c, ps)
+            f = (2.0 * ip) / S - 1.0
+            if not deriv:
+                return f, None
+            d = 2.0 * ip * (uq + mterm + g / np.sqrt(c * c + 4.0 * ps * g)) / (S * S)
         return f, np.where(np.isfinite(d), d, 0.0)
 
-    def solve(residual, idx: np.ndarray, lo0: np.ndarray | None) -> np.ndarray:
+    def solve(residual, idx: np.ndarray) -> np.ndarray:
         def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mom = moments(np.exp(y), ("q", "uq"), first_column=True)
-            return residual(y, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
+            k = np.exp(y)
+            mom = moments(k, ("q", "uq"), first_column=True)
+            return residual(k, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
 
         m_pts = idx.size
         nan = np.full(m_pts, np.nan)
         lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
+        y0 = np.full(m_pts, np.log(spec.s))
         if grid is not None:
-            # Bisection over the table's panel edges (moments known exactly there).
+            # Bisection over the table's panel edges (moments known exactly there) ...
             y_e, a1_e, uq_e = grid
+            k_e = np.exp(y_e)
             i_lo, i_hi = np.zeros(m_pts, dtype=np.int64), np.full(m_pts, y_e.size - 1)
-            (fl, dl), (fh, dh) = residual(y_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx), \
-                residual(y_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
-            inside = (fl < 0) & (fh > 0)
+            inside = (residual(k_e[i_lo], a1_e[i_lo], None, idx, False)[0] < 0) & \
+                (residual(k_e[i_hi], a1_e[i_hi], None, idx, False)[0] > 0)
             while True:
                 go = inside & (i_hi - i_lo > 1)
                 if not go.any():
                     break
                 mid = (i_lo + i_hi) // 2
-                fm, dm = residual(y_e[mid], a1_e[mid], uq_e[mid], idx)
-                neg, pos = go & (fm < 0), go & (fm >= 0)
-                i_lo, fl, dl = np.where(neg, mid, i_lo), np.where(neg, fm, fl), np.where(neg, dm, dl)
-                i_hi, fh, dh = np.where(pos, mid, i_hi), np.where(pos, fm, fh), np.where(pos, dm, dh)
+                neg = residual(k_e[mid], a1_e[mid], None, idx, False)[0] < 0
+                i_lo, i_hi = np.where(go & neg, mid, i_lo), np.where(go & ~neg, mid, i_hi)
+            fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx)
+            fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
+            inside &= (fl < 0) & (fh > 0)
             lo, hi = np.where(inside, y_e[i_lo], nan), np.where(inside, y_e[i_hi], nan)
             f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
             d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
-        if lo0 is not None:
-            # Known lower end (the physical boundary): f = −1 there, slope from dX.
-            use = np.isfinite(lo0) & ~(lo > lo0)
-            y_b = np.where(use, lo0, 0.0)
-            mom = moments(np.exp(y_b), ("q", "uq"), first_column=True)
-            _, dX, _ = ridge_terms(y_b, mom["q"][:, 0], mom["uq"][:, 0], idx)
-            slope = 2.0 * np.abs(dX) / gamma[idx]  # d/dy (X − γ)/(X + γ) at X = 0
-            lo, f_lo, d_lo = np.where(use, y_b, lo), np.where(use, -1.0, f_lo), np.where(use, slope, d_lo)
-            hi = np.where(use & ~(hi > y_b), np.nan, hi)
-            # without an upper end, start one (doubled) Newton step above the boundary
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                newton = np.clip(2.0 / slope, 1e-12 * np.maximum(1.0, np.abs(y_b)), 1.0)
-            y0 = np.where(use & np.isnan(hi), y_b + np.nan_to_num(newton, nan=1.0), np.log(spec.s))
-        else:
-            y0 = np.full(m_pts, np.log(spec.s))
+            # ... then one evaluation at the root of the cubic Hermite interpolant of the residual on
+            # the bracket (error ~ width⁴), which becomes the near end of a tighter bracket.
+            sub = np.flatnonzero(inside)
+            if sub.size:
+                y_h = lo[sub] + (hi[sub] - lo[sub]) * _hermite_root(
+                    f_lo[sub], f_hi[sub], d_lo[sub] * (hi[sub] - lo[sub]), d_hi[sub] * (hi[sub] - lo[sub]))
+                f_h, d_h = fun(y_h, sub)
+                neg, pos = f_h < 0, f_h > 0
+                lo[sub], f_lo[sub], d_lo[sub] = (np.where(neg, y_h, lo[sub]), np.where(neg, f_h, f_lo[sub]),
+                                                 np.where(neg, d_h, d_lo[sub]))
+                hi[sub], f_hi[sub], d_hi[sub] = (np.where(pos, y_h, hi[sub]), np.where(pos, f_h, f_hi[sub]),
+                                                 np.where(pos, d_h, d_hi[sub]))
+                # (an exact zero f_h == 0 leaves the bracket as it was; the solver converges in it)
         y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
         if not ok.all():
             bad = idx[~ok][0]
@@ -273,31 +336,51 @@ def solve_kx(
             )
         return y
 
-    y_b = np.full(n, -np.inf)
-    need_b = np.flatnonzero(~open_below)
-    if need_b.size:
-        y_b[need_b] = solve(boundary_residual, need_b, None)
-    kx = np.where(np.isfinite(y_b), np.exp(y_b), 0.0)
+    kx = np.zeros(n)
+    ridgeless = np.flatnonzero((gamma == 0) & ~((mu_perp2 == 0) & (q_cap >= pi_pos)))  # else k_b = 0
+    if ridgeless.size:
+        kx[ridgeless] = np.exp(solve(boundary_residual, ridgeless))
     ridge = np.flatnonzero(gamma > 0)
     if ridge.size:
-        kx[ridge] = np.exp(solve(ridge_residual, ridge, y_b[ridge]))
+        kx[ridge] = np.exp(solve(ridge_residual, ridge))
     return kx
 
 
 # --- formulas ------------------------------------------------------------------------------------
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
+# 0/0 := 0, x/0 := inf and 0·inf := 0 at the ridgeless thresholds (one home: rfshift._anova)
+_ratio = safe_div
+_product = safe_mul
 
 
-def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a·b with 0·inf := 0 (a vanishing factor wins at the ridgeless thresholds)."""
-    with np.errstate(invalid="ignore"):
-        return np.where((a == 0) | (b == 0), 0.0, a * b)
+#: The expanded bias (1 − r)² s* + 2r(1 − r)⟨λ*u⟩ + r²⟨λ*u²⟩ is re-evaluated atom by atom where it
+#: keeps less than this fraction of the size of its terms (i.e. lost more than ~6 of 16 digits).
+BIAS_CANCELLATION = 1e-6
+
+
+def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.ndarray,
+          lam: np.ndarray, test_w: np.ndarray) -> np.ndarray:
+    """B* = ∫ λ* ((1 − r) + r u)² dμ (THEORY.md §5), non-negative by construction.
+
+    Fast path: the expansion in the moments ⟨λ*u⟩, ⟨λ*u²⟩ (from the Chebyshev table or exact sums).
+    It cancels when r is far from 1 (e.g. tanh at training variance 5.5e15: r = 5.6e7, and the
+    expansion returned −0.5 for a true 0.401). Where the result is below ``BIAS_CANCELLATION`` times
+    the sum of the absolute terms, it is recomputed as the exact per-atom sum
+    Σ_k p_k λ*_k (1 − r λ_k/(λ_k + k_x))², a sum of squares (1 − u = λ/(λ + k_x) has no cancellation;
+    u = 1 on λ = 0 atoms, u = 0 on λ > 0 atoms where k_x = 0). O(atoms) per such point only.
+    """
+    one_m_r = 1.0 - r
+    bias = one_m_r**2 * s_test + 2.0 * r * one_m_r * b0u + r * r * c0u2
+    size = one_m_r**2 * s_test + 2.0 * abs(r * one_m_r) * b0u + r * r * c0u2
+    redo = np.flatnonzero(~(bias > BIAS_CANCELLATION * size))
+    if redo.size:
+        k = kx[redo][:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one_m_u = np.where(lam[None, :] > 0, lam[None, :] / (lam[None, :] + k), 0.0)
+        bias = bias.copy()
+        bias[redo] = ((1.0 - r * one_m_u) ** 2) @ test_w
+    return bias
 
 
 def _side(
@@ -318,7 +401,10 @@ def _side(
     rho_beta: np.ndarray,
     mu1: float,
     mu_perp2: float,
+    mterm: np.ndarray,
     mterm2: np.ndarray,
+    lam: np.ndarray,
+    test_w: np.ndarray,
     s_test: float,
     mu1_t: float,
     mu_perp2_t: float,
@@ -331,35 +417,16 @@ def _side(
     b0u = m["u"][:, col]  # ⟨λ* u⟩ = k_x b0*
     c0u2 = m["uu"][:, col]  # ⟨λ* u²⟩ = k_x² c0*
     c1 = m["d2"][:, col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
-    # Bias (THEORY.md §5): B* = ∫ λ* ((1 − r) + r u)² dμ
-    bias = (1 - r) ** 2 * s_test + 2 * r * (1 - r) * b0u + r * r * c0u2
+    bias = _bias(r, s_test, b0u, c0u2, kx, lam, test_w)
     # Ξ* = μ1*² k_x² c0* + μ⊥*²  and V_W = ψ a2 Ξ*/(μ1² v)   (THEORY.md §7)
     xi = mu1_t**2 * c0u2 + mu_perp2_t
-    # D* = (φ/A)(Θ* − ψkΞ*/v) in a form that stays finite as k_x → 0 (derivation in docs/theory.md)
-    d_num = phi * (
-        mu1_t**2 * ((1 - psi * a1) * c1 + psi * c0 * b0u + psi * mterm2 * c0u2)
-        + mu_perp2_t * (psi * c0 + psi * mterm2)
-    )
-    mu1sq_v = mu1 * mu1 * v
-    # Ridgeless thresholds make δ, v or 1 − φa2 vanish; a term whose numerator vanishes there too
-    # (no noise, k_x = 0) is taken at its limit 0, one with a positive numerator is +inf.
-    v_w = _ratio(psi * a2 * xi, mu1sq_v)  # V_W = ψ a2 Ξ*/(μ1² v)   (THEORY.md §7)
-    d_star = _ratio(d_num, mu1sq_v)
-    # k_x = 0 at the feature-side rank threshold ψμ(λ>0) = 1 (v = 0): D* = N/v with N, v → 0 linearly
-    # in k_x; the limit is φ r² c1* (no test mass on null training directions), else +inf.
-    at_v0 = (kx == 0) & (v == 0)
-    if at_v0.any():
-        d_star = np.where(at_v0, np.where(b0u > 0, np.inf, phi * r * r * c1), d_star)
-    v_x = _ratio(r * r * phi * c1 * (kx * uq), one_m_phi_a2)
-    v_xe = _ratio(r * r * phi * c1 * noise_var, one_m_phi_a2)
-    with np.errstate(invalid="ignore"):
-        tau_beta = _product(_ratio(rho_beta, delta), d_star)  # (ρ_β/δ) D*
-        tau_eps = _product(_ratio(noise_var, delta), d_star)  # (σ²/δ) D*
-        v_wx = tau_beta - v_x
-        v_wxe = tau_eps - v_xe
-        variance = v_w + tau_beta + tau_eps  # V = V_W + τ² D*
-    zeros = np.zeros_like(v_w)
-    terms = VarianceTerms(w=v_w, x=v_x, eps=zeros, wx=v_wx, w_eps=zeros, x_eps=v_xe, wx_eps=v_wxe)
+    # T* = D*, the seven ANOVA terms and V = V_W + τ²T*, each a sum of non-negative products
+    # (rfshift._anova; derivation in docs/theory.md). Ridgeless thresholds that make δ, v or 1 − φa2
+    # vanish give the limit 0 for a vanishing numerator (no noise, k_x = 0), else +inf.
+    variance, terms = fine_terms(
+        phi=phi, psi=psi, noise_var=noise_var, kx=kx, r=r, mu1=mu1, a2=a2, c0=c0, uq=uq,
+        mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,
+        c1_t=c1, xi_t=xi)
     return bias, variance, terms
 
 
@@ -391,9 +458,7 @@ def _evaluate(
         # rationalised), which avoids the cancellation in 1 − ψP near the interpolation threshold.
         g = np.where(kx > 0, ga / (rho * kx), 0.0)
         c = (ph - ps) / ph
-        disc = np.sqrt(c * c + 4.0 * ps * g)
-        f2 = np.where(c >= 0, 2.0 * g / np.where(c + disc > 0, c + disc, 1.0),
-                      (disc - c) / (2.0 * np.where(ps > 0, ps, 1.0)))
+        f2 = _factor_f2(g, c, ps)
         f1 = np.where(c >= 0, ps * f2 + c, g / np.where(f2 > 0, f2, 1.0))
         # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
         P0 = a1 + mterm
@@ -401,8 +466,11 @@ def _evaluate(
         f2 = np.where(kx > 0, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
-    v = 1.0 - ps * a2
-    one_m_phi_a2 = 1.0 - ph * a2
+    # v = 1 − ψa2 and 1 − φa2 as sums of non-negative terms (P − a2 = ⟨u(1−u)⟩ + μ⊥²/A ≥ 0):
+    # v = t̄ + ψ(P − a2), 1 − φa2 = t + φ(P − a2); no cancellation as they approach 0.
+    x_pa2 = uq + mterm
+    v = np.where(kx > 0, t_bar + ps * x_pa2, 1.0 - ps * a2)
+    one_m_phi_a2 = np.where(kx > 0, t + ph * x_pa2, 1.0 - ph * a2)
     if (kx == 0).any():
         # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
         # snap round-off at the rank thresholds to 0 so they are recognised.
@@ -416,10 +484,11 @@ def _evaluate(
     rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
-                  mu_perp2=mup2, mterm2=mterm2)
+                  mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam)
     bias, var, terms = _side(m, 1, s_test=spec.s_star, mu1_t=mu1_t, mu_perp2_t=mu_perp2_t,
-                             **common)
-    bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2, **common)
+                             test_w=spec.weights * spec.lam_star, **common)
+    bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2,
+                                      test_w=spec.weights * spec.lam, **common)
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.

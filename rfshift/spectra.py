@@ -7,13 +7,17 @@ Eigendecompose Σ = Σ_k λ_k v_k v_kᵀ and set λ*_k = v_kᵀ Σ* v_k. The ave
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ._validation import as_real_array
 
 __all__ = ["Spectrum"]
+
+_T = TypeVar("_T")
 
 #: Relative tolerance for symmetry and PSD checks of covariance matrices.
 COVARIANCE_RTOL = 1e-8
@@ -88,17 +92,35 @@ class Spectrum:
             arr = np.array(arr, dtype=np.float64)
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
+        object.__setattr__(self, "_s", s)
+        object.__setattr__(self, "_s_star", s_star)
 
     # --- derived quantities ------------------------------------------------------------------
     @property
     def s(self) -> float:
         """Training pre-activation variance s = ∫ λ dμ = tr Σ / n0."""
-        return float(self.weights @ self.lam)
+        return self._s  # type: ignore[attr-defined, no-any-return]
 
     @property
     def s_star(self) -> float:
         """Test pre-activation variance s* = ∫ λ* dμ = tr Σ* / n0."""
-        return float(self.weights @ self.lam_star)
+        return self._s_star  # type: ignore[attr-defined, no-any-return]
+
+    def _derived(self, key: object, make: Callable[[], _T]) -> _T:
+        """Private per-spectrum cache of derived data (the atoms are immutable, so it never goes
+        stale): ``make()`` runs on the first request for ``key``. Used by the engine for its weight
+        columns, moment table and solver brackets; not pickled."""
+        cache = self.__dict__.setdefault("_cache", {})
+        try:
+            return cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = cache[key] = make()
+            return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_cache", None)
+        return state
 
     @property
     def n_atoms(self) -> int:
@@ -143,15 +165,17 @@ class Spectrum:
         averaged error, THEORY.md §2). Symmetry and PSD are checked to a relative tolerance of
         1e-8 of the largest absolute entry; tiny negative eigenvalues within it are clipped to 0.
         """
-        S = _covariance(Sigma, "Sigma")
+        S = _covariance(Sigma, "Sigma", check_psd=False)  # PSD: from the eigenvalues below
         S_star = _covariance(Sigma_star, "Sigma_star")
         if S.shape != S_star.shape:
             raise ValueError(
                 f"Sigma and Sigma_star must have the same shape, got {S.shape} and {S_star.shape}"
             )
         lam, vecs = np.linalg.eigh(S)
-        lam_star = np.einsum("ik,ij,jk->k", vecs, S_star, vecs)
-        # Both matrices passed the PSD check above, so negative values here are round-off.
+        _check_psd_eigenvalues(float(lam[0]), S, "Sigma", float(np.abs(S).max()))
+        # λ*_k = v_kᵀ Σ* v_k = diag(Vᵀ Σ* V), as one BLAS product and a column-wise dot.
+        lam_star = np.einsum("ik,ik->k", vecs, S_star @ vecs)
+        # Both matrices passed the PSD check, so negative values here are round-off.
         return cls(np.maximum(lam, 0.0), np.maximum(lam_star, 0.0))
 
     @classmethod
@@ -172,7 +196,14 @@ class Spectrum:
         return cls.from_covariances(Ca, Cb)
 
 
-def _covariance(value: object, name: str) -> np.ndarray:
+def _covariance(value: object, name: str, *, check_psd: bool = True) -> np.ndarray:
+    """A validated, exactly symmetrised covariance matrix (square, finite, symmetric, PSD).
+
+    Symmetry is checked to ``COVARIANCE_RTOL`` of the largest absolute entry. The PSD check
+    (``check_psd``) accepts a smallest eigenvalue ``>= -COVARIANCE_RTOL·scale·n0`` and costs one
+    Cholesky factorisation of ``M + COVARIANCE_RTOL·scale·n0·I`` (an eigenvalue computation runs
+    only when that fails, to report the smallest eigenvalue or to accept a borderline case).
+    """
     M = as_real_array(value, name)
     if M.ndim != 2 or M.shape[0] != M.shape[1]:
         raise ValueError(f"{name} must be a square 2-D matrix, got shape {M.shape}")
@@ -181,18 +212,34 @@ def _covariance(value: object, name: str) -> np.ndarray:
     if not np.all(np.isfinite(M)):
         raise ValueError(f"{name} contains NaN or inf")
     scale = max(float(np.abs(M).max()), np.finfo(float).tiny)
-    asym = float(np.abs(M - M.T).max())
+    D = M - M.T
+    asym = float(np.abs(D).max())
     if asym > COVARIANCE_RTOL * scale:
         raise ValueError(
             f"{name} is not symmetric (max |M - Mᵀ| = {asym:.3g}, relative {asym / scale:.3g})"
         )
-    M = 0.5 * (M + M.T)
-    eig_min = float(np.linalg.eigvalsh(M)[0])
-    if eig_min < -COVARIANCE_RTOL * scale * M.shape[0]:
+    M = M - 0.5 * D  # = (M + Mᵀ)/2, exactly symmetric
+    if check_psd:
+        shifted = M.copy()
+        shifted.flat[:: M.shape[0] + 1] += _psd_tolerance(M, scale)
+        try:
+            np.linalg.cholesky(shifted)
+        except np.linalg.LinAlgError:
+            _check_psd_eigenvalues(float(np.linalg.eigvalsh(M)[0]), M, name, scale)
+    return M
+
+
+def _psd_tolerance(M: np.ndarray, scale: float) -> float:
+    """How negative the smallest eigenvalue of a PSD matrix ``M`` (largest |entry| ``scale``) may be
+    from round-off: ``COVARIANCE_RTOL·scale·n0``."""
+    return COVARIANCE_RTOL * scale * M.shape[0]
+
+
+def _check_psd_eigenvalues(eig_min: float, M: np.ndarray, name: str, scale: float) -> None:
+    if eig_min < -_psd_tolerance(M, scale):
         raise ValueError(
             f"{name} is not positive semi-definite (smallest eigenvalue {eig_min:.3g})"
         )
-    return M
 
 
 def _samples(value: object, name: str) -> np.ndarray:

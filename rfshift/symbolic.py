@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from ._anova import variance_parts
 from .activations import Activation, get_activation
 from .spectra import Spectrum
 
@@ -108,10 +109,11 @@ def equations() -> dict[str, Any]:
     eqs["D"] = sp.Eq(S["D"], D)
     eqs["bias"] = sp.Eq(sp.Symbol("B^*"),
                         sp.Integral(S["lam_star"] * ((1 - r) + r * u) ** 2 * mu(lam), (lam, 0, sp.oo)))
-    V = (rho_s * psi * kappa / S["D"]) * (
-        t * (omega_s + phi * Is12) * I22 + (s2 + I11) * (omega + phi * I12) * (omega_s + Is11)
-        + (phi / psi) * tb * (s2 + phi * I12) * Is22
-    )
+    # the one home of this assembly is rfshift._anova; kp = 1 there and the prefactor K/ψ = ρ*κ/D
+    # outside keeps the displayed formula in THEORY.md's factored shape
+    V = (rho_s * kappa / S["D"]) * sp.Add(*variance_parts(
+        1, phi=phi, psi=psi, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=I11,
+        phi_i12=phi * I12, i22=I22, omega_x=omega_s, ix11=Is11, phi_ix12=phi * Is12, ix22=Is22))
     eqs["variance"] = sp.Eq(sp.Symbol("V^*"), V)
     eqs["error"] = sp.Eq(sp.Symbol("E^*"), sp.Symbol("B^*") + sp.Symbol("V^*"))
     c = rho_s / rho
@@ -388,85 +390,133 @@ class MPAsymptotics:
                                                       "variance_id", "kappa", "k_x", "t", "t_bar")}
 
 
-def _mp_functions() -> dict[str, Any]:
+_MP_BUILTINS = ("relu", "leaky_relu", "erf", "linear", "quadratic", "abs", "gelu", "hardtanh", "sigmoid",
+                "tanh", "softplus", "silu", "elu")
+# split points of the z = g/√v axis at the bend scale ±c/√v (as in rfshift.activations)
+_MP_BEND = ("0.125", "0.5", "2", "8", "32", "128")
+
+_MP_CACHE: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+
+
+def _mp_constants(act: Activation, v: Any) -> tuple[Any, Any, Any]:
+    """(μ0, μ1, μ⊥²) at variance v in the current mpmath precision (cached per name, v, precision)."""
     import mpmath as mp
 
-    return {
-        "tanh": mp.tanh,
-        "sigmoid": lambda x: 1 / (1 + mp.exp(-x)),
-        "softplus": lambda x: x + mp.log1p(mp.exp(-x)) if x > 0 else mp.log1p(mp.exp(x)),
-        "gelu": lambda x: x * (1 + mp.erf(x / mp.sqrt(2))) / 2,
-        "silu": lambda x: x / (1 + mp.exp(-x)),
-        "elu": lambda x: x if x > 0 else mp.expm1(x),
-        "hardtanh": lambda x: min(max(x, -1), 1),
-        "abs": abs,
-    }
-
-
-_MP_CACHE: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
-def _mp_constants(act: Activation, v: Any) -> tuple[Any, Any]:
-    """(μ1, μ⊥²) at variance v in the current mpmath precision (quadrature results are cached)."""
-    import mpmath as mp
-
+    if act.name not in _MP_BUILTINS or get_activation(act.name) is not act:
+        raise ValueError(
+            f"activation {act.name!r} has no arbitrary-precision form; asymptotics_mp supports the "
+            f"built-in activations: {', '.join(_MP_BUILTINS)}")
     key = (act.name, repr(v), mp.mp.prec)
-    if key in _MP_CACHE and get_activation(act.name) is act:
+    if key in _MP_CACHE:
         return _MP_CACHE[key]
-    out = _mp_constants_uncached(act, v)
+    # Guard digits: at small v, μ⊥² is O(v²) times E σ² (smooth σ; hardtanh's closed form is
+    # rearranged to the same O(v²) cancellation), and hardtanh's closed form is a difference of terms
+    # O(√v) times larger than μ⊥² at large v: 2 digits per decade of v below 1, ½ per decade above
+    # (hardtanh) keep the working precision (docs/theory.md, extreme variances).
+    lv = float(mp.log10(v))
+    extra = 10 + (2 * int(1 - lv) if lv < 0 else (int(lv / 2) + 1 if act.name == "hardtanh" else 0))
+    with mp.workdps(mp.mp.dps + extra):
+        out = _mp_constants_uncached(act.name, +v)
+    out = tuple(+x for x in out)  # rounded to the caller's precision
     if len(_MP_CACHE) < 1024:
         _MP_CACHE[key] = out
     return out
 
 
-def _mp_constants_uncached(act: Activation, v: Any) -> tuple[Any, Any]:
+def _mp_expect(h: Any, sd: Any, kinks: tuple[float, ...] = (), even: bool = False) -> Any:
+    """E h(√v z) for z ~ N(0, 1) by tanh-sinh quadrature split at 0, the kinks and the bend scale.
+
+    Beyond |z| = L the Gaussian weight is below 10^-(dps+10) and the built-in activations grow at most
+    linearly, so [-L, L] loses nothing at this precision. ``even``: h(√v z) φ(z) is even in z.
+    """
     import mpmath as mp
 
-    name = act.name
-    if name not in ("relu", "leaky_relu", "erf", "linear", "quadratic", *_mp_functions()) or \
-            get_activation(name) is not act:
-        raise ValueError(
-            f"activation {name!r} has no arbitrary-precision form; asymptotics_mp supports the built-in "
-            "activations: relu, leaky_relu, erf, linear, tanh, sigmoid, softplus, gelu, silu, elu, hardtanh")
-    if name == "relu":  # THEORY.md §3: μ1 = 1/2, E σ² = v/2
-        return mp.mpf(1) / 2, v * (mp.mpf(1) / 4 - 1 / (2 * mp.pi))
+    L = mp.sqrt(2 * (mp.mp.dps + 10) * mp.log(10)) + 2
+    pts = {mp.mpf(0)}
+    for c in _MP_BEND:
+        z = mp.mpf(c) / sd
+        if z < L:
+            pts |= {z, -z}
+    pts |= {mp.mpf(b) / sd for b in kinks if abs(mp.mpf(b) / sd) < L}
+    edges = [-L, *sorted(pts), L]
+    if even:
+        edges = [x for x in edges if x >= 0]
+    total = mp.fsum(mp.quad(lambda z: h(sd * z) * mp.npdf(z), [lo, hi], method="tanh-sinh")
+                    for lo, hi in itertools.pairwise(edges))
+    return 2 * total if even else total
+
+
+def _mp_constants_uncached(name: str, v: Any) -> tuple[Any, Any, Any]:
+    """(μ0, μ1, μ⊥²) of a built-in: closed forms where they exist (in forms that cancel at most to
+    relative O(v²), which the guard digits cover), else quadrature of the residual at the bend scale.
+    The closed forms for GELU and hardtanh are derived in docs/theory.md; elu's follows from
+    E[e^{kg} 1(g<0)] = e^{k²v/2} Φ(−k√v) (the float64 package integrates elu instead: independent)."""
+    import mpmath as mp
+
+    half = mp.mpf(1) / 2
+    if name == "relu":  # THEORY.md §3: μ0 = √(v/2π), μ1 = 1/2, E σ² = v/2
+        return mp.sqrt(v / (2 * mp.pi)), half, v * (half / 2 - 1 / (2 * mp.pi))
     if name == "leaky_relu":
         a = mp.mpf("0.01")
-        return (1 + a) / 2, (1 - a) ** 2 * v * (mp.mpf(1) / 4 - 1 / (2 * mp.pi))
-    if name == "erf":
-        mu1 = 2 / mp.sqrt(mp.pi * (1 + 2 * v))
-        return mu1, (2 / mp.pi) * mp.asin(2 * v / (1 + 2 * v)) - v * mu1**2
+        return ((1 - a) * mp.sqrt(v / (2 * mp.pi)), (1 + a) / 2,
+                (1 - a) ** 2 * v * (half / 2 - 1 / (2 * mp.pi)))
+    if name == "abs":
+        return mp.sqrt(2 * v / mp.pi), mp.mpf(0), v * (1 - 2 / mp.pi)
     if name == "linear":
-        return mp.mpf(1), mp.mpf(0)
+        return mp.mpf(0), mp.mpf(1), mp.mpf(0)
     if name == "quadratic":
-        return mp.mpf(0), 2 * v * v
-    fn = _mp_functions()[name]
+        return v, mp.mpf(0), 2 * v * v
+    if name == "erf":  # μ1 = 2/√(π(1+2v)), E σ² = (2/π) asin(2v/(1+2v))
+        x = 2 * v / (1 + 2 * v)
+        return mp.mpf(0), 2 / mp.sqrt(mp.pi * (1 + 2 * v)), (2 / mp.pi) * (mp.asin(x) - x)
+    if name == "gelu":  # activations._gelu_cf
+        r = v / (1 + v)
+        sq = mp.sqrt(1 + 2 * v)
+        return (v / mp.sqrt(2 * mp.pi * (1 + v)), half,
+                v * mp.atan(v / sq) / (2 * mp.pi) + v * r / (mp.pi * sq) - v * r / (2 * mp.pi))
+    if name == "hardtanh":  # T = P(|g| > 1): μ1 = 1 − T, μ⊥² = vT(1 − T) + T − 2√v φ(1/√v)
+        sd = mp.sqrt(v)
+        tail = mp.erfc(1 / (sd * mp.sqrt(2)))
+        return mp.mpf(0), 1 - tail, v * tail * (1 - tail) + tail - 2 * sd * mp.npdf(1 / sd)
+    if name == "sigmoid":  # 1/2 + tanh(x/2)/2 with x/2 ~ N(0, v/4)
+        _, m1, mp2 = _mp_constants_uncached("tanh", v / 4)
+        return half, m1 / 4, mp2 / 4
     sd = mp.sqrt(v)
-    # The Gaussian weight is below 10^-(dps+10) beyond |z| = L and the built-in activations grow at most
-    # linearly, so a finite range (much faster for tanh-sinh quadrature) loses nothing at this precision.
-    L = mp.sqrt(2 * (mp.mp.dps + 10) * mp.log(10)) + 2
-    cuts = sorted({mp.mpf(b) / sd for b in act.breakpoints if abs(mp.mpf(b) / sd) < L})
-    edges = [-L, *cuts, L]
-
-    def expect(g: Any) -> Any:
-        return mp.fsum(mp.quad(lambda z: g(sd * z) * mp.npdf(z), [lo, hi])
-                       for lo, hi in itertools.pairwise(edges))
-
-    mu0 = expect(fn)
-    mu1 = expect(lambda x: x * fn(x)) / v
-    m2 = expect(lambda x: fn(x) ** 2)
-    return mu1, m2 - mu0**2 - v * mu1**2
+    if name == "tanh":
+        m1 = _mp_expect(lambda x: x * mp.tanh(x), sd, even=True) / v
+        return mp.mpf(0), m1, _mp_expect(lambda x: (mp.tanh(x) - m1 * x) ** 2, sd, even=True)
+    if name in ("softplus", "silu"):  # σ = c0 + x/2 + h(x), h even: μ1 = 1/2 exactly
+        if name == "softplus":
+            def h(x: Any) -> Any:  # log(2 cosh(x/2))
+                y = abs(x) / 2
+                return y + mp.log1p(mp.exp(-2 * y))
+        else:
+            def h(x: Any) -> Any:
+                return x * mp.tanh(x / 2) / 2
+        m0 = _mp_expect(h, sd, even=True)
+        return m0, half, _mp_expect(lambda x: (h(x) - m0) ** 2, sd, even=True)
+    if name == "elu":  # E[e^{kg} 1(g<0)] = e^{k²v/2} Φ(−k√v), E[g 1(g>0)] = √(v/2π)
+        e1 = mp.exp(v / 2) * mp.ncdf(-sd)
+        e2 = mp.exp(2 * v) * mp.ncdf(-2 * sd)
+        m0 = sd / mp.sqrt(2 * mp.pi) + e1 - half
+        m1 = half + e1  # E σ'(g)
+        second = v / 2 + e2 - 2 * e1 + half
+        return m0, m1, second - m0**2 - v * m1**2
+    raise AssertionError(name)  # pragma: no cover - _MP_BUILTINS lists exactly the cases above
 
 
 def _illinois(f: Any, lo: Any, hi: Any, flo: Any, fhi: Any, tol: Any, maxiter: int = 2000) -> Any:
-    """Bracketed root of a continuous f with f(lo) < 0 < f(hi) (Illinois regula falsi + bisection)."""
+    """Bracketed root of a continuous f with f(lo) < 0 < f(hi) (Illinois regula falsi + bisection,
+    geometric while hi/lo > 4 so that a bracket spanning many orders of magnitude closes quickly)."""
     side = 0
     for it in range(maxiter):
         if hi - lo <= tol * abs(hi):
             break
-        x = (lo * fhi - hi * flo) / (fhi - flo) if it % 4 != 3 else (lo + hi) / 2
+        # every 4th step bisects, geometrically when the bracket spans many octaves (lo > 0)
+        mid = (lo * hi).sqrt() if lo > 0 and hi > 4 * lo else (lo + hi) / 2
+        x = (lo * fhi - hi * flo) / (fhi - flo) if it % 4 != 3 else mid
         if not (lo < x < hi):
-            x = (lo + hi) / 2
+            x = mid
         fx = f(x)
         if fx == 0:
             return x
@@ -499,8 +549,11 @@ def asymptotics_mp(
     bracketed on the physical branch (k > k_x0) and solved by Illinois regula falsi to the working
     precision; the errors use THEORY.md §5 in κ = φ/k_x variables with
     t = φκ_s/(ρk), t̄ = ψκ_f/(ρk) (exactly max(0, 1 − φ/ψ) and max(0, 1 − ψ/φ) at γ = 0) and
-    D = φγ + ρ(tψ + t̄φ)(ω + φI_{1,2}). Activation constants use closed forms (ReLU, leaky ReLU, erf,
-    linear) or mpmath quadrature split at the kinks. Float inputs (and the spectrum's atoms) are taken
+    D = φγ + ρ(tψ + t̄φ)(ω + φI_{1,2}). Activation constants use closed forms (ReLU, leaky ReLU, abs,
+    erf, GELU, ELU, hard tanh, linear, quadratic; sigmoid from tanh) or mpmath quadrature of the residual
+    σ − μ0 − μ1 g split at 0, the kinks and the bend scale ±c/√v, with guard digits against the
+    cancellation at extreme variances (docs/theory.md, "Activation constants at extreme variances").
+    Float inputs (and the spectrum's atoms) are taken
     at their exact binary value, i.e. the same numbers the float64 engine sees; ints, Fractions and
     strings such as "1/10" are exact.
     ``inf`` at the ridgeless interpolation peak ψ = φ.
@@ -554,9 +607,10 @@ def asymptotics_mp(
         p = [x / tw for x in w]
         s = mp.fsum(pi * li for pi, li in zip(p, lam, strict=True))
         s_star = mp.fsum(pi * li for pi, li in zip(p, lam_s, strict=True))
-        mu1, mup2 = _mp_constants(act, s)
-        mu1_s, mup2_s = _mp_constants(act, s_star)
-        if abs(mu1) <= mp.mpf(10) ** (-12) * mp.sqrt(s):
+        mu0, mu1, mup2 = _mp_constants(act, s)
+        _, mu1_s, mup2_s = _mp_constants(act, s_star)
+        # as the float64 engine: |μ1| ≤ 1e-12 √(E σ²/s) means no linear signal (scale-free test)
+        if mu1 == 0 or mu1**2 * s <= mp.mpf(10) ** (-24) * (mu0**2 + s * mu1**2 + mup2):
             raise ValueError(f"activation {act.name!r} has mu1(s) = 0: unsupported (THEORY.md §3)")
         rho, rho_s = mu1**2, mu1_s**2
         mup2 = max(mup2, mp.mpf(0))
@@ -576,11 +630,14 @@ def asymptotics_mp(
         if mup2 == 0 and q >= pos_mass:
             kx0 = mp.mpf(0)
         else:
-            lo = s
+            # k_x0 ~ μ⊥²/ρ can be as small as μ⊥² itself (e.g. e^{-1/(2v)} for hardtanh at small v):
+            # step down by factors 2, 4, 16, 256, ... (mpf exponents are unbounded)
+            lo, factor = s, mp.mpf(2)
             while h(lo) >= 0:
-                lo /= 2
-                if lo < mp.mpf(10) ** (-(precision + 300)):
-                    raise ArithmeticError("could not bracket k_x0")  # pragma: no cover
+                lo /= factor
+                factor *= factor
+                if lo == 0:  # pragma: no cover - mpf does not underflow
+                    raise ArithmeticError("could not bracket k_x0")
             hi = 2 * s
             while h(hi) <= 0:
                 hi *= 2
@@ -634,10 +691,9 @@ def asymptotics_mp(
             bias = mp.fsum(pi * lj * ((1 - r_x) + r_x * ui) ** 2 for pi, lj, ui in zip(p, lx, u, strict=True))
             if peak:
                 return bias, mp.inf
-            var = (rho_x * kappa / D) * (
-                ps * t * (omega_x + phi_ix12) * i22
-                + ps * (s2 + i11) * (omega + phi_i12) * (omega_x + ix11)
-                + ph * tb * (s2 + phi_i12) * ix22)
+            var = mp.fsum(variance_parts(
+                rho_x * kappa / D, phi=ph, psi=ps, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=i11,
+                phi_i12=phi_i12, i22=i22, omega_x=omega_x, ix11=ix11, phi_ix12=phi_ix12, ix22=ix22))
             return bias, var
 
         b_o, v_o = side(lam_s, rho_s, omega_s, r)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from functools import cache
+from pathlib import Path
 
 import mpmath as mp
 import numpy as np
 import pytest
+from scipy import special
 
 import rfshift as rf
 from rfshift.activations import get_activation
@@ -29,13 +33,20 @@ _MP = {
 }
 
 
+_BEND = ("0.125", "0.5", "2", "8", "32", "128")
+
+
 @cache
 def mp_constants(name: str, v: float, fn=None, bps=None) -> tuple[float, float, float]:
-    """(μ0, μ1, μ⊥²) at variance v by mpmath tanh-sinh quadrature split at the kinks (30 digits)."""
+    """(μ0, μ1, μ⊥²) at variance v by mpmath tanh-sinh quadrature (30 digits plus 2 per decade of v
+    below 1), split at the kinks and at the bend scale ±c/√v; μ⊥² is the mean squared residual."""
     f, b = (fn, bps) if fn is not None else _MP[name]
-    with mp.workdps(30):
+    with mp.workdps(30 + max(0, int(-2 * math.log10(v)) + 2)):
         sd = mp.sqrt(mp.mpf(v))
-        pts = [-mp.inf, *sorted(mp.mpf(x) / sd for x in b), mp.inf]
+        cuts = {mp.mpf(0), *(mp.mpf(x) / sd for x in b)}
+        for c in _BEND:
+            cuts |= {mp.mpf(c) / sd, -mp.mpf(c) / sd}
+        pts = [-mp.inf, *sorted(cuts), mp.inf]
         dens = 1 / mp.sqrt(2 * mp.pi)
 
         def expect(h):
@@ -43,8 +54,7 @@ def mp_constants(name: str, v: float, fn=None, bps=None) -> tuple[float, float, 
 
         m0 = expect(f)
         m1 = expect(lambda x: x * f(x)) / v
-        m2 = expect(lambda x: f(x) ** 2)
-        return float(m0), float(m1), float(m2 - m0**2 - v * m1**2)
+        return float(m0), float(m1), float(expect(lambda x: (f(x) - m0 - m1 * x) ** 2))
 
 
 @pytest.mark.parametrize("name", sorted(_MP))
@@ -62,16 +72,17 @@ def test_constants_match_mpmath(name, v):
 
 @pytest.mark.parametrize("v", [0.3, 1.0, 4.0])
 def test_closed_forms_match_adaptive_quadrature(v):
-    """Closed forms (relu, leaky_relu, erf, linear) vs the engine's own adaptive quadrature path
-    (the same function wrapped in an Activation without a closed form)."""
+    """Closed forms (relu, leaky_relu, erf, gelu, hardtanh, abs) vs the engine's own adaptive
+    quadrature path (the same function wrapped in an Activation without a closed form). A linear
+    callable is refused by that path (its μ⊥² = 0 is below float64 resolution: see below)."""
     for name, fn, bps in (
         ("relu", lambda x: np.maximum(x, 0.0), (0.0,)),
         ("leaky_relu", lambda x: np.where(x > 0, x, 0.01 * x), (0.0,)),
         ("erf", None, ()),
-        ("linear", lambda x: 1.0 * x, ()),
+        ("gelu", lambda x: x * (1 + special.erf(x / np.sqrt(2))) / 2, ()),
+        ("hardtanh", lambda x: np.clip(x, -1.0, 1.0), (-1.0, 1.0)),
+        ("abs", np.abs, (0.0,)),
     ):
-        from scipy import special
-
         fn = special.erf if fn is None else fn
         closed = rf.activation_constants(name, v)
         quad = rf.Activation(fn, name=f"{name}-quad", breakpoints=bps).constants(v)
@@ -235,3 +246,98 @@ def test_activation_symmetries_in_the_engine():
     for other in (neg, shifted, scaled):
         for f in ("error", "bias", "variance", "error_id"):
             np.testing.assert_allclose(getattr(other, f), getattr(base, f), rtol=1e-10)
+
+
+# --- extreme variances (issue 12): every built-in, v = 1e-12 .. 1e12 ---------------------------------
+
+_TABLE = json.loads((Path(__file__).parent / "data" / "activation_reference.json").read_text())
+
+
+def _errors(row: list[str], c) -> tuple[float, float, float]:
+    """Relative errors against a reference row; an exactly-zero reference (a symmetry) is compared
+    on the scale of σ, a reference μ⊥² below the normal float64 range absolutely against E σ²."""
+    v, m0, m1, mp2 = (float(x) for x in row)
+    second = m0 * m0 + v * m1 * m1 + mp2
+    e0 = abs(c.mu0 - m0) / abs(m0) if m0 else abs(c.mu0) / math.sqrt(second)
+    e1 = abs(c.mu1 - m1) / abs(m1) if m1 else abs(c.mu1) * math.sqrt(v / second)
+    e2 = abs(c.mu_perp2 - mp2) / mp2 if mp2 >= sys.float_info.min else abs(c.mu_perp2 - mp2) / second
+    return e0, e1, e2
+
+
+def test_reference_table_covers_every_builtin_and_the_grid():
+    assert set(_TABLE["values"]) == set(rf.available_activations())
+    for rows in _TABLE["values"].values():
+        vs = [float(r[0]) for r in rows]
+        assert min(vs) <= 1e-12 and max(vs) >= 1e12 and len(vs) == 49
+
+
+@pytest.mark.parametrize("name", sorted(_TABLE["values"]))
+def test_constants_at_extreme_variances_match_mpmath_table(name):
+    """μ0, μ1 to 1e-9 and μ⊥² to 1e-6 relative at 49 variances 1e-12..1e12 against the 25-digit table
+    of tests/make_activation_reference.py (independent mpmath quadrature of the residual)."""
+    for row in _TABLE["values"][name]:
+        c = rf.activation_constants(name, float(row[0]))
+        e0, e1, e2 = _errors(row, c)
+        assert e0 <= 1e-9 and e1 <= 1e-9 and e2 <= 1e-6, (name, row, c)
+        if float(row[3]) >= sys.float_info.min:  # a normal μ⊥² is never returned as 0
+            assert c.mu_perp2 > 0
+
+
+@pytest.mark.parametrize(("name", "v"), [("tanh", 1e-12), ("erf", 1e-10), ("softplus", 1e9), ("elu", 1e-8),
+                                         ("gelu", 1e12), ("silu", 1e-6), ("sigmoid", 1e11)])
+def test_extreme_variances_against_in_test_mpmath(name, v):
+    """A few points recomputed here (not from the committed table)."""
+    c = rf.activation_constants(name, v)
+    m0, m1, mp2 = mp_constants(name, v)
+    for got, want in ((c.mu0, m0), (c.mu1, m1)):
+        assert abs(got - want) <= 1e-9 * abs(want) + 1e-20 * math.sqrt(v)
+    assert c.mu_perp2 == pytest.approx(mp2, rel=1e-6)
+
+
+def test_erf_small_variance_is_not_linear():
+    """Issue 12: μ⊥²(erf, 1e-10) = (8/3π)v³ (1 + O(v)) = 8.49e-31, not 0; with it the ridgeless engine
+    at Σ = 1e-10 I, φ = 0.5 gives error/v = 0.5 at ψ = 0.4 and inf at ψ = φ (as for any μ⊥² > 0)."""
+    c = rf.activation_constants("erf", 1e-10)
+    assert c.mu_perp2 == pytest.approx(8 / (3 * math.pi) * 1e-30, rel=1e-9)
+    spec = rf.Spectrum.isotropic(1e-10)
+    kw = dict(phi=0.5, gamma=0.0, noise_var=1e-11, activation="erf")
+    assert rf.asymptotics(spec, psi=0.4, **kw).error / 1e-10 == pytest.approx(0.5, rel=1e-9)
+    assert rf.asymptotics(spec, psi=0.5, **kw).error == np.inf
+
+
+def test_hardtanh_tiny_nonlinear_part_is_resolved():
+    """μ⊥²(hardtanh, v) ~ 4φ(1/√v) v^{5/2} is a normal float down to v ≈ 7.5e-4 and must not be 0."""
+    c = rf.activation_constants("hardtanh", 1e-3)
+    assert 1e-226 < c.mu_perp2 < 1e-224
+    assert rf.activation_constants("hardtanh", 7.6e-4).mu_perp2 > 0
+
+
+def test_symmetry_values_are_exact():
+    for v in (1e-9, 1.0, 1e9):
+        for name in ("tanh", "erf", "hardtanh"):
+            assert rf.activation_constants(name, v).mu0 == 0.0
+        for name in ("softplus", "gelu", "silu", "relu"):
+            assert rf.activation_constants(name, v).mu1 == 0.5
+        assert rf.activation_constants("sigmoid", v).mu0 == 0.5
+        assert rf.activation_constants("abs", v).mu1 == 0.0
+
+
+@pytest.mark.parametrize("v", [1e-6, 1e10])
+def test_custom_activation_resolves_bends_and_small_variances(v):
+    """A user tanh (no closed form): split at the bend scale it matches the built-in at large v; at
+    small v its float64 values still resolve μ⊥² (relative uncertainty < 1e-6 at v = 1e-6)."""
+    mine = rf.Activation(np.tanh, name=f"mytanh{v}", breakpoints=()).constants(v)
+    ref = rf.activation_constants("tanh", v)
+    assert mine.mu1 == pytest.approx(ref.mu1, rel=1e-9)
+    assert mine.mu_perp2 == pytest.approx(ref.mu_perp2, rel=1e-6)
+
+
+def test_custom_activation_below_float64_resolution_is_refused():
+    """At v = 1e-12 a float64 tanh is linear to within rounding (μ⊥² ≈ 7e-37 against values ~1e-6):
+    a clear error rather than a number with no correct digits; likewise an exactly linear callable."""
+    with pytest.raises(ValueError, match="linear to within float64 rounding"):
+        rf.Activation(np.tanh, name="tanh-small", breakpoints=()).constants(1e-12)
+    with pytest.raises(ValueError, match=r"'twice'.*linear to within float64 rounding"):
+        rf.Activation(lambda x: 2.0 * x, name="twice", breakpoints=()).constants(1.0)
+    with pytest.warns(RuntimeWarning, match="resolved only to"):
+        rf.Activation(np.tanh, name="tanh-small2", breakpoints=()).constants(1e-10)

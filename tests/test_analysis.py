@@ -339,3 +339,53 @@ def test_optimal_ridge_in_distribution_has_no_regret_and_validates() -> None:
         rf.optimal_ridge(spec, phi=1, psi=1, target="test")
     with pytest.raises(ValueError, match="gamma_bounds"):
         rf.optimal_ridge(spec, phi=1, psi=1, gamma_bounds=(1.0, 0.1))
+
+
+# --- issue 12: both sides of robustness; no NaN ratios -----------------------------------------------
+
+
+def test_robustness_gap_falls_while_ratio_rises() -> None:
+    """docs/analysis.md: the gap falls 0.182 -> 0.072 while the ratio rises 1.25 -> 1.63."""
+    spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5])
+    fps = np.geomspace(1.5, 100.0, 12)
+    cur = rf.robustness_curve(spec, phi=0.5, features_per_sample=fps, noise_var=0.1)
+    assert np.all(np.diff(cur.gap) < 0) and np.all(np.diff(cur.ratio) > 0)
+    np.testing.assert_allclose([cur.gap[0], cur.gap[-1]], [0.18230396, 0.07207794], rtol=1e-6)
+    np.testing.assert_allclose([cur.ratio[0], cur.ratio[-1]], [1.24795130, 1.63016065], rtol=1e-6)
+    rel = rf.linear_relation(spec, phi=0.5, noise_var=0.1)
+    np.testing.assert_allclose(cur.ratio, rel.slope + rel.intercept / cur.error_id, rtol=1e-9)
+    kernel = rf.robustness_curve(spec, phi=0.5, psi=0.0, noise_var=0.1)
+    assert kernel.gap < cur.gap[-1] and kernel.ratio > cur.ratio[-1]  # the ψ -> 0 ends of both trends
+
+
+def test_relative_regret_zero_over_zero_is_zero() -> None:
+    """Issue 12 fault 5: regret exactly 0 at a zero OOD optimum gave NaN with a RuntimeWarning."""
+    import warnings
+
+    spec = rf.Spectrum([2.0, 1.0, 0.5], [0.5, 1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt = rf.optimal_ridge(spec, phi=0.5, psi=0.0, noise_var=0.0, activation="linear")
+        assert opt.error_ood_at_gamma_ood == 0.0 and opt.regret == 0.0
+        assert opt.relative_regret == 0.0
+        # E_ID = E_OOD = 0: ratio 1 (equal errors); E_ID = 0 < E_OOD (test mass on a null
+        # training direction): inf
+        cur = rf.robustness_curve(spec, phi=0.5, psi=0.0, noise_var=0.0, activation="linear")
+        assert cur.error_id == 0.0 and cur.error_ood == 0.0 and cur.ratio == 1.0
+        null = rf.Spectrum([2.0, 1.0, 0.0], [0.5, 1.0, 2.0])
+        cur = rf.robustness_curve(null, phi=0.5, psi=0.0, noise_var=0.0, activation="linear")
+        assert cur.error_id == 0.0 and cur.error_ood == pytest.approx(2.0 / 3.0, rel=1e-14)
+        assert cur.ratio == np.inf
+        opt = rf.optimal_ridge(null, phi=0.5, psi=0.0, noise_var=0.0, activation="linear")
+        assert opt.relative_regret == 0.0 and opt.regret == 0.0
+
+
+def test_safe_ratio_kinds() -> None:
+    from rfshift.analysis._ratio import safe_ratio
+
+    out = safe_ratio([0.0, 1.0, 0.0, 3.0], [0.0, 0.0, 2.0, 2.0], zero_over_zero=0.5, name="x")
+    np.testing.assert_array_equal(out, [0.5, np.inf, 0.0, 1.5])
+    with pytest.raises(ValueError, match="x: numerator"):
+        safe_ratio([np.nan], [1.0], zero_over_zero=0.0, name="x")
+    with pytest.raises(ValueError, match="y: denominator"):
+        safe_ratio([1.0], [-1.0], zero_over_zero=0.0, name="y")

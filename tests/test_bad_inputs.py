@@ -148,6 +148,14 @@ API_CASES = [
      ValueError, r"same number of columns.*3 and 4"),
     ("samples-inf", lambda: rf.Spectrum.from_samples(np.eye(3), np.array([[1.0, np.inf, 0], [0, 1, 0]])),
      ValueError, r"X_test contains NaN or inf"),
+    # a NaN row is refused, never dropped (issue 12: loaders never drop data silently)
+    ("samples-nan-row",
+     lambda: rf.Spectrum.from_samples(np.vstack([np.eye(3), [np.nan, 0.0, 0.0]]), np.eye(3)),
+     ValueError, r"X_train contains NaN"),
+    ("samples-3d", lambda: rf.Spectrum.from_samples(np.ones((4, 3, 2)), np.ones((4, 3))), ValueError,
+     r"X_train must be 2-D"),
+    ("atoms-2d", lambda: rf.Spectrum(np.ones((2, 2)), np.ones((2, 2))), ValueError,
+     r"lam must be one-dimensional"),
     # shift families
     ("shift-unknown", lambda: make_shift("warp"), ValueError, r"unknown shift family 'warp'"),
     ("shift-unknown-param", lambda: make_shift("swap", hgh=2.0), ValueError,

@@ -21,3 +21,80 @@ def test_precision_path_confirms_float64_near_peak(ratio: float) -> None:
 def test_precision_needs_a_scalar_point() -> None:
     with pytest.raises(ValueError, match="psi must be a scalar"):
         rf.asymptotics(rf.Spectrum.isotropic(), phi=0.5, psi=[0.1, 0.2], gamma=0.1, precision=30)
+
+
+# --- issue 12: the certificate at every variance, for every built-in ---------------------------------
+
+
+def test_precision_path_resolves_the_bend_of_tanh() -> None:
+    """s = 100: tanh bends at |z| ~ 0.1 of the standard-normal variable; unsplit tanh-sinh quadrature
+    gave 56.6107. Right value 56.7242 (the float64 engine's)."""
+    spec = rf.Spectrum([150.0, 50.0], [50.0, 150.0])
+    kw = dict(phi=0.5, psi=0.25, gamma=1e-2, noise_var=10.0, activation="tanh")
+    hp = rf.asymptotics(spec, precision=50, **kw)
+    fp = rf.asymptotics(spec, **kw)
+    assert float(hp.error) == pytest.approx(56.7242, abs=5e-5)
+    assert float(fp.error) == pytest.approx(float(hp.error), rel=1e-12)
+    assert float(fp.error_id) == pytest.approx(float(hp.error_id), rel=1e-12)
+
+
+_CLOSED = ["relu", "leaky_relu", "erf", "linear", "gelu", "hardtanh", "elu"]  # closed forms in mpmath
+_QUAD = ["tanh", "sigmoid", "softplus", "silu"]  # mpmath quadrature at the bend scale
+_VARIANCES = [1e-12, 1e-6, 1.0, 1e6, 1e15]
+
+
+def _compare(name: str, s: float, gamma_rel: float) -> None:
+    """precision=30 against float64 at training variance s (Σ* ≠ Σ with tr Σ* = tr Σ), ridge
+    γ = gamma_rel·E σ(g)² (the kernel's scale) and noise 0.1·s (the target's)."""
+    spec = rf.Spectrum([1.6 * s, 0.4 * s], [0.4 * s, 1.6 * s])
+    gamma = gamma_rel * rf.activation_constants(name, spec.s).second_moment
+    kw = dict(phi=0.5, psi=0.25, gamma=gamma, noise_var=0.1 * s, activation=name)
+    fp = rf.asymptotics(spec, **kw)
+    hp = rf.asymptotics(spec, precision=30, **kw)
+    for f in ("error", "error_id", "bias", "variance"):
+        assert float(getattr(fp, f)) == pytest.approx(float(getattr(hp, f)), rel=1e-9), (name, s, f)
+
+
+@pytest.mark.parametrize("s", _VARIANCES)
+@pytest.mark.parametrize("name", _CLOSED)
+@pytest.mark.parametrize("gamma_rel", [1e-2, 0.0])
+def test_precision_matches_float64_closed_forms(name: str, s: float, gamma_rel: float) -> None:
+    if name == "hardtanh" and s < 1e-3 and gamma_rel == 0:
+        pytest.skip("float64 μ⊥² underflows to 0 here: see test_precision_keeps_an_underflowed_mu_perp2")
+    if name == "linear" and gamma_rel == 0:
+        pytest.skip("κ = ∞ (ridgeless linear, φ > ψ): asymptotics_mp does not evaluate that limit")
+    _compare(name, s, gamma_rel)
+
+
+@pytest.mark.parametrize(("name", "s"), [("tanh", 1e-12), ("tanh", 5.5e15), ("sigmoid", 1e6)])
+def test_precision_matches_float64_quadrature_quick(name: str, s: float) -> None:
+    _compare(name, s, 1e-2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("s", _VARIANCES)
+@pytest.mark.parametrize("name", _QUAD)
+def test_precision_matches_float64_quadrature(name: str, s: float) -> None:
+    _compare(name, s, 1e-2)
+    _compare(name, s, 0.0)
+
+
+def test_precision_accepts_tanh_at_any_scale() -> None:
+    """Acceptance of an activation does not depend on the input scale (μ1(s) ~ 0.8/√s for tanh)."""
+    spec = rf.Spectrum.isotropic(5.5e15)
+    kw = dict(phi=0.5, psi=0.25, gamma=1e-2, noise_var=0.1, activation="tanh")
+    assert float(rf.asymptotics(spec, precision=30, **kw).error) == pytest.approx(
+        float(rf.asymptotics(spec, **kw).error), rel=1e-9)
+    with pytest.raises(ValueError, match="mu1"):  # an even activation is refused at every scale
+        rf.asymptotics(spec, precision=30, **{**kw, "activation": "abs"})
+
+
+def test_precision_keeps_an_underflowed_mu_perp2() -> None:
+    """hardtanh at v = 1e-12: μ⊥² ~ e^{-5e11} is 0 in float64 but positive in mpmath, so the certificate
+    gives the non-linear ridgeless limit (error/v = 0.5 at ψ = 0.4, inf at ψ = φ, as erf at small v)
+    where the float64 engine, seeing μ⊥² = 0, gives the linear one (0.1)."""
+    spec = rf.Spectrum.isotropic(1e-12)
+    kw = dict(phi=0.5, gamma=0.0, noise_var=1e-13, activation="hardtanh")
+    ridgeless = float(rf.asymptotics(spec, psi=0.4, precision=30, **kw).error)
+    assert ridgeless / 1e-12 == pytest.approx(0.5, rel=1e-12)
+    assert rf.asymptotics(spec, psi=0.5, precision=30, **kw).error == float("inf")

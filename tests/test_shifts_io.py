@@ -134,7 +134,7 @@ def test_csv_round_trip_exact(tmp_path):
     rng = np.random.default_rng(0)
     spec = rf.Spectrum(rng.uniform(0, 3, 17), rng.uniform(0, 3, 17), rng.uniform(0.1, 1, 17))
     text = spectrum_to_csv(spec)
-    assert text.splitlines()[0] == "lam,lam_star,weight"
+    assert text.splitlines()[0] == "lam,lam_star,weights"
     _same(load_spectrum(text.encode()), spec)
     p = tmp_path / "spec.csv"
     p.write_text(text)
@@ -146,9 +146,61 @@ def test_csv_variants():
     spec = load_spectrum(b"\xef\xbb\xbfLAM, Lam_Star\n1,2\n\n3,4\n")  # BOM, case, spaces, blank line
     assert spec.lam.tolist() == [1.0, 3.0] and spec.lam_star.tolist() == [2.0, 4.0]
     np.testing.assert_array_equal(spec.weights, [0.5, 0.5])
-    spec = load_spectrum(b"weight,lam_star,lam,comment\n3,1,2,x\n1,1,4,y\n")  # any column order
+    spec = load_spectrum(b"weight,lam_star,lam\n3,1,2\n1,1,4\n")  # any column order, old alias
     assert spec.lam.tolist() == [2.0, 4.0]
     np.testing.assert_allclose(spec.weights, [0.75, 0.25])
+
+
+def test_csv_api_names_weights_are_used():
+    """Fault 3 of issue 12: ``weights`` (the Spectrum keyword) was silently dropped."""
+    data = b"lam,lam_star,weights\n2,0.5,1\n1,1,2\n0.5,2,1\n"
+    spec = load_spectrum(data)
+    np.testing.assert_allclose(spec.weights, [0.25, 0.5, 0.25], rtol=1e-15)
+    ref = rf.Spectrum([2, 1, 0.5], [0.5, 1, 2], [1, 2, 1])
+    kw = dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    e = float(rf.asymptotics(spec, **kw).error)
+    assert e == float(rf.asymptotics(ref, **kw).error)
+    # ... and differs from the uniform-weight answer the old loader gave (0.5432 vs 0.4987)
+    assert abs(e - float(rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2]), **kw).error)) > 0.04
+
+
+def test_csv_columns_table_driven():
+    from rfshift.io import COLUMNS
+    assert COLUMNS["weights"] == COLUMNS["weight"] == "weights"
+    assert {COLUMNS[k] for k in COLUMNS} <= {"lam", "lam_star", "weights", "target_power"}
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"lam,lam_star,comment\n1,2,x\n", "unknown column 'comment'"),
+    (b"lam,lam_star,weigths,extra\n1,2,1,1\n", "'weigths', 'extra'"),
+    (b"lam,lam_star,\n1,2,\n", "unknown column ''"),
+    (b"lam,lam_star,weight,weights\n1,2,1,1\n", "'weight' and 'weights' both give weights"),
+    (b"lam,lam,lam_star\n1,2,3\n", "'lam' and 'lam' both give lam"),
+    (b"1,2\n3,4\n", "holds numbers, not a header"),
+    (b"lam,weights\n1,2\n", "missing lam_star"),
+    (b"lam,lam_star\n1,2\n3,nan\n", "line 3, column lam_star: lam_star contains NaN"),
+    (b"lam,lam_star,weights\n1,2,1\n3,4,inf\n", "line 3, column weights"),
+    (b"lam,lam_star\n1,2\n3,\n", "line 3, column lam_star: '' is not a number"),
+])
+def test_csv_never_drops_data(data, match):
+    with pytest.raises(SpectrumFileError, match=match):
+        load_spectrum(data)
+
+
+def test_npz_atoms_and_unknown_arrays():
+    spec = load_spectrum(_npz_bytes(lam=[2.0, 1.0], lam_star=[1.0, 2.0], weights=[1.0, 3.0]))
+    np.testing.assert_allclose(spec.weights, [0.25, 0.75])
+    with pytest.raises(SpectrumFileError, match="unknown array 'note'"):
+        load_spectrum(_npz_bytes(lam=[2.0, 1.0], lam_star=[1.0, 2.0], note=[0.0]))
+    with pytest.raises(SpectrumFileError, match="one-dimensional"):
+        load_spectrum(_npz_bytes(lam=np.ones((2, 2)), lam_star=np.ones((2, 2))))
+    S, Ss = _covs()
+    with pytest.raises(SpectrumFileError, match="unused arrays 'extra'"):
+        load_spectrum(_npz_bytes(Sigma=S, Sigma_star=Ss, extra=np.ones(2)))
+    with pytest.raises(SpectrumFileError, match="unused arrays 'lam'"):
+        load_spectrum(_npz_bytes(Sigma=S, Sigma_star=Ss, lam=np.ones(6)))
+    with pytest.raises(SpectrumFileError, match="no arrays"):
+        load_spectrum(_npz_bytes())
 
 
 @pytest.mark.parametrize("data, match", [
@@ -192,7 +244,6 @@ def test_npz_npy_round_trips(tmp_path):
     S, Ss = _covs()
     ref = rf.Spectrum.from_covariances(S, Ss)
     _same(load_spectrum(_npz_bytes(Sigma=S, Sigma_star=Ss)), ref)
-    _same(load_spectrum(_npz_bytes(Sigma=S, Sigma_star=Ss, extra=np.ones(2)), name="x.npz"), ref)
     _same(load_spectrum(_npy_bytes(np.stack([S, Ss]))), ref)
     p1, p2 = tmp_path / "S.npy", tmp_path / "Ss.npy"
     np.save(p1, S)
@@ -273,3 +324,57 @@ def test_missing_file_and_limits(tmp_path, monkeypatch):
     monkeypatch.setattr(rio, "MAX_DIM", 4)
     with pytest.raises(SpectrumFileError, match="limit"):
         load_spectrum(_npz_bytes(Sigma=np.eye(5), Sigma_star=np.eye(5)))
+
+
+def test_weights_column_reaches_cli_and_app_upload(tmp_path, capsys):
+    """The CLI and the app upload read files through rfshift.io: same weights, same numbers."""
+    import json
+
+    from rfshift.cli import main
+
+    data = b"lam,lam_star,weights\n2,0.5,1\n1,1,2\n0.5,2,1\n"
+    p = tmp_path / "w.csv"
+    p.write_bytes(data)
+    assert main(["curve", "--spectrum-file", str(p), "--sweep", "psi", "--start", "0.25",
+                 "--stop", "0.25", "--num", "1", "--phi", "0.5", "--gamma", "0.01",
+                 "--noise-var", "0.1", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    ref = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2], [1, 2, 1]), phi=0.5, psi=0.25,
+                         gamma=0.01, noise_var=0.1)
+    assert row["error"] == float(ref.error)
+    p.write_bytes(b"lam,lam_star,weights,notes\n2,0.5,1,a\n")
+    assert main(["curve", "--spectrum-file", str(p)]) == 2
+    assert "unknown column 'notes'" in capsys.readouterr().err
+    pytest.importorskip("streamlit")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
+    try:
+        import components
+    except ImportError:  # the app may be reorganised; the upload must still go through rfshift.io
+        pytest.skip("app/components.py not importable")
+    finally:
+        sys.path.pop(0)
+    loader = getattr(components, "_load_upload", None)
+    if loader is None:
+        pytest.skip("app upload helper moved")
+    w = loader(data, "w.csv")[2]
+    np.testing.assert_allclose(w, [0.25, 0.5, 0.25])
+    with pytest.raises(SpectrumFileError, match="unknown column 'notes'"):
+        loader(b"lam,lam_star,notes\n2,0.5,a\n", "x.csv")
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--shift", "swap"], "drop --shift/--param"),
+    (["--param", "low=0.5"], "drop --shift/--param"),
+])
+def test_cli_never_ignores_inputs(tmp_path, capsys, extra, match):
+    from rfshift.cli import main
+
+    p = tmp_path / "s.csv"
+    p.write_text("lam,lam_star\n1,2\n")
+    assert main(["curve", "--spectrum-file", str(p), *extra]) == 2
+    assert match in capsys.readouterr().err
+    assert main(["curve", "--param", "low=0.5", "--param", "low=0.7"]) == 2
+    assert "given twice" in capsys.readouterr().err

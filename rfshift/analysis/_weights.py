@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._anova import variance_parts
 from ..engine import Asymptotics
 from ..spectra import Spectrum
 
@@ -83,9 +84,13 @@ def weight_coefficients(spec: Spectrum, res: Asymptotics) -> WeightCoefficients:
     with np.errstate(divide="ignore", invalid="ignore"):
         D = phi * gamma + rho * (t * psi + tb * phi) * (omega + phi_i12)  # THEORY.md §5
         kp = rho_s * kappa / D  # K/ψ
-        a2 = psi * kp * t * i22
-        a1 = psi * kp * (nv + i11) * (omega + phi_i12)
-        aq = kp * kx_safe * tb * (nv + phi_i12)
+        # The §5 variance is linear in the test factors (ω*, I*₁₁, φI*₁₂, κI*₂₂) = (0, ∫u dν,
+        # ∫u² dν, ∫u(1−u) dν); evaluating its three parts (rfshift._anova, the one home of that
+        # assembly) at unit test factors gives the coefficients A2, A1, Aq of w(u).
+        one = np.ones_like(phi)
+        a2, a1, aq = variance_parts(kp, phi=phi, psi=psi, t=t, t_bar=tb, noise_var=nv, omega=omega,
+                                    i11=i11, phi_i12=phi_i12, i22=i22, omega_x=0.0, ix11=one,
+                                    phi_ix12=one, ix22=one / kappa)
     valid &= np.isfinite(a1) & np.isfinite(a2) & np.isfinite(aq) & (D > 0)
     zero = np.zeros_like(phi)
 

@@ -17,6 +17,7 @@ from .._validation import check_parameter
 from ..activations import Activation, get_activation
 from ..engine import asymptotics
 from ..spectra import Spectrum
+from ._ratio import safe_ratio
 
 __all__ = ["OptimalRidge", "optimal_ridge", "regret"]
 
@@ -30,7 +31,9 @@ class OptimalRidge:
     ``gamma`` minimises the ``target`` error ("ood" or "id") and ``error`` is that minimum.
     ``gamma_id``/``gamma_ood`` are both minimisers;
     ``regret = error_ood_at_gamma_id − error_ood_at_gamma_ood`` is what tuning γ on ID data costs
-    on the shifted test law (``relative_regret`` divides by the OOD optimum).
+    on the shifted test law (``relative_regret`` divides by the OOD optimum; it is 0 where the regret
+    is exactly 0, also when the OOD optimum is 0, and ``inf`` where a positive regret meets a zero
+    OOD optimum — never NaN).
     ``at_bound`` flags minimisers on the upper end of the search interval.
     """
 
@@ -137,7 +140,12 @@ def optimal_ridge(
     better = e_ood_at_id < e_ood
     g_ood = np.where(better, g_id, g_ood)
     e_ood = np.where(better, e_ood_at_id, e_ood)
-    reg = e_ood_at_id - e_ood
+    reg = e_ood_at_id - e_ood  # >= 0: e_ood is the minimum over a set holding g_id (see `better`)
+    # Regret relative to the OOD optimum. E_OOD = 0 happens (noiseless, exactly learnable, e.g. a
+    # linear model with more samples than dimensions): the regret is then exactly 0 too if ID tuning
+    # also reaches 0 (relative regret 0), else positive over zero (+inf: any excess is unbounded
+    # relative to a perfect optimum).
+    rel = safe_ratio(reg, e_ood, zero_over_zero=0.0, name="relative_regret")
     at_bound = (g_id >= hi * (1 - 1e-9)) | (g_ood >= hi * (1 - 1e-9))
 
     def shaped(a: np.ndarray) -> np.ndarray:
@@ -150,7 +158,7 @@ def optimal_ridge(
         target=target, gamma=shaped(gamma), error=shaped(error), gamma_id=shaped(g_id),
         gamma_ood=shaped(g_ood), error_id_at_gamma_id=shaped(e_id), error_ood_at_gamma_ood=shaped(e_ood),
         error_ood_at_gamma_id=shaped(e_ood_at_id), regret=shaped(reg),
-        relative_regret=shaped(reg / e_ood), at_bound=shaped(at_bound),
+        relative_regret=shaped(rel), at_bound=shaped(at_bound),
     )
 
 

@@ -3,7 +3,9 @@
 N/n = n1/m = φ/ψ (features per sample) and n/d = m/n0 = 1/φ (samples per input dimension). Along the
 ridgeless overparameterised family the OOD error is an exact affine function of the ID error
 (THEORY.md §8), E_OOD − E_ID = (slope − 1) E_ID + intercept, so when adding features lowers E_ID it
-also shrinks the OOD−ID gap (if slope > 1).
+also shrinks the OOD−ID gap (if slope > 1) — while the ratio E_OOD/E_ID = slope + intercept/E_ID
+*grows* (if intercept > 0): absolute and relative robustness move in opposite directions
+(docs/analysis.md, "Robustness").
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from .._validation import check_parameter
 from ..activations import Activation, get_activation
 from ..engine import asymptotics
 from ..spectra import Spectrum
+from ._ratio import safe_ratio
 
 __all__ = ["RobustnessCurve", "robustness_curve"]
+
+#: Inputs of a curve, in the order that names the axes of ``to_xarray`` (first varying one wins).
+_PARAMS = ("features_per_sample", "phi", "psi", "gamma", "noise_var", "samples_per_dim")
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,12 @@ class RobustnessCurve:
 
     ``features_per_sample`` = N/n = φ/ψ (``inf`` at ψ = 0, the kernel limit) and
     ``samples_per_dim`` = n/d = 1/φ. Fields have the broadcast shape of the inputs.
+
+    ``ratio`` is never NaN: where E_ID = 0 (noiseless and exactly learnable in distribution, e.g. a
+    ridgeless linear model with more samples than non-null directions) it is 1 if E_OOD = 0 too
+    (the two errors are equal, the shift costs nothing; note the γ → 0 or σ² → 0 limits of the ratio
+    depend on the path, so no other value is canonical) and ``inf`` if E_OOD > 0 (test mass on
+    directions the training law never shows).
     """
 
     phi: np.ndarray
@@ -38,6 +50,19 @@ class RobustnessCurve:
     error_ood: np.ndarray
     gap: np.ndarray
     ratio: np.ndarray
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """One row per point with every field as a column (needs pandas: ``rfshift[frames]``)."""
+        from .._frames import to_dataframe
+
+        return to_dataframe(self, np.shape(self.error_id), _PARAMS)
+
+    def to_xarray(self):  # -> xarray.Dataset
+        """The fields on the broadcast grid, axes named after the parameter varying along them
+        (needs xarray: ``rfshift[frames]``)."""
+        from .._frames import to_xarray
+
+        return to_xarray(self, np.shape(self.error_id), _PARAMS)
 
 
 def robustness_curve(
@@ -88,5 +113,5 @@ def robustness_curve(
         phi=res.phi, psi=res.psi, gamma=res.gamma, noise_var=res.noise_var,
         features_per_sample=np.asarray(fps_out)[()], samples_per_dim=np.asarray(1.0 / res.phi)[()],
         error_id=res.error_id, error_ood=res.error, gap=np.asarray(res.error - res.error_id)[()],
-        ratio=np.asarray(res.error / res.error_id)[()],
+        ratio=safe_ratio(res.error, res.error_id, zero_over_zero=1.0, name="ratio"),
     )

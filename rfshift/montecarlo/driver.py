@@ -129,7 +129,10 @@ class Estimate:
         th = self.theory() if theory is None else theory
         out = {}
         for name in ("error", "bias", "variance", "error_id", "bias_id", "variance_id"):
-            out[name] = (getattr(self, name) - float(getattr(th, name))) / getattr(self, f"{name}_se")
+            s = float(getattr(self, f"{name}_se"))
+            diff = float(getattr(self, name)) - float(getattr(th, name))
+            # s.e. 0 (e.g. a term that no trial varies): 0 if MC equals theory, else |z| = inf, never NaN
+            out[name] = diff / s if s > 0 else (0.0 if diff == 0 else math.inf)
         out.update(_new_zscores(self, th))
         for suffix, tterms in (("", th.variance_terms), ("_id", th.variance_terms_id)):
             mc = getattr(self, f"variance_terms{suffix}")

@@ -154,7 +154,9 @@ class Row:
 
     @property
     def z(self) -> float:
-        return (self.mc - self.theory) / self.se if self.se > 0 else math.inf
+        # s.e. 0: 0 if MC equals theory exactly (0/0), else |z| = inf; never NaN
+        diff = self.mc - self.theory
+        return diff / self.se if self.se > 0 else (0.0 if diff == 0 else math.inf)
 
 
 def _rows(case: str, est: Estimate, fine: bool) -> list[Row]:
@@ -203,7 +205,9 @@ def run_suite(n0: int | None = None, trials: int | None = None, quick: bool = Fa
     return rows
 
 
-ALL_CASES: tuple[Case, ...] = SUITE + TARGET_SUITE + EXTRA_SUITE
+#: The cases ``rfshift validate`` runs. TARGET_SUITE and EXTRA_SUITE join once the engine on this
+#: branch has structured targets / teachers and disagreement, ensembles and training error.
+ALL_CASES: tuple[Case, ...] = SUITE
 
 
 def _seed_index(case: Case) -> int:
@@ -220,7 +224,8 @@ def select_cases(names: list[str] | None) -> tuple[Case, ...]:
     """The cases named (all when ``names`` is empty/None); ValueError naming an unknown case."""
     if not names:
         return ALL_CASES
-    by_name = {c.name: c for c in ALL_CASES}
+    by_name = {c.name: c for c in ALL_CASES + tuple(c for c in TARGET_SUITE + EXTRA_SUITE
+                                                    if c not in ALL_CASES)}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ValueError(f"unknown validate case(s) {', '.join(unknown)}; choose from {', '.join(by_name)}")
