@@ -340,15 +340,20 @@ def test_sampled_teacher_dense_target_matches_numpy_reference():
         np.testing.assert_allclose(np.asarray(got[k]), ref[k], rtol=1e-10, atol=1e-12)
 
 
+#: Structured target + tanh teacher + every new estimator (shared by two tests: one compiled program).
+NEW = dict(n0=32, phi=0.5, psi=0.5, gamma=0.05, noise_var=0.2, activation="relu", target_power=[2.0, 0.25],
+           teacher="tanh", disagreement=True, ensemble=[1, 2, 4, math.inf], training_error=True, batch=1)
+
+
 def test_new_estimators_identities_and_old_results_unchanged():
     """Per-trial identities (so to 1e-12 in the means): ensemble K=1 = error, independent
     disagreement = 2·variance, E_K = E_∞ + (E_1 − E_∞)/K; b ≡ 1 gives the draws of no target."""
-    kw = dict(trials=3, seed=7, **PIPE)
-    base = mc.simulate(SWAP, **kw)
-    ones = mc.simulate(SWAP, target_power=[1.0, 1.0], **kw)
+    base = mc.simulate(SWAP, trials=3, seed=7, **PIPE)
+    ones = mc.simulate(SWAP, target_power=[1.0, 1.0], trials=3, seed=7, **PIPE)
     assert (ones.error, ones.bias_id) == (base.error, base.bias_id) and not ones.target
-    est = mc.simulate(SWAP, disagreement=True, ensemble=[1, 2, 4, math.inf], training_error=True, **kw)
+    est = mc.simulate(SWAP, trials=3, seed=7, **NEW)
     assert est.trainings_per_trial == 4 and est.ensemble_k == (1.0, 2.0, 4.0, math.inf)
+    assert est.target and est.teacher == "tanh"
     for sfx in ("", "_id"):
         err, var = getattr(est, "error" + sfx), getattr(est, "variance" + sfx)
         ens, dis = getattr(est, "ensemble_error" + sfx), getattr(est, "disagreement" + sfx)
@@ -389,12 +394,10 @@ def test_new_quantities_jax_vs_numpy_simulator():
     combined s.e. for every new quantity, OOD and ID."""
     from _numpy_sim import simulate_full, spectrum_covariances
 
-    n0, b = 32, [2.0, 0.25]
-    kw = dict(phi=0.5, psi=0.5, gamma=0.05, noise_var=0.2)
-    est = mc.simulate(SWAP, n0=n0, activation="relu", trials=40, seed=3, target_power=b, teacher="tanh",
-                      disagreement=True, ensemble=[1, 2, 4, math.inf], training_error=True, **kw)
-    S, Ss, bb, _ = spectrum_covariances([1.5, 0.5], [0.5, 1.5], [0.5, 0.5], n0, b)
-    ref = simulate_full("relu", S, Ss, trials=40, seed=4, target_power=bb, teacher="tanh", **kw)
+    est = mc.simulate(SWAP, trials=40, seed=3, **NEW)  # the program compiled for the identity test
+    S, Ss, bb, _ = spectrum_covariances([1.5, 0.5], [0.5, 1.5], [0.5, 0.5], NEW["n0"], NEW["target_power"])
+    ref = simulate_full("relu", S, Ss, trials=40, seed=4, target_power=bb, teacher="tanh",
+                        **{k: NEW[k] for k in ("phi", "psi", "gamma", "noise_var")})
     pairs = [("training_error", est.training_error, est.training_error_se), ("gcv", est.gcv, est.gcv_se)]
     for sfx in ("", "_id"):
         pairs.append(("error" + sfx, getattr(est, "error" + sfx), getattr(est, f"error{sfx}_se")))
