@@ -340,6 +340,41 @@ def test_sampled_teacher_dense_target_matches_numpy_reference():
         np.testing.assert_allclose(np.asarray(got[k]), ref[k], rtol=1e-10, atol=1e-12)
 
 
+EXACT_BETA_CASES = [
+    # dense, activation, n1, m, design
+    (False, "relu", 20, 14, "dis"),    # diagonal Σ with a target, disagreement design, n1 > m
+    (True, "erf", 10, 18, "fact"),     # dense Σ*, dense B, 2×2×2 design (ε shared by some pairs), n1 < m
+]
+
+
+@pytest.mark.parametrize("dense,act,n1,m,kind", [
+    EXACT_BETA_CASES[0], pytest.param(*EXACT_BETA_CASES[1], marks=pytest.mark.slow)])
+def test_exact_beta_matches_trace_formulas(dense, act, n1, m, kind):
+    """exact_beta (label columns [Xᵀ B^{1/2}/√n0 | σ I]) against the explicit trace formulas of
+    ``reference.reference_trial_exact_beta`` on the same W, X: yy, yf, G, training error, df to 1e-10."""
+    n0 = 12
+    design = sampling.factorial_design() if kind == "fact" else sampling.disagreement_design()
+    if dense:
+        rng = np.random.default_rng(4)
+        A, C, D = (rng.normal(size=(n0, n0)) for _ in range(3))
+        geom = sampling.realise((np.diag(np.linspace(0.5, 2, n0)), A @ A.T / n0, C @ C.T / n0 + D @ D.T / n0),
+                                None)
+    else:
+        geom = sampling.realise(rf.Spectrum([2, 1, 0.25], [0.5, 1, 1.5], [0.25, 0.5, 0.25]), n0,
+                                target_power=[3.0, 0.5, 0.0])
+    cfg = simulator.Config(n0, n1, m, design.idx, act, True, geom.diagonal, 8, 1, 1, None, True, True)
+    draws = sampling.draw_trial(jax.random.PRNGKey(2), n0, n1, m, design.counts)
+    got = simulator.trial_statistics_jit(draws, jnp.asarray(geom.train_factor),
+                                         jnp.asarray(geom.test_factor), 0.3, 0.05, cfg=cfg,
+                                         target_factor=jnp.asarray(geom.target_factor))
+    ref = reference.reference_trial_exact_beta(np.asarray(draws["W"]), np.asarray(draws["Z"]),
+                                               geom.train_factor, geom.test_factor, geom.target_factor,
+                                               0.3, 0.05, design.idx, act)
+    for k in ("yy", "yf", "G", "train", "df"):
+        np.testing.assert_allclose(np.asarray(got[k]), ref[k], rtol=1e-10, atol=1e-12)
+    assert np.abs(ref["G"]).max() > 0.1
+
+
 #: Structured target + tanh teacher + every new estimator (shared by two tests: one compiled program).
 NEW = dict(n0=32, phi=0.5, psi=0.5, gamma=0.05, noise_var=0.2, activation="relu", target_power=[2.0, 0.25],
            teacher="tanh", disagreement=True, ensemble=[1, 2, 4, math.inf], training_error=True, batch=1)

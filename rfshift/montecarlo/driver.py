@@ -92,6 +92,7 @@ class Estimate:
     spectrum: Spectrum
     seconds: float
     teacher: str | None = None
+    exact_beta: bool = False
     target: bool = False
     disagreement: DisagreementEstimate | None = None
     disagreement_se: DisagreementEstimate | None = None
@@ -232,6 +233,10 @@ def _trial_bytes(cfg: Config, n_pred: int) -> int:
         entries += 2 * min(n1, m) ** 2
     if cfg.teacher is not None:
         entries += 4 * (MEHLER_ORDER + 1) * n_w * n1
+    if cfg.exact_beta:  # label columns, coefficient columns and the w Σ B^{1/2} rows
+        cols = m + (1 if cfg.teacher else n0)
+        entries += (3 * n_x * m * cols + (n_pred + 2) * n1 * cols + 2 * n_w * n1 * n0
+                    + 2 * cfg.block_rows * cols)
     return 8 * entries
 
 
@@ -265,6 +270,7 @@ def simulate(
     disagreement: bool = False,
     ensemble: object | None = None,
     training_error: bool = False,
+    exact_beta: bool = False,
 ) -> Estimate:
     """Monte Carlo test error, bias and variance of random-feature ridge regression at finite n0.
 
@@ -288,6 +294,11 @@ def simulate(
     and the data (4 trainings per trial; ``fine=True`` keeps the 2×2×2 design, which also has them).
     ``training_error=True``: (1/m)‖y − ŷ(X)‖² on the noisy training labels, the GCV ratio
     training_error/(1 − df/m)² (None at γ = 0 with n1 >= m, where it is 0/0) and df/m, df = tr K(K+γ)^{-1}.
+
+    ``exact_beta=True`` (exact-kernel activations only): every statistic is averaged exactly over β
+    and ε (for a teacher over ε only; β stays sampled) by solving for the n0 + m label columns
+    [Xᵀ B^{1/2}/√n0 | σ I] instead of one label vector — a much smaller s.e. (no β, ε spread) at
+    ~(n0 + m)/n0·P times the test-kernel contraction cost. Default False: one β and ε per trial.
     """
     t_start = time.perf_counter()
     n0 = None if n0 is None else _int_arg(n0, "n0", 2)
@@ -306,12 +317,16 @@ def simulate(
     ks = _ensemble_arg(ensemble)
     disagreement = _bool_arg(disagreement, "disagreement")
     training_error = _bool_arg(training_error, "training_error")
+    exact_beta = _bool_arg(exact_beta, "exact_beta")
     has_exact = exact_kernel(name) is not None
     if exact is None:
         exact = has_exact
     elif exact and not has_exact:
         raise ValueError(f"no closed-form test kernel for activation {name!r}; use exact=False (sampling)")
 
+    if exact_beta and not exact:
+        raise ValueError(f"exact_beta=True needs the exact test path (activations with a closed-form "
+                         f"kernel: relu, leaky_relu, erf, linear), got activation {name!r}")
     geom = realise(spec, n0, target_power)
     n0 = geom.n0
     m = max(1, round(n0 / phi))
@@ -332,7 +347,7 @@ def simulate(
     chunk = max(1, min(test_points, TEST_CHUNK_ENTRIES // (n_w * n1)))
     n_chunks = -(-test_points // chunk)
     cfg = Config(n0, n1, m, design.idx, name, bool(exact), geom.diagonal, block, chunk, n_chunks,
-                 teacher_name, training_error)
+                 teacher_name, training_error, exact_beta)
 
     mesh, n_dev = _sharding()
     if batch is None:
@@ -410,7 +425,7 @@ def simulate(
         **res, **terms, n0=n0, n1=n1, m=m, phi=n0 / m, psi=n0 / n1, gamma=gamma, noise_var=noise_var,
         activation=name, trials=trials, trainings_per_trial=design.n_pred, exact=bool(exact),
         test_points=None if exact else chunk * n_chunks, seed=seed, spectrum=geom.spectrum,
-        seconds=time.perf_counter() - t_start, teacher=teacher_name,
+        seconds=time.perf_counter() - t_start, teacher=teacher_name, exact_beta=exact_beta,
         target=geom.target_factor is not None, **extra,
     )
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy import linalg, special
 
-__all__ = ["NUMPY_ACTIVATIONS", "reference_trial"]
+__all__ = ["NUMPY_ACTIVATIONS", "reference_trial", "reference_trial_exact_beta"]
 
 NUMPY_ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0.0),
@@ -111,4 +111,58 @@ def reference_trial(beta, W, Z, E, L, T, noise_sd, gamma, idx, activation, z_tes
         out["yy"].append(yy)
         out["yf"].append(yf)
         out["G"].append(G)
+    return {**{k: np.array(v) for k, v in out.items()}, "train": np.array(train), "df": np.array(dfs)}
+
+
+def reference_trial_exact_beta(W, Z, L, T, Bh, noise_sd, gamma, idx, activation) -> dict:
+    """Statistics of one trial averaged exactly over β ~ N(0, B) (B = Bh Bhᵀ; Bh a vector: diagonal)
+    and ε, for a linear target (exact kernels). Trace formulas with the explicit solve matrices
+    A_p = F_p(F_pᵀF_p/n1 + γ)^{-1}/n1 (n1 × m), c_p = A_p Y_pᵀ:
+
+        G[p, q] = tr(A_pᵀ K_pq A_q E[Y_qᵀ Y_p]),  E[Y_qᵀ Y_p] = X_qᵀ B X_p/n0 + σ² 1{same ε} I,
+        yf[p] = Σ_ij E σ'(g_i) (W Σ_t B X_p)_ij (A_p)_ij / n0^{3/2},   yy = tr(Σ_t B)/n0,
+        train[p] = tr(R E[YᵀY] Rᵀ)/m with R = I − F_pᵀ A_p, df[p] = tr F_pᵀ A_p.
+    """
+    Lm = np.diag(L) if np.ndim(L) == 1 else np.asarray(L)
+    Tm = np.diag(T) if np.ndim(T) == 1 else np.asarray(T)
+    Bhm = np.diag(Bh) if np.ndim(Bh) == 1 else np.asarray(Bh)
+    Bm = Bhm @ Bhm.T
+    n0 = Lm.shape[0]
+    sig = NUMPY_ACTIVATIONS[activation]
+    Xs = [Lm @ z for z in Z]
+    As, Fs = [], []
+    for iw, ix, _ie in idx:
+        F = sig(W[iw] @ Xs[ix] / math.sqrt(n0))
+        n1 = F.shape[0]
+        As.append(np.linalg.solve(F @ F.T / n1 + gamma * np.eye(n1), F) / n1)
+        Fs.append(F)
+
+    def label_cov(p, q):  # E[Y_qᵀ Y_p]
+        L_ = Xs[idx[q][1]].T @ Bm @ Xs[idx[p][1]] / n0
+        if idx[p][2] == idx[q][2]:
+            L_ = L_ + noise_sd**2 * np.eye(L_.shape[0])
+        return L_
+
+    out = {"yy": [], "yf": [], "G": []}
+    for Tt in (Tm, Lm):
+        S = Tt @ Tt.T
+        P = [w @ Tt for w in W]
+        d = [np.einsum("ij,ij->i", p, p) / n0 for p in P]
+        G = np.empty((len(idx), len(idx)))
+        for p in range(len(idx)):
+            for q in range(len(idx)):
+                a, c = idx[p][0], idx[q][0]
+                K = _kernel(activation, P[a] @ P[c].T / n0, d[a], d[c])
+                G[p, q] = np.sum((As[p].T @ K @ As[q]) * label_cov(p, q).T)
+        yf = np.array([np.sum(_slope(activation, d[iw])[:, None] * (W[iw] @ S @ Bm @ Xs[ix]) * As[p])
+                       for p, (iw, ix, _ie) in enumerate(idx)]) / n0**1.5
+        out["yy"].append(np.sum(S * Bm) / n0)
+        out["yf"].append(yf)
+        out["G"].append(G)
+    train, dfs = [], []
+    for p in range(len(idx)):
+        Sm = Fs[p].T @ As[p]
+        R = np.eye(Sm.shape[0]) - Sm
+        train.append(np.sum((R @ label_cov(p, p)) * R) / R.shape[0])
+        dfs.append(np.trace(Sm))
     return {**{k: np.array(v) for k, v in out.items()}, "train": np.array(train), "df": np.array(dfs)}

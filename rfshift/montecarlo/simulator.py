@@ -55,6 +55,7 @@ class Config(NamedTuple):
     n_test_chunks: int
     teacher: str | None = None
     training: bool = False
+    exact_beta: bool = False
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -140,13 +141,18 @@ def _teacher_terms(b, pb, d, cfg: Config):
     return second[:, 0], s, jnp.max(rho)
 
 
-def _exact_stats(W, factors, b, coef, cfg: Config):
+def _exact_stats(W, factors, b, coef, cfg: Config, avg_info: dict | None = None):
     """Exact test statistics for both test laws at once; b (2, n0).
 
     Diagonal factors (2, n0): W (nW, n1, n0) and P = W·diag(f) is never formed (tiles scale on the
     fly). Dense factors: W is P itself, (2, nW, n1, n0). full[t, a, c] = coef K coefᵀ with
     K[i, j] = kernel(p_a,i·p_c,j/n0, d_a,i, d_c,j) is accumulated over B × B tiles (one ``lax.scan``);
     for a = c only tiles I <= J are computed (K is symmetric: a tile I < J contributes X + Xᵀ).
+
+    ``cfg.exact_beta``: coef (P, n1, R) holds label *columns* c_p = C_p [g; e] with the first
+    ``avg_info["rb"]`` columns for β = B^{1/2} g (or the one sampled-β column of a teacher) and m
+    columns for the noise e; then E_{g,e}[c_pᵀ K c_q] = Σ_r c_p^rᵀ K c_q^r over the β columns plus the
+    noise columns when p and q share ε, i.e. G exact in β and ε.
     """
     kern = exact_kernel(cfg.activation)
     iw = np.asarray(cfg.idx)[:, 0]
@@ -172,25 +178,53 @@ def _exact_stats(W, factors, b, coef, cfg: Config):
         def cross(t, a, c, i, j):
             return Pt[t, a, i] @ Pt[t, c, j].T
     dt = jnp.pad(d, ((0, 0), (0, 0), (0, pad)), constant_values=1.0).reshape(n_law, n_w, nb, B)
-    ct = jnp.pad(coef, ((0, 0), (0, pad))).reshape(n_pred, nb, B)
     tiles = np.array([(t, a, c, i, j, int(a == c and i < j))
                       for t in range(n_law) for a in range(n_w) for c in range(a, n_w)
                       for i in range(nb) for j in range(i if a == c else 0, nb)])
+    avg = coef.ndim == 3  # exact average over β and ε: coef (P, n1, R) = label columns (see below)
+    if not avg:
+        ct = jnp.pad(coef, ((0, 0), (0, pad))).reshape(n_pred, nb, B)
 
-    def body(acc, tile):
-        t, a, c, i, j, w = (tile[k] for k in range(6))
-        Kb = kern.kernel(cross(t, a, c, i, j) / n0, dt[t, a, i][:, None], dt[t, c, j][None, :])
-        X = ct[:, i] @ (Kb @ ct[:, j].T)
-        return acc.at[t, a, c].add(X + w * X.T), None
+        def body(acc, tile):
+            t, a, c, i, j, w = (tile[k] for k in range(6))
+            Kb = kern.kernel(cross(t, a, c, i, j) / n0, dt[t, a, i][:, None], dt[t, c, j][None, :])
+            X = ct[:, i] @ (Kb @ ct[:, j].T)
+            return acc.at[t, a, c].add(X + w * X.T), None
 
-    acc0 = jnp.zeros((n_law, n_w, n_w, n_pred, n_pred), coef.dtype)
+        acc0 = jnp.zeros((n_law, n_w, n_w, n_pred, n_pred), coef.dtype)
+    else:
+        rb = avg_info["rb"]
+        ct = jnp.pad(coef, ((0, 0), (0, pad), (0, 0))).reshape(n_pred, nb, B, coef.shape[-1])
+
+        def body(acc, tile):
+            t, a, c, i, j, w = (tile[k] for k in range(6))
+            Kb = kern.kernel(cross(t, a, c, i, j) / n0, dt[t, a, i][:, None], dt[t, c, j][None, :])
+            KC = jnp.einsum("bc,qcr->qbr", Kb, ct[:, j])
+            ci = ct[:, i]
+            X = jnp.stack([jnp.einsum("pbr,qbr->pq", ci[..., :rb], KC[..., :rb]),
+                           jnp.einsum("pbr,qbr->pq", ci[..., rb:], KC[..., rb:])])
+            return acc.at[t, a, c].add(X + w * jnp.swapaxes(X, -1, -2)), None
+
+        acc0 = jnp.zeros((n_law, n_w, n_w, 2, n_pred, n_pred), coef.dtype)
     full, _ = lax.scan(body, acc0, jnp.asarray(tiles))
     lower = np.array([(t, a, c) for t in range(n_law) for a in range(n_w) for c in range(a + 1, n_w)])
     if lower.size:
         full = full.at[lower[:, 0], lower[:, 2], lower[:, 1]].set(
             jnp.swapaxes(full[lower[:, 0], lower[:, 1], lower[:, 2]], -1, -2))
     ar = np.arange(n_pred)
-    G = full[:, iw[:, None], iw[None, :], ar[:, None], ar[None, :]]
+    if not avg:
+        G = full[:, iw[:, None], iw[None, :], ar[:, None], ar[None, :]]
+    else:  # β columns are shared by every pair, ε columns only by trainings with the same ε draw
+        ie = np.asarray(cfg.idx)[:, 2]
+        same_eps = jnp.asarray((ie[:, None] == ie[None, :]).astype(float))
+        G = (full[:, iw[:, None], iw[None, :], 0, ar[:, None], ar[None, :]]
+             + same_eps * full[:, iw[:, None], iw[None, :], 1, ar[:, None], ar[None, :]])
+    if cfg.teacher is None and avg:
+        # E_β[y ŷ_p]: Stein with β = B^{1/2} g, summed against the β columns (exact in β)
+        slope = kern.mean_slope(d)  # (2, nW, n1)
+        ws_b = avg_info["ws_b"]  # (2, nW, n1, n0): rows w_jᵀ Σ_t B^{1/2}
+        yf = jnp.einsum("tpjr,pjr->tp", (slope[..., None] * ws_b)[:, iw], coef[..., :rb]) / n0
+        return avg_info["yy"], yf, G, jnp.zeros(())
     if cfg.teacher is None:
         # Stein: E[y σ(g_j)] = (βᵀΣ*w_j/n0) E σ'(g_j) = (p_j·b/n0) E σ'(g_j)
         s = pb / n0 * kern.mean_slope(d)
@@ -198,7 +232,8 @@ def _exact_stats(W, factors, b, coef, cfg: Config):
         rho = jnp.zeros(())
     else:
         yy, s, rho = _teacher_terms(b, pb, d, cfg)
-    yf = jnp.sum(coef[None] * s[:, iw], axis=-1)
+    beta_coef = coef[..., 0] if avg else coef  # teacher: one β column (β sampled)
+    yf = jnp.sum(beta_coef[None] * s[:, iw], axis=-1)
     return yy, yf, G, rho
 
 
@@ -254,10 +289,27 @@ def trial_statistics(draws: dict, train_factor: jax.Array, test_factor: jax.Arra
     if cfg.teacher is not None:
         y_clean = jax_activation(cfg.teacher)(y_clean)
 
+    if cfg.exact_beta:  # label columns (m, R): [Xᵀ B^{1/2}/√n0 | σ I] or [f*(Xᵀβ/√n0) | σ I]
+        if cfg.teacher is None:
+            bh = jnp.ones(cfg.n0, dtype=Z.dtype) if target_factor is None else target_factor
+            if cfg.diagonal and bh.ndim == 1:
+                lb = train_factor * bh  # L B^{1/2} (diagonal)
+                beta_cols = jnp.einsum("xnm,n->xmn", Z, lb) / rt
+            else:
+                Lm = jnp.diag(train_factor) if cfg.diagonal else train_factor
+                lb = Lm.T * bh[None, :] if bh.ndim == 1 else Lm.T @ bh  # Lᵀ B^{1/2}
+                beta_cols = jnp.einsum("xnm,nk->xmk", Z, lb) / rt
+        else:
+            beta_cols = y_clean[..., None]
+        eye = noise_sd * jnp.eye(cfg.m, dtype=Z.dtype)
+
     def train(p):
         iw, ix, ie = idx[p, 0], idx[p, 1], idx[p, 2]
         F = act(W[iw] @ X[ix] / rt)
-        Y = y_clean[ix] + noise_sd * E[ie]
+        if cfg.exact_beta:
+            Y = jnp.concatenate([beta_cols[ix], eye], axis=1)
+        else:
+            Y = y_clean[ix] + noise_sd * E[ie]
         if cfg.training:
             return fit(F, Y, gamma)
         return coefficients(F, Y, gamma)
@@ -272,8 +324,25 @@ def trial_statistics(draws: dict, train_factor: jax.Array, test_factor: jax.Arra
         b = factors * beta[None, :]
     else:
         b = jnp.einsum("tnk,n->tk", factors, beta)
+    avg_info = None
+    if cfg.exact_beta:
+        if not cfg.exact:
+            raise ValueError("exact_beta needs an activation with a closed-form test kernel")
+        avg_info = {"rb": 1 if cfg.teacher is not None else cfg.n0}
+        if cfg.teacher is None:  # w_jᵀ Σ_t B^{1/2} rows and E_β y² = tr(Σ_t B)/n0
+            bh = jnp.ones(cfg.n0, dtype=W.dtype) if target_factor is None else target_factor
+            if cfg.diagonal and bh.ndim == 1:
+                fb = factors * factors * bh[None, :]  # (2, n0)
+                avg_info["ws_b"] = W[None] * fb[:, None, None, :]
+                avg_info["yy"] = jnp.sum(factors * factors * bh * bh, axis=-1) / cfg.n0
+            else:
+                Tm = jax.vmap(jnp.diag)(factors) if cfg.diagonal else factors  # (2, n0, n0)
+                tb = jnp.einsum("tnk,n->tkn", Tm, bh) if bh.ndim == 1 else jnp.einsum("tnk,nl->tkl", Tm, bh)
+                avg_info["ws_b"] = jnp.einsum("wjn,tnk,tkl->twjl", W, Tm, tb)
+                avg_info["yy"] = jnp.sum(tb * tb, axis=(-2, -1)) / cfg.n0
     if cfg.exact:
-        yy, yf, G, rho = _exact_stats(W if cfg.diagonal else _project(W, factors), factors, b, coef, cfg)
+        yy, yf, G, rho = _exact_stats(W if cfg.diagonal else _project(W, factors), factors, b, coef, cfg,
+                                      avg_info)
         if cfg.teacher is not None:
             extra["rho"] = rho
         return {"yy": yy, "yf": yf, "G": G, **extra}
