@@ -7,14 +7,17 @@ Every configuration is simulated by ``rfshift.montecarlo.simulate`` at the given
 with ``rf.asymptotics`` at the realised spectrum and ratios; z = (MC − theory)/s.e.
 
     PYTHONPATH=$PWD python benchmarks/mc_new_quantities.py [--n0 256] [--trials 24] [--seed 0]
-        [--only targets|extras] [--exact-beta] [--csv out.csv]
+        [--only targets|extras] [--exact-beta] [--extrapolate] [--csv out.csv]
 
 Prints a Markdown table (case, quantity, theory, MC ± s.e., z) and the max |z| per group. Needs
 JAX and an engine with ``Spectrum(target_power=)``/``teacher=`` (targets) and ``res.disagreement``,
 ``res.ensemble``, ``res.training_error``, ``res.gcv``, ``res.degrees_of_freedom`` (extras).
 Cases are seeded 1000·seed + k independently. ``--exact-beta``: average exactly over β and ε
 where the activation has a closed-form kernel (smaller s.e.; the O(1/n0) finite-size gap shows
-sooner). CPU: a few minutes at n0 = 256 on 2 cores.
+sooner). ``--extrapolate``: simulate at n0 and 2·n0 (independent seeds) and remove the O(1/n0)
+finite-size term by Richardson extrapolation of the gap g = MC − theory (each against the theory at
+its own realised spectrum): g∞ = 2 g(2n0) − g(n0), s.e. √(4 s.e.(2n0)² + s.e.(n0)²), z∞ = g∞/s.e.
+(as tests/test_engine.py does). CPU: a few minutes at n0 = 256 on 2 cores.
 """
 
 from __future__ import annotations
@@ -129,6 +132,24 @@ def run(n0: int, trials: int, seed: int, only: str | None, exact_beta: bool = Fa
     return rows
 
 
+def extrapolate(rows_a: list[dict], rows_b: list[dict]) -> list[dict]:
+    """Richardson-extrapolated gaps from rows at n0 (a) and 2·n0 (b) (same cases and quantities)."""
+    by_key = {(r["case"], r["quantity"]): r for r in rows_a}
+    out = []
+    for rb in rows_b:
+        ra = by_key.get((rb["case"], rb["quantity"]))
+        if ra is None:
+            continue
+        ga, gb = ra["mc"] - ra["theory"], rb["mc"] - rb["theory"]
+        g = 2 * gb - ga
+        se = math.hypot(2 * rb["se"], ra["se"])
+        z = g / se if se > 0 else (0.0 if g == 0 else math.inf)
+        out.append(dict(group=rb["group"], case=rb["case"], n0=f"{ra['n0']}/{rb['n0']}", trials=rb["trials"],
+                        quantity=rb["quantity"], theory=rb["theory"], gap_a=ga, se_a=ra["se"], gap_b=gb,
+                        se_b=rb["se"], mc=rb["theory"] + g, se=se, z=z))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n0", type=int, default=256)
@@ -136,22 +157,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", choices=["targets", "extras"], default=None)
     p.add_argument("--exact-beta", action="store_true", help="exact average over β and ε where possible")
+    p.add_argument("--extrapolate", action="store_true", help="n0 and 2·n0, Richardson-extrapolated gaps")
     p.add_argument("--csv", default=None, help="also write the rows to this CSV file")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     rows = run(args.n0, args.trials, args.seed, args.only, args.exact_beta)
-    print("| group | case | n0 | quantity | theory | MC ± s.e. | z |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['group']} | {r['case']} | {r['n0']} | {r['quantity']} | {r['theory']:.5f} | "
-              f"{r['mc']:.5f} ± {r['se']:.5f} | {r['z']:+.2f} |")
+    if args.extrapolate:
+        rows = extrapolate(rows, run(2 * args.n0, args.trials, args.seed + 1, args.only, args.exact_beta))
+        print("| group | case | n0 | quantity | theory | gap(n0) ± s.e. | gap(2n0) ± s.e. | "
+              "extrapolated gap ± s.e. | z∞ |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['group']} | {r['case']} | {r['n0']} | {r['quantity']} | {r['theory']:.5f} | "
+                  f"{r['gap_a']:+.5f} ± {r['se_a']:.5f} | {r['gap_b']:+.5f} ± {r['se_b']:.5f} | "
+                  f"{r['mc'] - r['theory']:+.5f} ± {r['se']:.5f} | {r['z']:+.2f} |")
+    else:
+        print("| group | case | n0 | quantity | theory | MC ± s.e. | z |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['group']} | {r['case']} | {r['n0']} | {r['quantity']} | {r['theory']:.5f} | "
+                  f"{r['mc']:.5f} ± {r['se']:.5f} | {r['z']:+.2f} |")
     for g in sorted({r["group"] for r in rows}):
         sel = [r for r in rows if r["group"] == g]
         worst = max(sel, key=lambda r: abs(r["z"]))
         n_cases = len({r["case"] for r in sel})
         print(f"\n{g}: {n_cases} configurations, {len(sel)} comparisons, max |z| = {abs(worst['z']):.2f} "
               f"({worst['case']}, {worst['quantity']}), {sum(abs(r['z']) > 3.5 for r in sel)} with |z| > 3.5")
-    print(f"total {time.perf_counter() - t0:.0f} s (trials={args.trials}, seed={args.seed})")
+    print(f"total {time.perf_counter() - t0:.0f} s (trials={args.trials}, seed={args.seed}, "
+          f"exact_beta={args.exact_beta}, extrapolate={args.extrapolate})")
     if args.csv:
         with open(args.csv, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
