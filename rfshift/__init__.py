@@ -23,19 +23,23 @@ from .activations import (
 )
 from .analysis import (
     CertifiedRegion,
+    DisagreementRelation,
     LinearRelation,
+    OODEstimate,
     OptimalRidge,
     RobustnessCurve,
     ShiftComparison,
     ShiftEffect,
     certified_region,
     compare_shifts,
+    disagreement_relation,
     linear_relation,
+    ood_error_estimate,
     optimal_ridge,
     robustness_curve,
     shift_effect,
 )
-from .engine import Asymptotics, VarianceTerms, asymptotics
+from .engine import Asymptotics, Disagreement, Ensemble, VarianceTerms, asymptotics
 from .spectra import Spectrum
 
 __version__ = "0.1.0"
@@ -46,7 +50,11 @@ __all__ = [
     "Asymptotics",
     "CertifiedRegion",
     "ConvergenceError",
+    "Disagreement",
+    "DisagreementRelation",
+    "Ensemble",
     "LinearRelation",
+    "OODEstimate",
     "OptimalRidge",
     "RobustnessCurve",
     "ShiftComparison",
@@ -60,8 +68,10 @@ __all__ = [
     "available_activations",
     "certified_region",
     "compare_shifts",
+    "disagreement_relation",
     "get_activation",
     "linear_relation",
+    "ood_error_estimate",
     "optimal_ridge",
     "robustness_curve",
     "shift_effect",

@@ -113,6 +113,10 @@ def fine_terms(
     rho_beta: np.ndarray,
     c1_t: np.ndarray,
     xi_t: np.ndarray,
+    a2_b: np.ndarray | None = None,
+    uq_b: np.ndarray | None = None,
+    lin2: float = 1.0,
+    nonlin: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, VarianceTerms]:
     """(variance, terms) of one test law from the solved training moments (THEORY.md §7).
 
@@ -138,21 +142,39 @@ def fine_terms(
     Every right side is a sum of products of non-negative factors (docs/theory.md, "Non-negative
     forms of the fine-grained terms", derives them). Zero denominators at ridgeless thresholds
     give 0 (vanishing numerator) or +inf, as in the engine.
+
+    Structured and nonlinear targets (docs/theory.md §19): ``a2_b`` = ⟨bλ²/(λ+k)²⟩ and ``uq_b`` =
+    ⟨b u(1−u)⟩ (default: a2, uq, i.e. b ≡ 1), ``lin2`` = c1² (the teacher's train-law linear
+    coefficient squared; 1 without one; ``rho_beta`` must already include it) and ``nonlin`` = σ_g²
+    (the target's nonlinear variance, label noise that lives on X). Then
+
+        V_W   = ψ c1² a2_b Ξ*/(μ1² v),    V_X = r² φ c1* (c1² k uq_b + σ_g²)/(1 − φa2),
+        V_WX  = (ρ_β + σ_g²) E/δ + r²φ c1* ψ X [c1² k (a2_b(1 − φa2) + φ uq_b X) + φ σ_g² X]/(v δ (1 − φa2))
+              = (ρ_β + σ_g²) T*/δ − V_X,
+
+    (the same subtraction-free algebra with ρ_β = c1²(k uq_b + ψ a2_b k X/v) and
+    1/δ − 1/(1 − φa2) = φψX²/(vδ(1 − φa2))), and V_Xε, V_WXε keep σ² only.
     """
+    if a2_b is None:
+        a2_b = a2
+    if uq_b is None:
+        uq_b = uq
     rr = r * r
     mu1sq_v = mu1 * mu1 * v
-    v_w = safe_div(psi * a2 * xi_t, mu1sq_v)
-    v_x = safe_div(rr * phi * c1_t * (kx * uq), one_m_phi_a2)
+    v_w = safe_div(psi * (lin2 * a2_b) * xi_t, mu1sq_v)
+    v_x = safe_div(rr * phi * c1_t * (lin2 * (kx * uq_b) + nonlin), one_m_phi_a2)
     v_xe = safe_div(rr * phi * c1_t * noise_var, one_m_phi_a2)
     x_sum = uq + mterm
     e_part = safe_div(phi * psi * (c0 + mterm2) * xi_t, mu1sq_v)  # T* − φ r² c1*
     d_star = rr * phi * c1_t + e_part  # T*
     v_delta_q = safe_mul(safe_mul(v, delta), one_m_phi_a2)  # v δ (1 − φa2)
-    v_wx = safe_mul(rho_beta, safe_div(e_part, delta)) + safe_div(
-        rr * phi * c1_t * psi * kx * x_sum * (a2 * one_m_phi_a2 + phi * uq * x_sum), v_delta_q)
+    rho_g = rho_beta + nonlin  # ρ_β + σ_g²
+    v_wx = safe_mul(rho_g, safe_div(e_part, delta)) + safe_div(
+        rr * phi * c1_t * psi * kx * x_sum * (lin2 * (a2_b * one_m_phi_a2 + phi * uq_b * x_sum)),
+        v_delta_q) + safe_div(rr * phi * phi * psi * c1_t * nonlin * x_sum * x_sum, v_delta_q)
     v_wxe = safe_mul(noise_var, safe_div(e_part, delta) + safe_div(
         rr * phi * phi * psi * c1_t * x_sum * x_sum, v_delta_q))
-    tau_beta = safe_mul(safe_div(rho_beta, delta), d_star)  # τ²_β T*
+    tau_beta = safe_mul(safe_div(rho_g, delta), d_star)  # τ²_β T* (with σ_g²)
     tau_eps = safe_mul(safe_div(noise_var, delta), d_star)  # τ²_ε T*
     zeros = np.zeros_like(v_w)
     terms = VarianceTerms(w=v_w, x=v_x, eps=zeros, wx=v_wx, w_eps=zeros, x_eps=v_xe, wx_eps=v_wxe)

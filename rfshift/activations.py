@@ -6,10 +6,19 @@ For ``g ~ N(0, v)``::
     mu1(v)   = E[g σ(g)] / v            (= E σ'(g))
     mu_perp2 = E[(σ(g) - mu0 - mu1 g)^2] = E σ(g)^2 - mu0^2 - v mu1^2
 
-Closed forms are used where they exist (ReLU, leaky ReLU, erf, linear, quadratic). Every other
-activation is integrated by adaptive quadrature (``scipy.integrate.quad``) split at the
-activation's kinks, to about 1e-13 relative. Gauss–Hermite quadrature alone is *not* used: at a
-kink it is off by ~1e-3 with 200 nodes.
+The values are accurate at every variance (μ0, μ1 to ~1e-15 and μ⊥² to ~1e-13 relative for
+v in [1e-12, 1e12], checked against a 25-digit mpmath table; docs/theory.md §17):
+
+* μ⊥² is always the mean squared residual, never E σ² − μ0² − vμ1² (which cancels at small v);
+* closed forms where they exist, in rearranged or series forms where they cancel (ReLU, leaky ReLU,
+  abs, erf, GELU, hard tanh, linear, quadratic; sigmoid from tanh at v/4);
+* tanh, softplus, SiLU and ELU by adaptive quadrature (``scipy.integrate.quad``) of their non-linear
+  part h (σ = c0 + c1 x + h(x), h evaluated to full relative accuracy), split in z = g/√v at 0, the
+  kinks and the bend scale ±c/√v, to 1e-13 relative;
+* user activations by the same split quadrature of the residual, with an error when their float64
+  values cannot resolve μ⊥² (the activation is linear to within rounding at that v).
+
+Gauss–Hermite quadrature alone is *not* used: at a kink it is off by ~1e-3 with 200 nodes.
 """
 
 from __future__ import annotations
@@ -60,7 +69,8 @@ class Activation:
     breakpoints:
         Points (in pre-activation units) where σ has a kink or jump; quadrature is split there.
     closed_form:
-        Optional ``closed_form(v) -> (mu0, mu1, mu_perp2)``; used instead of quadrature.
+        Optional ``closed_form(v) -> (mu0, mu1, mu_perp2)``; used instead of quadrature (the built-ins
+        use it for their accurate evaluators).
 
     Instances compare and hash by identity; constants are cached per instance and variance.
     """
@@ -98,7 +108,7 @@ class Activation:
 _ZMAX = 40.0
 # Where an activation with unit-scale features (tanh, softplus, ...) bends, in units of its input:
 # splitting z = g/√v at ±c/√v for these c makes every piece smooth on its own length scale
-# (docs/theory.md, "Activation constants at extreme variances").
+# (docs/theory.md §17).
 _BEND = (0.125, 0.5, 2.0, 8.0, 32.0, 128.0)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _EPS = float(np.finfo(float).eps)
@@ -263,7 +273,7 @@ def _quadratic_cf(v: float) -> tuple[float, float, float]:
 def _nonlinear_part_constants(h: Callable[[float], float], v: float, *, c0: float = 0.0,
                               c1: float = 0.0, kinks: Sequence[float] = (), parity: int = 0,
                               name: str) -> tuple[float, float, float]:
-    """Constants of σ(x) = c0 + c1·x + h(x) by quadrature of the part h only (docs/theory.md).
+    """Constants of σ(x) = c0 + c1·x + h(x) by quadrature of the part h only (docs/theory.md §17).
 
     μ0 = c0 + E h, μ1 = c1 + E[g h]/v and μ⊥² = E[(h − E h − (E[g h]/v) g)²] (the residual, never
     E σ² − μ0² − v μ1²). With h evaluated to full relative accuracy every integrand is accurate to a
@@ -369,7 +379,7 @@ def _gelu_cf(v: float) -> tuple[float, float, float]:
     # gelu(x) = x/2 + h(x), h = x(Φ(x) − 1/2) even: μ1 = 1/2; μ0 = E h = v E φ(g) = v/√(2π(1+v));
     # E h² = v A(v) + v² A''... with A(v) = E(Φ(g) − 1/2)² = asin(v/(1+v))/(2π) (orthant probability),
     # E[g² F(g)] = v E F + v² E F'' (Stein) and E F'' = 2A'(v) = 1/(π(1+v)√(1+2v)):
-    # μ⊥² = Var h = (v/2π) atan(v/√(1+2v)) + v²/(π(1+v)√(1+2v)) − v²/(2π(1+v))  (docs/theory.md)
+    # μ⊥² = Var h = (v/2π) atan(v/√(1+2v)) + v²/(π(1+v)√(1+2v)) − v²/(2π(1+v))  (docs/theory.md §17)
     r = v / (1.0 + v)  # written with v·r instead of v² so that nothing overflows
     sq = math.sqrt(1.0 + 2.0 * v)
     mu0 = v / math.sqrt(2.0 * math.pi * (1.0 + v))
@@ -399,7 +409,7 @@ def _erf_cf(v: float) -> tuple[float, float, float]:
 def _hardtanh_cf(v: float) -> tuple[float, float, float]:
     # clip(g, −1, 1), a = 1/√v, T = P(|g| > 1) = erfc(a/√2): μ0 = 0, μ1 = 1 − T = erf(a/√2),
     # μ⊥² = v T(1 − T) + T − 2√v φ(a). Its terms cancel to relative O(v²) at small v and O(1/√v) at
-    # large v, so it is evaluated as (docs/theory.md)
+    # large v, so it is evaluated as (docs/theory.md §17)
     #   a ≥ 1: 2φ(a)[D(a) − R T/a²], R = T/(2φ(a)) (Mills ratio), D = R(1 + 1/a²) − 1/a
     #          (D by its asymptotic series Σ_{n≥2} (−1)^n (2n−2)(2n−3)!! a^{−2n−1} for a ≥ 10);
     #   a < 1: T − (ε/a)² + S(a)/a, ε = erf(a/√2), S = ε/a − 2φ(a) by its Taylor series.

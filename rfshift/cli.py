@@ -15,25 +15,73 @@ from ._errors import ConvergenceError
 from .activations import available_activations, get_activation
 from .engine import asymptotics
 from .io import load_spectrum
-from .shifts import FAMILIES, make_shift
+from .shifts import FAMILIES, TARGETS, make_shift, make_target
 
 __all__ = ["build_parser", "main"]
 
 _FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id", "kappa")
+#: Optional column groups of ``curve --quantities`` (docs/theory.md §18).
+_QUANTITIES = ("disagreement", "ensemble", "training_error")
 
 
-def _parse_params(items: Sequence[str]) -> dict[str, float]:
+def _parse_quantities(text: str) -> list[str]:
+    items = [q.strip() for q in text.split(",") if q.strip()]
+    bad = [q for q in items if q not in _QUANTITIES]
+    if bad:
+        raise ValueError(f"--quantities: unknown {', '.join(map(repr, bad))}; "
+                         f"choose from {', '.join(_QUANTITIES)} (comma-separated)")
+    return items
+
+
+def _parse_ks(text: str) -> list[float]:
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if item.lower() in ("inf", "infinity"):
+            out.append(float("inf"))
+            continue
+        try:
+            k = int(item)
+        except ValueError:
+            raise ValueError(f"--ensemble-k: {item!r} is not an integer >= 1 or 'inf'") from None
+        if k < 1:
+            raise ValueError(f"--ensemble-k: {k} is not an integer >= 1 or 'inf'")
+        out.append(float(k))
+    return out
+
+
+def _extra_columns(res, quantities: Sequence[str], ks: Sequence[float]) -> dict[str, np.ndarray]:
+    """Columns for ``--quantities``: disagreements (three pairings, OOD and ID), K-ensemble errors,
+    training error and the GCV limit."""
+    cols: dict[str, np.ndarray] = {}
+    if "disagreement" in quantities:
+        for sfx, d in (("", res.disagreement), ("_id", res.disagreement_id)):
+            for name in ("shared_data", "shared_features", "independent"):
+                cols[f"disagreement_{name}{sfx}"] = getattr(d, name)
+    if "ensemble" in quantities:
+        for k in ks:
+            ens = res.ensemble(k)
+            tag = "inf" if np.isinf(k) else str(int(k))
+            cols[f"ensemble_k{tag}_error"] = ens.error
+            cols[f"ensemble_k{tag}_error_id"] = ens.error_id
+    if "training_error" in quantities:
+        cols["training_error"] = res.training_error
+        cols["gcv"] = res.gcv
+    return cols
+
+
+def _parse_params(items: Sequence[str], flag: str = "--param") -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items:
         key, sep, val = item.partition("=")
         if not sep:
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+            raise ValueError(f"{flag} expects NAME=VALUE, got {item!r}")
         if key.strip() in out:
-            raise ValueError(f"--param {key.strip()} is given twice; give each parameter once")
+            raise ValueError(f"{flag} {key.strip()} is given twice; give each parameter once")
         try:
             out[key.strip()] = float(val)
         except ValueError:
-            raise ValueError(f"--param {key}: {val!r} is not a number") from None
+            raise ValueError(f"{flag} {key}: {val!r} is not a number") from None
     return out
 
 
@@ -46,6 +94,10 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         if args.spectrum_file
         else make_shift(args.shift or "swap", **_parse_params(args.param))
     )
+    if args.target is not None:
+        spec = make_target(spec, args.target, **_parse_params(args.target_param, "--target-param"))
+    elif args.target_param:
+        raise ValueError("--target-param needs --target")
     if args.num < 1:
         raise ValueError(f"--num must be >= 1, got {args.num}")
     lo, hi = args.start, args.stop
@@ -57,11 +109,17 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         values = np.linspace(lo, hi, args.num)
     params = {"phi": args.phi, "psi": args.psi, "gamma": args.gamma}
     params[args.sweep] = values
-    res = asymptotics(spec, **params, noise_var=args.noise_var, activation=args.activation)
+    quantities = _parse_quantities(args.quantities) if args.quantities else []
+    ks = _parse_ks(args.ensemble_k)
+    res = asymptotics(spec, **params, noise_var=args.noise_var, activation=args.activation,
+                      nonlinear_var=args.nonlinear_var, nonlinear_var_test=args.nonlinear_var_test,
+                      teacher=args.teacher)
+    extra = _extra_columns(res, quantities, ks)
     rows = []
     for i, x in enumerate(values):
         row = {args.sweep: float(x)}
         row.update({f: float(np.ravel(getattr(res, f))[i]) for f in _FIELDS})
+        row.update({name: float(np.ravel(col)[i]) for name, col in extra.items()})
         rows.append(row)
     if args.format == "json":
         # JSON has no infinity: values at the ridgeless interpolation peak are written as null,
@@ -148,7 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="shift-family parameter, repeatable")
     c.add_argument("--spectrum-file", help="CSV (lam,lam_star[,weights]) or .npz/.npy covariances")
+    c.add_argument("--target", choices=sorted(TARGETS), default=None,
+                   help="target family put on the spectrum's atoms (default: the spectrum's own "
+                        "target power, isotropic if none)")
+    c.add_argument("--target-param", action="append", default=[], metavar="NAME=VALUE",
+                   dest="target_param", help="target-family parameter, repeatable (e.g. alpha=1)")
+    c.add_argument("--nonlinear-var", type=float, default=0.0, dest="nonlinear_var",
+                   help="variance of the target's nonlinear part under the training law (default 0)")
+    c.add_argument("--nonlinear-var-test", type=float, default=None, dest="nonlinear_var_test",
+                   help="the same under the test law (default: --nonlinear-var)")
+    c.add_argument("--teacher", default=None,
+                   help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean)")
     c.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    c.add_argument("--quantities", default="", metavar="LIST",
+                   help="extra columns, comma-separated: " + ", ".join(_QUANTITIES)
+                   + " (disagreement: three pairings, OOD and ID; ensemble: error of K-model "
+                   "ensembles, see --ensemble-k; training_error: training error and the GCV limit)")
+    c.add_argument("--ensemble-k", default="2,inf", dest="ensemble_k", metavar="LIST",
+                   help="ensemble sizes for --quantities ensemble, integers >= 1 or inf (default 2,inf)")
     c.set_defaults(func=_cmd_curve)
 
     i = sub.add_parser("info", help="Gaussian-equivalence constants of an activation")

@@ -18,6 +18,7 @@ and the error are ``inf`` (``interpolation_peak`` is True there).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,11 +28,67 @@ from ._anova import VarianceTerms, fine_terms, safe_div, safe_mul
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments
 from ._solve import solve_increasing
-from ._validation import check_parameter
+from ._validation import as_real_array, check_parameter
 from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
 
-__all__ = ["Asymptotics", "VarianceTerms", "asymptotics", "solve_kx"]
+__all__ = ["Asymptotics", "Disagreement", "Ensemble", "VarianceTerms", "asymptotics", "solve_kx"]
+
+
+#: The data sources (training inputs X and label noise ε) of the ANOVA terms (docs/theory.md §18).
+_DATA = ("x", "eps")
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Mean squared disagreement E_x[(f₁(x) − f₂(x))²] of two trained predictors (docs/theory.md §18).
+
+    Both predictors see the same target β and test point x; they share
+
+    * ``shared_data``: the training data (X, ε) but not the features W: 2(V_W + V_WX + V_Wε + V_WXε);
+    * ``shared_features``: the features W but not the data: 2(V − V_W);
+    * ``independent``: nothing: 2V.
+
+    Each lies in [0, 2V]; ``+inf`` at a ridgeless threshold where the diverging terms enter it.
+    Arrays have the broadcast shape of the result.
+    """
+
+    shared_data: np.ndarray
+    shared_features: np.ndarray
+    independent: np.ndarray
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Average of K predictors with independent features W trained on the same data (X, ε).
+
+    ``variance = V_data + (V − V_data)/K`` with V_data = V_X + V_ε + V_Xε (the W-free ANOVA terms),
+    ``bias`` is unchanged, ``error = error₁ − (1 − 1/K)(V − V_data)`` (docs/theory.md §18). K = 1 is
+    the single model, K = ∞ the average over W (finite even at the ridgeless interpolation peak,
+    where every finite K gives +inf). Arrays broadcast ``k`` against the result's shape.
+    """
+
+    k: np.ndarray
+    error: np.ndarray
+    bias: np.ndarray
+    variance: np.ndarray
+    error_id: np.ndarray
+    bias_id: np.ndarray
+    variance_id: np.ndarray
+
+
+def _check_k(k: object) -> np.ndarray:
+    """Validate the ensemble size: integers >= 1 or +inf (float64 array)."""
+    arr = as_real_array(k, "k")
+    if arr.size == 0:
+        raise ValueError("k is empty; give at least one ensemble size")
+    bad = np.isnan(arr) | (arr < 1) | (np.isfinite(arr) & (arr != np.floor(arr))) | (arr == -np.inf)
+    if bad.any():
+        raise ValueError(
+            "k (ensemble size) must be an integer >= 1 or numpy.inf, "
+            f"got {float(arr[bad].ravel()[0])!r}"
+        )
+    return arr
 
 
 @dataclass(frozen=True)
@@ -68,6 +125,17 @@ class Asymptotics:
     activation: Activation
     train_constants: ActivationConstants
     test_constants: ActivationConstants
+    #: Variance of the target's nonlinear part under the training law (explicit ``nonlinear_var``
+    #: plus the teacher's μ⊥²(⟨bλ⟩)); acts as label noise living on X (docs/theory.md, targets).
+    nonlinear_var: np.ndarray | float = 0.0
+    #: The same under the test law (explicit ``nonlinear_var_test`` plus the teacher's μ⊥²(⟨bλ*⟩));
+    #: counted in ``bias`` and ``error`` (irreducible).
+    nonlinear_var_test: np.ndarray | float = 0.0
+    #: The single-index teacher f*, if any, and its linear coefficients c1 = μ1(⟨bλ⟩) (train law)
+    #: and c1* = μ1(⟨bλ*⟩) (test law); 1 and 1 without a teacher.
+    teacher: Activation | None = None
+    target_linear: float = 1.0
+    target_linear_test: float = 1.0
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -108,6 +176,79 @@ class Asymptotics:
         """ID error against noisy test labels: error_id + noise_var."""
         return self.error_id + self.noise_var
 
+    # --- disagreement, ensembles, training error (docs/theory.md §18) -----------------------------
+
+    @property
+    def disagreement(self) -> Disagreement:
+        """OOD disagreement of two predictors sharing the data, the features, or nothing."""
+        return _disagreement(self, self.variance_terms, self.variance, "disagreement")
+
+    @property
+    def disagreement_id(self) -> Disagreement:
+        """ID twin of :attr:`disagreement` (test points from Σ)."""
+        return _disagreement(self, self.variance_terms_id, self.variance_id, "disagreement_id")
+
+    def ensemble(self, k: object) -> Ensemble:
+        """Error, bias and variance of the average of ``k`` predictors with independent W, same data.
+
+        ``k``: integer(s) >= 1 or ``numpy.inf``, broadcast against the result's shape (ValueError
+        otherwise). K = 1 reproduces ``error`` exactly; K = ∞ is the average over W.
+        """
+        k_arr = _check_k(k)
+        try:
+            shape = np.broadcast_shapes(k_arr.shape, np.shape(self.error))
+        except ValueError:
+            raise ValueError(
+                f"k of shape {k_arr.shape} does not broadcast against the result's shape "
+                f"{np.shape(self.error)}"
+            ) from None
+        inv_k = np.where(np.isinf(k_arr), 0.0, 1.0 / k_arr)
+        out = {}
+        for sfx, terms, dis, err, bias in (
+            ("", self.variance_terms, self.disagreement, self.error, self.bias),
+            ("_id", self.variance_terms_id, self.disagreement_id, self.error_id, self.bias_id),
+        ):
+            w_part = 0.5 * dis.shared_data  # V − V_data = Σ of the terms involving W
+            v_data = terms.shared(_DATA)  # V_X + V_ε + V_Xε
+            with np.errstate(invalid="ignore"):
+                e_k = err - (1.0 - inv_k) * w_part
+                # w_part = +inf (ridgeless peak): +inf for finite K, the W-average for K = ∞.
+                e_inf = bias + v_data + np.where(np.isfinite(err), err - bias - (v_data + w_part), 0.0)
+                e_k = np.where(np.isinf(w_part), np.where(inv_k == 0, e_inf, np.inf), e_k)
+                var_k = v_data + safe_mul(inv_k, w_part)
+            out["error" + sfx] = np.broadcast_to(e_k, shape)
+            out["variance" + sfx] = np.broadcast_to(var_k, shape)
+            out["bias" + sfx] = np.broadcast_to(bias, shape)
+        return Ensemble(k=np.broadcast_to(k_arr, shape)[()],
+                        **{key: np.asarray(val, dtype=float)[()] for key, val in out.items()})
+
+    @property
+    def degrees_of_freedom(self) -> np.ndarray:
+        """df/m = tr K(K + γ)^{-1}/m = 1 − t in the limit (THEORY.md §4: t = γτ); 1 when interpolating."""
+        return 1.0 - self.t
+
+    @property
+    def training_error(self) -> np.ndarray:
+        """Limit of (1/m)‖y − ŷ(X)‖², noisy training labels y, fitted values ŷ(X) = K(K + γ)^{-1}y.
+
+        Equals t² · (error_id + noise_var) with t = 1 − df/m (docs/theory.md §18, by the leave-one-out
+        identity). 0 for the ridgeless interpolator (ψ <= φ, t = 0; also at the peak ψ = φ, where
+        error_id = inf: the limit is 0 from both sides); never above E y² = s + noise_var.
+        """
+        return safe_mul(self.t**2, self.error_id_noisy)
+
+    @property
+    def gcv(self) -> np.ndarray:
+        """Limit of generalised cross-validation, GCV = training error/(1 − df/m)², df = tr K(K+γ)^{-1}.
+
+        The limit is error_id + noise_var (the ID error against *noisy* test labels) wherever t > 0,
+        and by continuity in γ at the ridgeless interpolator (where GCV itself is 0/0 at finite
+        size). So GCV is consistent for ``error_id_noisy``; for the clean ``error_id`` its bias is
+        +noise_var, and as an estimate of the OOD error ``error_noisy`` its bias is
+        error_id − error (docs/theory.md §18).
+        """
+        return self.error_id_noisy
+
     def _frame_args(self) -> tuple:
         extra = {"error_noisy": self.error_noisy, "error_id_noisy": self.error_id_noisy,
                  "rho": self.rho, "omega": self.omega, "rho_star": self.rho_star,
@@ -143,16 +284,56 @@ class Asymptotics:
         return to_xarray(*self._frame_args())
 
 
+def _disagreement(res: Asymptotics, terms: VarianceTerms, variance: np.ndarray, which: str) -> Disagreement:
+    """Disagreements 2(Q_{WXε} − Q_S) for S = data, features, nothing (docs/theory.md §18).
+
+    D_S = 2(V − (Q_S − Q_∅)) with Q_S − Q_∅ = ``terms.shared(S)`` (the one home of the ANOVA
+    assembly, ``rfshift._anova``), so 0 <= D_S <= 2V; round-off beyond that range (at the 1e-11 level
+    of the terms) is clipped, anything larger raises. The linear ridgeless model exactly at the
+    data-side rank threshold φ·μ(λ>0) = 1 has V_X = +inf inside V = +inf (an ∞ − ∞ form whose limit
+    is finite for the shared-data disagreement): that raises :class:`ConvergenceError`.
+    """
+    scale = sum(np.abs(np.asarray(t, dtype=float)) for t in terms.as_dict().values())
+    var = np.asarray(variance, dtype=float)
+    out = {}
+    total = np.asarray(terms.total, dtype=float)
+    for name, shared in (("shared_data", _DATA), ("shared_features", ("w",)), ("independent", ())):
+        with np.errstate(invalid="ignore"):
+            d = 2.0 * (total - np.asarray(terms.shared(shared), dtype=float))
+            tol = 1e-11 * 2.0 * scale
+            low, high = d < -tol, np.isfinite(var) & (d > 2.0 * var + tol)
+        if np.isnan(d).any() or low.any() or high.any():
+            bad = np.isnan(d) | low | high
+            i = np.unravel_index(int(np.flatnonzero(bad)[0]), d.shape) if d.ndim else ()
+            pars = ", ".join(f"{p}={float(np.asarray(getattr(res, p))[i])!r}"
+                             for p in ("phi", "psi", "gamma", "noise_var"))
+            what = ("an indeterminate inf - inf form (linear ridgeless features exactly at the "
+                    "rank threshold phi*mu(lam>0) = 1); use a small gamma > 0 instead"
+                    if np.isnan(d[i]) else f"a value {float(d[i])!r} outside [0, 2 * variance]")
+            raise ConvergenceError(f"{which}.{name} at {pars} is {what}")
+        d = np.clip(d, 0.0, np.where(np.isfinite(var), 2.0 * var, np.inf))
+        if name == "shared_data":
+            # ψ = 0 (infinitely many features): no term involving W survives; exactly 0, not round-off.
+            d = np.where(np.asarray(res.psi) == 0, 0.0, d)
+        out[name] = d[()]
+    return Disagreement(**out)
+
+
 # --- moments -------------------------------------------------------------------------------------
 
 MomentFn = Callable[..., dict[str, np.ndarray]]
 
 
 def _columns(spec: Spectrum) -> np.ndarray:
-    """Weight columns (p, pλ*, pλ) of ``spec`` as an (atoms × 3) array (cached on the spectrum)."""
+    """Weight columns (p, pλ*, pλ) of ``spec`` as an (atoms × 3) array, followed by the target-weighted
+    (pb, pbλ*, pbλ) (atoms × 6) when b ≢ 1 (docs/theory.md §19); cached on the spectrum."""
     def make() -> np.ndarray:
         p = spec.weights
-        cols = np.stack([p, p * spec.lam_star, p * spec.lam], axis=1)
+        cols = [p, p * spec.lam_star, p * spec.lam]
+        if spec.has_target:
+            pb = p * spec.b
+            cols += [pb, pb * spec.lam_star, pb * spec.lam]
+        cols = np.stack(cols, axis=1)
         cols.flags.writeable = False
         return cols
 
@@ -160,7 +341,8 @@ def _columns(spec: Spectrum) -> np.ndarray:
 
 
 def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
-    """Moments of ``spec`` for weight columns (p, pλ*, pλ): a Chebyshev table in log k_x when many
+    """Moments of ``spec`` for weight columns (p, pλ*, pλ), and (pb, pbλ*, pbλ) after them when the
+    spectrum has a target power b ≢ 1 (docs/theory.md §19): a Chebyshev table in log k_x when many
     points make it cheaper than direct sums (it is accurate to ~1e-15, see ``_moments``), else exact.
 
     The table is kept on the spectrum (``Spectrum._derived``), so the panels built for one call
@@ -360,8 +542,11 @@ BIAS_CANCELLATION = 1e-6
 
 
 def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.ndarray,
-          lam: np.ndarray, test_w: np.ndarray) -> np.ndarray:
+          lam: np.ndarray, test_w: np.ndarray, lin: float = 1.0, lin_t: float = 1.0) -> np.ndarray:
     """B* = ∫ λ* ((1 − r) + r u)² dμ (THEORY.md §5), non-negative by construction.
+
+    With a target (docs/theory.md §19): B* = ∫ b λ* ((c1* − r c1) + r c1 u)² dμ; then ``s_test`` is
+    ⟨bλ*⟩, ``b0u``/``c0u2`` are ⟨bλ*u⟩/⟨bλ*u²⟩, ``test_w`` = p b λ* and ``lin``/``lin_t`` = c1/c1*.
 
     Fast path: the expansion in the moments ⟨λ*u⟩, ⟨λ*u²⟩ (from the Chebyshev table or exact sums).
     It cancels when r is far from 1 (e.g. tanh at training variance 5.5e15: r = 5.6e7, and the
@@ -370,22 +555,24 @@ def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.nda
     Σ_k p_k λ*_k (1 − r λ_k/(λ_k + k_x))², a sum of squares (1 − u = λ/(λ + k_x) has no cancellation;
     u = 1 on λ = 0 atoms, u = 0 on λ > 0 atoms where k_x = 0). O(atoms) per such point only.
     """
-    one_m_r = 1.0 - r
-    bias = one_m_r**2 * s_test + 2.0 * r * one_m_r * b0u + r * r * c0u2
-    size = one_m_r**2 * s_test + 2.0 * abs(r * one_m_r) * b0u + r * r * c0u2
+    rl = r * lin
+    one_m_r = lin_t - rl
+    bias = one_m_r**2 * s_test + 2.0 * rl * one_m_r * b0u + rl * rl * c0u2
+    size = one_m_r**2 * s_test + 2.0 * abs(rl * one_m_r) * b0u + rl * rl * c0u2
     redo = np.flatnonzero(~(bias > BIAS_CANCELLATION * size))
     if redo.size:
         k = kx[redo][:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             one_m_u = np.where(lam[None, :] > 0, lam[None, :] / (lam[None, :] + k), 0.0)
         bias = bias.copy()
-        bias[redo] = ((1.0 - r * one_m_u) ** 2) @ test_w
+        bias[redo] = ((lin_t - rl * one_m_u) ** 2) @ test_w
     return bias
 
 
 def _side(
     m: dict[str, np.ndarray],
     col: int,
+    tcol: int,
     *,
     kx: np.ndarray,
     phi: np.ndarray,
@@ -405,28 +592,42 @@ def _side(
     mterm2: np.ndarray,
     lam: np.ndarray,
     test_w: np.ndarray,
-    s_test: float,
+    a2_b: np.ndarray,
+    uq_b: np.ndarray,
+    lin: float,
+    nonlin: np.ndarray,
+    signal_test: float,
+    lin_t: float,
+    nonlin_t: np.ndarray,
     mu1_t: float,
     mu_perp2_t: float,
 ) -> tuple[np.ndarray, np.ndarray, VarianceTerms]:
-    """Bias, variance and its split for one test law (column ``col`` of the moment table).
+    """Bias, variance and its split for one test law (column ``col`` of the moment table; the
+    target-weighted test moments ⟨b λ* g(λ)⟩ in column ``tcol``, equal to ``col`` for b ≡ 1).
 
-    THEORY-derivation.md §4, with the test moments ⟨λ* g(λ)⟩ taken from column ``col``.
+    THEORY-derivation.md §4 with the target terms of docs/theory.md ("Structured and nonlinear
+    targets"): the target's linear coefficient is ``lin`` (c1) under the training law and ``lin_t``
+    (c1*) under this test law; its nonlinear part has variance ``nonlin`` in training (extra label
+    noise that lives on X) and ``nonlin_t`` at test (irreducible, counted in the bias).
     """
     r = mu1_t / mu1
-    b0u = m["u"][:, col]  # ⟨λ* u⟩ = k_x b0*
     c0u2 = m["uu"][:, col]  # ⟨λ* u²⟩ = k_x² c0*
     c1 = m["d2"][:, col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
-    bias = _bias(r, s_test, b0u, c0u2, kx, lam, test_w)
-    # Ξ* = μ1*² k_x² c0* + μ⊥*²  and V_W = ψ a2 Ξ*/(μ1² v)   (THEORY.md §7)
+    b0u_b = m["u"][:, tcol]  # ⟨b λ* u⟩
+    c0u2_b = m["uu"][:, tcol]  # ⟨b λ* u²⟩
+    # Bias: ∫ b λ* ((c1* − r c1) + r c1 u)² dμ + test nonlinear variance (docs/theory.md §19;
+    # THEORY.md §5 for b ≡ 1, c1 = c1* = 1)
+    bias = _bias(r, signal_test, b0u_b, c0u2_b, kx, lam, test_w, lin, lin_t) + nonlin_t
+    # Ξ* = μ1*² k_x² c0* + μ⊥*²  and V_W = ψ c1² a2_b Ξ*/(μ1² v)   (THEORY.md §7, docs/theory.md §19)
     xi = mu1_t**2 * c0u2 + mu_perp2_t
     # T* = D*, the seven ANOVA terms and V = V_W + τ²T*, each a sum of non-negative products
     # (rfshift._anova; derivation in docs/theory.md). Ridgeless thresholds that make δ, v or 1 − φa2
-    # vanish give the limit 0 for a vanishing numerator (no noise, k_x = 0), else +inf.
+    # vanish give the limit 0 for a vanishing numerator (no noise, k_x = 0), else +inf. The target's
+    # nonlinear part σ_g² is training noise that lives on X: it lands in V_X and V_WX (§19.3).
     variance, terms = fine_terms(
         phi=phi, psi=psi, noise_var=noise_var, kx=kx, r=r, mu1=mu1, a2=a2, c0=c0, uq=uq,
         mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,
-        c1_t=c1, xi_t=xi)
+        c1_t=c1, xi_t=xi, a2_b=a2_b, uq_b=uq_b, lin2=lin * lin, nonlin=nonlin)
     return bias, variance, terms
 
 
@@ -443,8 +644,14 @@ def _evaluate(
     mu_perp2: float,
     mu1_t: float,
     mu_perp2_t: float,
+    lin: float = 1.0,
+    lin_t: float = 1.0,
+    nl: np.ndarray | float = 0.0,
+    nl_t: np.ndarray | float = 0.0,
 ) -> dict[str, object]:
-    """All closed formulas at solved k_x for 1-D parameter arrays (THEORY.md §5, §7)."""
+    """All closed formulas at solved k_x for 1-D parameter arrays (THEORY.md §5, §7; target terms
+    docs/theory.md "Structured and nonlinear targets": ``lin``/``lin_t`` the target's linear
+    coefficient under the train/test law, ``nl``/``nl_t`` its nonlinear variance there)."""
     mup2 = mu_perp2
     rho = mu1 * mu1
     m = moments(kx)
@@ -480,19 +687,31 @@ def _evaluate(
         t = np.where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
     # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
     delta = t + _ratio(ph * t_bar * (uq + mterm), v)
-    # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
-    rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
+    target = spec.has_target
+    t0 = 3 if target else 0  # first target-weighted column (pb), or p itself for b ≡ 1
+    a2_b, uq_b = m["qq"][:, t0], m["uq"][:, t0]
+    if target:
+        # ρ_β = k_x²⟨bλ/(λ+k)²⟩ + ψ a2_b (k_x² c0 + μ⊥²/μ1²)/v   (docs/theory.md, targets)
+        rho_beta = _ratio(kx * uq_b * v + ps * a2_b * (kx * uq + mup2 / rho), v)
+    else:
+        # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
+        rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
+    rho_beta = (lin * lin) * rho_beta
+    nl = np.broadcast_to(np.asarray(nl, dtype=float), kx.shape)
+    nl_t = np.broadcast_to(np.asarray(nl_t, dtype=float), kx.shape)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
-                  mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam)
-    bias, var, terms = _side(m, 1, s_test=spec.s_star, mu1_t=mu1_t, mu_perp2_t=mu_perp2_t,
-                             test_w=spec.weights * spec.lam_star, **common)
-    bias_id, var_id, terms_id = _side(m, 2, s_test=spec.s, mu1_t=mu1, mu_perp2_t=mup2,
-                                      test_w=spec.weights * spec.lam, **common)
+                  mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam, a2_b=a2_b, uq_b=uq_b,
+                  lin=lin, nonlin=nl)
+    pb = spec.weights * spec.b
+    bias, var, terms = _side(m, 1, t0 + 1, signal_test=spec.signal_star, lin_t=lin_t, nonlin_t=nl_t,
+                             mu1_t=mu1_t, mu_perp2_t=mu_perp2_t, test_w=pb * spec.lam_star, **common)
+    bias_id, var_id, terms_id = _side(m, 2, t0 + 2, signal_test=spec.signal, lin_t=lin, nonlin_t=nl,
+                                      mu1_t=mu1, mu_perp2_t=mup2, test_w=pb * spec.lam, **common)
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
-    indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0)
+    indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0) & (nl == 0)
     if indeterminate.any():
         i = int(np.flatnonzero(indeterminate)[0])
         raise ConvergenceError(
@@ -528,6 +747,9 @@ def asymptotics(
     psi: object,
     gamma: object,
     noise_var: object = 0.0,
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
     activation: str | Activation = "relu",
     precision: int | None = None,
 ) -> Asymptotics:
@@ -545,6 +767,20 @@ def asymptotics(
         Ridge γ >= 0 on the kernel FᵀF/n1 + γ I; 0 is the exact ridgeless limit.
     noise_var:
         Training label-noise variance σ² >= 0 (the reported errors use clean test labels).
+    nonlinear_var:
+        Variance σ_g² >= 0 of the target's nonlinear part g(x) (the part no linear function of x
+        explains) under the training law. It acts as label noise in training, but lives on X: in
+        ``variance_terms`` it lands in ``x`` and ``wx``, not in ``x_eps``/``wx_eps``. The ID error
+        counts it as irreducible error. The linear part's power per atom is ``spec.target_power``.
+    nonlinear_var_test:
+        The same under the test law, counted in the OOD ``bias``/``error`` (irreducible); ``None``
+        (default): equal to ``nonlinear_var``.
+    teacher:
+        A single-index teacher y = f*(βᵀx/√n0) + ε, f* a name or :class:`rfshift.Activation`. Its
+        Hermite parts at the teacher's pre-activation variance ⟨bλ⟩ (train) and ⟨bλ*⟩ (test) give
+        the linear coefficients c1, c1* and nonlinear variances μ⊥², which add to
+        ``nonlinear_var``/``nonlinear_var_test``. The teacher must have zero Gaussian mean at both
+        variances (e.g. linear, erf, tanh); a non-zero mean is refused (docs/theory.md, targets).
     activation:
         A name (see :func:`rfshift.available_activations`) or an :class:`rfshift.Activation`.
     precision:
@@ -553,7 +789,8 @@ def asymptotics(
         :class:`rfshift.symbolic.MPAsymptotics` (``mpf`` fields) instead — used to certify the
         float64 results near the interpolation peak.
 
-    ``phi``, ``psi``, ``gamma`` and ``noise_var`` broadcast like NumPy arrays.
+    ``phi``, ``psi``, ``gamma``, ``noise_var``, ``nonlinear_var`` and ``nonlinear_var_test``
+    broadcast like NumPy arrays.
 
     Returns
     -------
@@ -579,6 +816,13 @@ def asymptotics(
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
     if precision is not None:
+        if spec.has_target or teacher is not None or np.any(np.asarray(nonlinear_var) != 0) or (
+                nonlinear_var_test is not None and np.any(np.asarray(nonlinear_var_test) != 0)):
+            raise ValueError(
+                "precision= (the mpmath path) supports only the isotropic linear target: "
+                "target_power, nonlinear_var, nonlinear_var_test and teacher must be left at their "
+                "defaults (use precision=None for structured or nonlinear targets)"
+            )
         for name, val in (("phi", phi), ("psi", psi), ("gamma", gamma), ("noise_var", noise_var)):
             if np.ndim(val) != 0:
                 raise ValueError(f"precision= re-solves a single point: {name} must be a scalar")
@@ -591,14 +835,26 @@ def asymptotics(
     psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
     gamma_a = check_parameter(gamma, "gamma", allow_zero=True, description="ridge")
     noise_a = check_parameter(noise_var, "noise_var", allow_zero=True, description="label noise")
+    nl_a = check_parameter(nonlinear_var, "nonlinear_var", allow_zero=True,
+                           description="variance of the target's nonlinear part (train law)")
+    nlt_a = nl_a if nonlinear_var_test is None else check_parameter(
+        nonlinear_var_test, "nonlinear_var_test", allow_zero=True,
+        description="variance of the target's nonlinear part (test law)")
     try:
-        shape = np.broadcast_shapes(phi_a.shape, psi_a.shape, gamma_a.shape, noise_a.shape)
+        shape = np.broadcast_shapes(phi_a.shape, psi_a.shape, gamma_a.shape, noise_a.shape,
+                                    nl_a.shape, nlt_a.shape)
     except ValueError:
         raise ValueError(
-            "phi, psi, gamma and noise_var must broadcast together, got shapes "
-            f"{phi_a.shape}, {psi_a.shape}, {gamma_a.shape}, {noise_a.shape}"
+            "phi, psi, gamma, noise_var, nonlinear_var and nonlinear_var_test must broadcast "
+            f"together, got shapes {phi_a.shape}, {psi_a.shape}, {gamma_a.shape}, {noise_a.shape}, "
+            f"{nl_a.shape}, {nlt_a.shape}"
         ) from None
-    ph, ps, ga, nv = (np.broadcast_to(a, shape).ravel() for a in (phi_a, psi_a, gamma_a, noise_a))
+    ph, ps, ga, nv, nl, nlt = (np.broadcast_to(a, shape).ravel()
+                               for a in (phi_a, psi_a, gamma_a, noise_a, nl_a, nlt_a))
+    teach, lin, lin_t = None, 1.0, 1.0
+    if teacher is not None:
+        teach, lin, lin_t, t_nl, t_nlt = _teacher_parts(teacher, spec)
+        nl, nlt = nl + t_nl, nlt + t_nlt
 
     tr_c = act.constants(spec.s)
     te_c = act.constants(spec.s_star)
@@ -614,7 +870,7 @@ def asymptotics(
     kx = solve_kx(spec, ph, ps, ga, mu1, mup2, moments)
 
     flat = _evaluate(spec, moments, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
-                     mu_perp2_t=te_c.mu_perp2)
+                     mu_perp2_t=te_c.mu_perp2, lin=lin, lin_t=lin_t, nl=nl, nl_t=nlt)
 
     def shaped(a: np.ndarray) -> np.ndarray:
         a = np.asarray(a, dtype=float).reshape(shape)
@@ -632,4 +888,43 @@ def asymptotics(
         kappa=shaped(flat["kappa"]), k_x=shaped(kx), t=shaped(flat["t"]), t_bar=shaped(flat["t_bar"]),
         delta=shaped(flat["delta"]), interpolation_peak=np.asarray(flat["peak"].reshape(shape))[()],
         activation=act, train_constants=tr_c, test_constants=te_c,
+        nonlinear_var=shaped(nl), nonlinear_var_test=shaped(nlt), teacher=teach,
+        target_linear=lin, target_linear_test=lin_t,
     )
+
+
+def _teacher_parts(teacher: str | Activation, spec: Spectrum) -> tuple[Activation, float, float,
+                                                                         float, float]:
+    """Hermite parts of a single-index teacher f*(βᵀx/√n0) under both laws.
+
+    The teacher's pre-activation βᵀx/√n0 has variance ⟨bλ⟩ (train) and ⟨bλ*⟩ (test). Returns
+    (activation, c1, c1*, μ⊥²(train), μ⊥²(test)); a variance of 0 (no target power on any
+    test-mass direction) has no linear or nonlinear part. Raises ValueError for a teacher with a
+    non-zero Gaussian mean μ0 at either variance (docs/theory.md, targets: a label mean is not
+    part of the theory; it would be learned or not depending on the features, and its change
+    between the laws would add (Δμ0)² only if it were learned exactly).
+    """
+    try:
+        t_act = get_activation(teacher)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"teacher: {exc}") from None
+    out: list[float] = []
+    for label, v in (("training", spec.signal), ("test", spec.signal_star)):
+        if v > 0:
+            c = t_act.constants(v)
+            scale = math.sqrt(max(c.second_moment, np.finfo(float).tiny))
+            mu0, mu1_v, mup2_v = c.mu0, c.mu1, c.mu_perp2
+        else:
+            mu0 = float(np.asarray(t_act(np.zeros(1)), dtype=float)[0])
+            scale, mu1_v, mup2_v = max(abs(mu0), 1.0), 0.0, 0.0
+        if abs(mu0) > 1e-10 * scale:
+            raise ValueError(
+                f"teacher {t_act.name!r} has a non-zero Gaussian mean mu0 = {mu0:.6g} at the {label} "
+                f"signal variance {v:.6g}; rfshift needs zero-mean targets (a label mean, and its "
+                "change between the laws, is not part of the theory). Use a centred/odd teacher "
+                "(linear, erf, tanh, ...), or give the parts explicitly via target_power and "
+                "nonlinear_var/nonlinear_var_test"
+            )
+        out += [mu1_v, mup2_v]
+    c1, nl_tr, c1_t, nl_te = out
+    return t_act, c1, c1_t, nl_tr, nl_te

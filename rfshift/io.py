@@ -2,10 +2,12 @@
 
 Formats
 -------
-* CSV with a header naming the columns ``lam``, ``lam_star`` and optionally ``weights`` (the
-  :class:`Spectrum` keywords; ``weight`` is accepted as an alias), in any order, case-insensitive.
-* ``.npz`` holding exactly the arrays ``Sigma`` and ``Sigma_star`` (two n0 × n0 covariances), or 1-D
-  atom arrays named like the CSV columns.
+* CSV with a header naming the columns ``lam``, ``lam_star`` and optionally ``weights`` and
+  ``target_power`` (the :class:`Spectrum` keywords; ``weight`` is accepted as an alias), in any
+  order, case-insensitive.
+* ``.npz`` holding exactly the arrays ``Sigma`` and ``Sigma_star`` (two n0 × n0 covariances) and
+  optionally ``target_cov`` (the target covariance B, commuting with Sigma), or 1-D atom arrays named
+  like the CSV columns.
 * ``.npy`` holding one array of shape ``(2, n0, n0)`` (Σ then Σ*), or a pair of ``.npy`` files
   via :func:`load_covariance_pair`.
 
@@ -93,14 +95,16 @@ def _load_npy(data: bytes, what: str) -> np.ndarray:
     return arr.astype(float)
 
 
-def _spectrum_from_pair(S: np.ndarray, S_star: np.ndarray, what: str) -> Spectrum:
-    for nm, M in (("Sigma", S), ("Sigma_star", S_star)):
+def _spectrum_from_pair(S: np.ndarray, S_star: np.ndarray, what: str,
+                        B: np.ndarray | None = None) -> Spectrum:
+    mats = [("Sigma", S), ("Sigma_star", S_star)] + ([] if B is None else [(TARGET_COV_KEY, B)])
+    for nm, M in mats:
         if M.ndim != 2 or M.shape[0] != M.shape[1]:
             raise SpectrumFileError(f"{what}: {nm} must be a square matrix, got shape {M.shape}")
         if M.shape[0] > MAX_DIM:
             raise SpectrumFileError(f"{what}: {nm} is {M.shape[0]}×{M.shape[0]}; the limit is {MAX_DIM}")
     try:
-        return Spectrum.from_covariances(S, S_star)
+        return Spectrum.from_covariances(S, S_star, target_cov=B)
     except (ValueError, TypeError) as exc:
         raise SpectrumFileError(f"{what}: {exc}") from None
 
@@ -114,11 +118,13 @@ COLUMNS: dict[str, str] = {
     "lam_star": "lam_star",
     "weights": "weights",
     "weight": "weights",  # alias kept from earlier versions (``spectrum_to_csv`` wrote it)
+    "target_power": "target_power",  # b_k per atom (docs/theory.md §19); absent: isotropic target
 }
 #: Keywords every atom file must provide.
 REQUIRED = ("lam", "lam_star")
-#: ``.npz`` keys of a covariance pair.
+#: ``.npz`` keys of a covariance pair, and the optional target covariance B (docs/theory.md §19).
 COVARIANCE_KEYS = ("Sigma", "Sigma_star")
+TARGET_COV_KEY = "target_cov"
 
 
 def _accepted() -> str:
@@ -216,14 +222,15 @@ def _load_npz(data: bytes, what: str) -> Spectrum:
         with np.load(_io.BytesIO(data), allow_pickle=False) as z:
             keys = list(z.files)
             if set(COVARIANCE_KEYS) & set(keys):
-                extra = [k for k in keys if k not in COVARIANCE_KEYS]
+                extra = [k for k in keys if k not in (*COVARIANCE_KEYS, TARGET_COV_KEY)]
                 if extra or not set(COVARIANCE_KEYS) <= set(keys):
                     raise SpectrumFileError(
-                        f"{what}: a covariance .npz must hold exactly the arrays Sigma and Sigma_star"
+                        f"{what}: a covariance .npz must hold exactly the arrays Sigma and Sigma_star "
+                        f"(and optionally {TARGET_COV_KEY})"
                         + (f"; unused arrays {', '.join(map(repr, extra))} are refused rather than "
                            "dropped" if extra else f", got {sorted(keys)}")
                     )
-                arrays = {k: z[k] for k in COVARIANCE_KEYS}
+                arrays = {k: z[k] for k in (*COVARIANCE_KEYS, TARGET_COV_KEY) if k in keys}
             else:
                 if not keys:
                     raise SpectrumFileError(f"{what}: the .npz file holds no arrays")
@@ -244,8 +251,9 @@ def _load_npz(data: bytes, what: str) -> Spectrum:
         if M.dtype.kind not in "iuf":
             raise SpectrumFileError(f"{what}: {nm} must hold real numbers, got dtype {M.dtype}")
     if "Sigma" in arrays:
+        B = arrays.get(TARGET_COV_KEY)
         return _spectrum_from_pair(arrays["Sigma"].astype(float), arrays["Sigma_star"].astype(float),
-                                   what)
+                                   what, None if B is None else B.astype(float))
     for nm, M in arrays.items():
         if M.ndim != 1:
             raise SpectrumFileError(f"{what}: array {nm} must be one-dimensional, got shape {M.shape}")
@@ -296,9 +304,15 @@ def load_covariance_pair(
 
 
 def spectrum_to_csv(spec: Spectrum) -> str:
-    """CSV text (``lam,lam_star,weights``, the API's names) that :func:`load_spectrum` reads back."""
+    """CSV text (``lam,lam_star,weights[,target_power]``, the API's names) that :func:`load_spectrum`
+    reads back; the ``target_power`` column is written when the spectrum has one."""
     out = _io.StringIO()
-    out.write("lam,lam_star,weights\n")
-    for a, b, w in zip(spec.lam, spec.lam_star, spec.weights, strict=True):
-        out.write(f"{float(a)!r},{float(b)!r},{float(w)!r}\n")
+    if spec.target_power is None:
+        out.write("lam,lam_star,weights\n")
+        for a, b, w in zip(spec.lam, spec.lam_star, spec.weights, strict=True):
+            out.write(f"{float(a)!r},{float(b)!r},{float(w)!r}\n")
+    else:
+        out.write("lam,lam_star,weights,target_power\n")
+        for a, b, w, t in zip(spec.lam, spec.lam_star, spec.weights, spec.target_power, strict=True):
+            out.write(f"{float(a)!r},{float(b)!r},{float(w)!r},{float(t)!r}\n")
     return out.getvalue()

@@ -2,6 +2,12 @@
 
 Each family is a function returning a ``Spectrum``; :data:`FAMILIES` lists them with their
 parameters (default, lower, upper bound) for the CLI and the app.
+
+Target families (docs/theory.md, "Structured and nonlinear targets") put a target power b_k on the
+atoms of a given spectrum; :data:`TARGETS` lists them like :data:`FAMILIES`. Every target family is
+normalised to the **same training signal energy as the isotropic target**, ⟨b λ⟩ = s (so
+E(βᵀx)²/n0 = tr Σ/n0 under the training law), so that changing the target's shape never changes
+its overall size under the training law.
 """
 
 from __future__ import annotations
@@ -16,11 +22,16 @@ from .spectra import Spectrum
 
 __all__ = [
     "FAMILIES",
+    "TARGETS",
     "ShiftFamily",
+    "TargetFamily",
+    "aligned_target",
     "isotropic_scaling",
     "make_shift",
+    "make_target",
     "power_law",
     "rotation",
+    "source_target",
     "swap",
     "tilt",
 ]
@@ -37,11 +48,13 @@ def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = Fal
     return x
 
 
-def isotropic_scaling(c: float = 2.0, *, lam: object = (1.0,), weights: object | None = None) -> Spectrum:
-    """Σ* = c Σ (test inputs c times larger in every direction); ``lam`` is the training spectrum."""
+def isotropic_scaling(c: float = 2.0, *, lam: object = (1.0,), weights: object | None = None,
+                      target_power: object | None = None) -> Spectrum:
+    """Σ* = c Σ (test inputs c times larger in every direction); ``lam`` is the training spectrum
+    (with optional ``weights`` and ``target_power`` per atom)."""
     c = _check("c", c, 0.0, 1e6, lo_open=True)
     lam_a = np.asarray(lam, dtype=float)
-    return Spectrum(lam_a, c * lam_a, weights)
+    return Spectrum(lam_a, c * lam_a, weights, target_power)
 
 
 def swap(high: float = 1.5, low: float = 0.5) -> Spectrum:
@@ -72,10 +85,11 @@ def power_law(
     return Spectrum(lam, lam_star)
 
 
-def tilt(tau: float = 1.0, *, lam: object | None = None, weights: object | None = None) -> Spectrum:
+def tilt(tau: float = 1.0, *, lam: object | None = None, weights: object | None = None,
+         target_power: object | None = None) -> Spectrum:
     """Tilt the test mass toward large (tau > 0) or small (tau < 0) training eigen-directions at
     equal trace: λ*_k ∝ λ_k exp(tau · z_k), z_k the standardised log λ_k. Default training spectrum:
-    10 atoms log-spaced over [0.1, 10]."""
+    10 atoms log-spaced over [0.1, 10]; ``target_power`` (per atom) is carried over."""
     tau = _check("tau", tau, -10.0, 10.0)
     lam_a = np.geomspace(0.1, 10.0, 10) if lam is None else np.asarray(lam, dtype=float)
     spec0 = Spectrum(lam_a, lam_a, weights)
@@ -85,7 +99,7 @@ def tilt(tau: float = 1.0, *, lam: object | None = None, weights: object | None 
     z = np.nan_to_num((logl - mean) / sd, nan=0.0)
     lam_star = spec0.lam * np.exp(tau * z)
     lam_star *= spec0.s / float(spec0.weights @ lam_star)
-    return Spectrum(spec0.lam, lam_star, spec0.weights)
+    return Spectrum(spec0.lam, lam_star, spec0.weights, target_power)
 
 
 def rotation(angle: float = 45.0, high: float = 1.5, low: float = 0.5) -> Spectrum:
@@ -132,6 +146,96 @@ FAMILIES: dict[str, ShiftFamily] = {
                              "low": (0.5, 0.0, 10.0)},
                             "Σ* a rotated copy of Σ (non-commuting)"),
 }
+
+
+# --- target families ------------------------------------------------------------------------------
+
+
+def _normalised(spec: Spectrum, b: np.ndarray) -> Spectrum:
+    """Attach b scaled so that ⟨b λ⟩ = s (same training signal energy as the isotropic target)."""
+    energy = float(spec.weights @ (b * spec.lam))
+    if not (math.isfinite(energy) and energy > 0):
+        raise ValueError(
+            "the target power vanishes on every direction the training law sees (⟨b λ⟩ = 0); "
+            "choose other parameters"
+        )
+    return spec.with_target(b * (spec.s / energy))
+
+
+def source_target(spec: Spectrum, alpha: float = 1.0) -> Spectrum:
+    """Source-condition power law b_k ∝ λ_k^alpha on the atoms of ``spec``, normalised to ⟨b λ⟩ = s.
+
+    alpha > 0 puts the target on the large training eigen-directions (easy targets), alpha < 0 on
+    the small ones (hard targets), alpha = 0 is isotropic. Atoms with λ = 0 get b = 0 for alpha > 0
+    and are refused for alpha < 0 (λ^alpha would be infinite). Raises ValueError.
+    """
+    alpha = _check("alpha", alpha, -5.0, 5.0)
+    lam = spec.lam
+    zero = lam == 0
+    if alpha < 0 and (zero & (spec.weights > 0)).any():
+        raise ValueError(
+            f"alpha = {alpha!r} < 0 needs every training eigenvalue > 0 (λ^alpha is infinite at λ = 0)"
+        )
+    with np.errstate(divide="ignore"):
+        b = np.where(zero, 1.0 if alpha == 0 else 0.0, np.where(zero, 1.0, lam) ** alpha)
+    return _normalised(spec, b)
+
+
+def aligned_target(spec: Spectrum, tau: float = 1.0) -> Spectrum:
+    """Target power aligned with the shift: b_k ∝ (ρ_k)^tau with ρ_k = (λ*_k/s* + δ)/(λ_k/s + δ),
+    δ = 1e-6, the test-to-train variance ratio of direction k (trace-normalised); normalised to
+    ⟨b λ⟩ = s.
+
+    tau > 0 puts the target where the shift adds test mass relative to training (the harmful case:
+    the shift moves test mass onto directions the target needs and training rarely saw); tau < 0 puts
+    it where the shift removes test mass ("against" the shift); tau = 0 is isotropic.
+    """
+    tau = _check("tau", tau, -10.0, 10.0)
+    delta = 1e-6
+    ratio = (spec.lam_star / spec.s_star + delta) / (spec.lam / spec.s + delta)
+    return _normalised(spec, ratio**tau)
+
+
+@dataclass(frozen=True)
+class TargetFamily:
+    """A named target family: ``fn(spec, **params)`` returns ``spec`` with a target power;
+    ``params`` maps name -> (default, lo, hi)."""
+
+    name: str
+    fn: Callable[..., Spectrum]
+    params: dict[str, tuple[float, float, float]]
+    description: str
+
+    def __call__(self, spec: Spectrum, **kwargs: float) -> Spectrum:
+        unknown = set(kwargs) - set(self.params)
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {sorted(unknown)} for target {self.name!r}; "
+                f"allowed: {sorted(self.params)}"
+            )
+        return self.fn(spec, **kwargs)
+
+
+TARGETS: dict[str, TargetFamily] = {
+    "isotropic": TargetFamily("isotropic", lambda spec: spec.with_target(None), {},
+                              "β ~ N(0, I): b ≡ 1"),
+    "power_law": TargetFamily("power_law", source_target, {"alpha": (1.0, -3.0, 3.0)},
+                              "source condition b ∝ λ^alpha, ⟨bλ⟩ = s"),
+    "aligned": TargetFamily("aligned", aligned_target, {"tau": (1.0, 0.0, 3.0)},
+                            "b ∝ (λ*/λ)^tau: target where the shift adds test mass"),
+    "against": TargetFamily("against", lambda spec, tau=1.0: aligned_target(spec, -tau),
+                            {"tau": (1.0, 0.0, 3.0)},
+                            "b ∝ (λ/λ*)^tau: target where the shift removes test mass"),
+}
+
+
+def make_target(spec: Spectrum, name: str, **params: float) -> Spectrum:
+    """Attach a named target family to ``spec``: ``make_target(spec, "power_law", alpha=1)``."""
+    try:
+        fam = TARGETS[name]
+    except KeyError:
+        raise ValueError(f"unknown target family {name!r}; choose one of {', '.join(TARGETS)}") from None
+    return fam(spec, **params)
 
 
 def make_shift(name: str, **params: float) -> Spectrum:

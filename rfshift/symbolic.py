@@ -412,7 +412,7 @@ def _mp_constants(act: Activation, v: Any) -> tuple[Any, Any, Any]:
     # Guard digits: at small v, μ⊥² is O(v²) times E σ² (smooth σ; hardtanh's closed form is
     # rearranged to the same O(v²) cancellation), and hardtanh's closed form is a difference of terms
     # O(√v) times larger than μ⊥² at large v: 2 digits per decade of v below 1, ½ per decade above
-    # (hardtanh) keep the working precision (docs/theory.md, extreme variances).
+    # (hardtanh) keep the working precision (docs/theory.md §17).
     lv = float(mp.log10(v))
     extra = 10 + (2 * int(1 - lv) if lv < 0 else (int(lv / 2) + 1 if act.name == "hardtanh" else 0))
     with mp.workdps(mp.mp.dps + extra):
@@ -449,7 +449,7 @@ def _mp_expect(h: Any, sd: Any, kinks: tuple[float, ...] = (), even: bool = Fals
 def _mp_constants_uncached(name: str, v: Any) -> tuple[Any, Any, Any]:
     """(μ0, μ1, μ⊥²) of a built-in: closed forms where they exist (in forms that cancel at most to
     relative O(v²), which the guard digits cover), else quadrature of the residual at the bend scale.
-    The closed forms for GELU and hardtanh are derived in docs/theory.md; elu's follows from
+    The closed forms for GELU and hardtanh are derived in docs/theory.md §17; elu's follows from
     E[e^{kg} 1(g<0)] = e^{k²v/2} Φ(−k√v) (the float64 package integrates elu instead: independent)."""
     import mpmath as mp
 
@@ -552,7 +552,7 @@ def asymptotics_mp(
     D = φγ + ρ(tψ + t̄φ)(ω + φI_{1,2}). Activation constants use closed forms (ReLU, leaky ReLU, abs,
     erf, GELU, ELU, hard tanh, linear, quadratic; sigmoid from tanh) or mpmath quadrature of the residual
     σ − μ0 − μ1 g split at 0, the kinks and the bend scale ±c/√v, with guard digits against the
-    cancellation at extreme variances (docs/theory.md, "Activation constants at extreme variances").
+    cancellation at extreme variances (docs/theory.md §17).
     Float inputs (and the spectrum's atoms) are taken
     at their exact binary value, i.e. the same numbers the float64 engine sees; ints, Fractions and
     strings such as "1/10" are exact.
@@ -570,6 +570,11 @@ def asymptotics_mp(
 
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
+    if spec.has_target:
+        raise ValueError(
+            "asymptotics_mp supports only the isotropic linear target: spec.target_power must be None "
+            "or all ones (structured targets, docs/theory.md §19, use rfshift.asymptotics)"
+        )
     if not (isinstance(precision, int) and 15 <= precision <= 10000):
         raise ValueError(f"precision must be an integer number of digits in [15, 10000], got {precision!r}")
     act = get_activation(activation)

@@ -45,7 +45,8 @@ def mp_constants(name: str, v: float, fn=None, bps=None) -> tuple[float, float, 
         sd = mp.sqrt(mp.mpf(v))
         cuts = {mp.mpf(0), *(mp.mpf(x) / sd for x in b)}
         for c in _BEND:
-            cuts |= {mp.mpf(c) / sd, -mp.mpf(c) / sd}
+            if mp.mpf(c) / sd < 40:  # beyond, the Gaussian weight is < 1e-347
+                cuts |= {mp.mpf(c) / sd, -mp.mpf(c) / sd}
         pts = [-mp.inf, *sorted(cuts), mp.inf]
         dens = 1 / mp.sqrt(2 * mp.pi)
 
@@ -283,8 +284,11 @@ def test_constants_at_extreme_variances_match_mpmath_table(name):
             assert c.mu_perp2 > 0
 
 
-@pytest.mark.parametrize(("name", "v"), [("tanh", 1e-12), ("erf", 1e-10), ("softplus", 1e9), ("elu", 1e-8),
-                                         ("gelu", 1e12), ("silu", 1e-6), ("sigmoid", 1e11)])
+@pytest.mark.parametrize(("name", "v"), [
+    ("tanh", 1e-12), ("erf", 1e-10), ("softplus", 1e9),
+    pytest.param("elu", 1e-8, marks=pytest.mark.slow), pytest.param("gelu", 1e12, marks=pytest.mark.slow),
+    pytest.param("silu", 1e-6, marks=pytest.mark.slow), pytest.param("sigmoid", 1e11, marks=pytest.mark.slow),
+])
 def test_extreme_variances_against_in_test_mpmath(name, v):
     """A few points recomputed here (not from the committed table)."""
     c = rf.activation_constants(name, v)

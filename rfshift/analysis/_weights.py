@@ -21,7 +21,8 @@ from .._anova import variance_parts
 from ..engine import Asymptotics
 from ..spectra import Spectrum
 
-__all__ = ["WeightCoefficients", "atom_u", "weight_coefficients"]
+__all__ = ["TargetWeights", "WeightCoefficients", "atom_u", "target_weight_coefficients",
+           "weight_coefficients"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,76 @@ def weight_coefficients(spec: Spectrum, res: Asymptotics) -> WeightCoefficients:
     a1, a2, aq = clean(a1), clean(a2), clean(aq)
     F = omega_s * (a1 + a2)  # THEORY.md §6: F = K ω*[t I_{2,2} + (σ² + I_{1,1})(ω + φ I_{1,2})]
     return WeightCoefficients(r=float(r), A1=a1, A2=a2, Aq=aq, F=F, k_x=kx, valid=valid)
+
+
+@dataclass(frozen=True)
+class TargetWeights:
+    """Per-direction weight with a structured/nonlinear target (docs/theory.md §19.5).
+
+    E* = F + σ_g*² + ∫ [b·w_β(u) + w_V(u)] ν(dλ), with the bias part
+    w_β(u) = ((c1* − r c1) + r c1 u)² (weighted by the target power b) and the variance part
+    w_V(u) = μ1*² (C_Ξ u² + C_Θ u) (unweighted), F = μ⊥*² (C_Ξ + C_Θ). Arrays are per point (1-D).
+    """
+
+    r: float
+    c1: float
+    c1_test: float
+    mu1_test_sq: float
+    C_xi: np.ndarray
+    C_theta: np.ndarray
+    F: np.ndarray
+    nonlinear_var_test: np.ndarray
+    k_x: np.ndarray
+    valid: np.ndarray
+
+    def w_bias(self, u: np.ndarray) -> np.ndarray:
+        """w_β(u) for ``u`` of shape (points, atoms)."""
+        return ((self.c1_test - self.r * self.c1) + self.r * self.c1 * u) ** 2
+
+    def w_var(self, u: np.ndarray) -> np.ndarray:
+        """w_V(u) for ``u`` of shape (points, atoms)."""
+        return self.mu1_test_sq * (self.C_xi[:, None] * u * u + self.C_theta[:, None] * u)
+
+    def w(self, u: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per-atom weight b·w_β(u) + w_V(u); ``b`` broadcasts against ``u`` (atoms last)."""
+        return b * self.w_bias(u) + self.w_var(u)
+
+
+def target_weight_coefficients(spec: Spectrum, res: Asymptotics) -> TargetWeights:
+    """docs/theory.md §19.5 coefficients for the test law of ``spec`` at the points of ``res``
+    (``res`` computed on ``spec``, with its target power, teacher and nonlinear variances).
+
+    V* = C_Ξ Ξ* + C_Θ Θ* with C_Ξ = (ψ c1² a2_b/μ1² − τ² φ t̄/A)/v, C_Θ = τ² φ/A, A = μ1² k_x,
+    τ² = (ρ_β + σ² + σ_g²)/δ, ρ_β = c1²(k_x uq_b + ψ a2_b k_x X/v), X = ⟨u(1−u)⟩ + μ⊥²/A,
+    v = 1 − ψ a2 (ψk = t̄). Moments are summed over the atoms.
+    """
+    phi, psi, nv, nl, nlt = (np.ravel(np.broadcast_to(np.asarray(a, dtype=float), res.shape))
+                             for a in (res.phi, res.psi, res.noise_var, res.nonlinear_var,
+                                       res.nonlinear_var_test))
+    kx = np.ravel(np.asarray(res.k_x, dtype=float))
+    tb = np.ravel(np.asarray(res.t_bar, dtype=float))
+    delta = np.ravel(np.asarray(res.delta, dtype=float))
+    peak = np.ravel(np.asarray(res.interpolation_peak, dtype=bool))
+    valid = ~peak & (kx > 0) & np.isfinite(kx)
+    kx_safe = np.where(valid, kx, 1.0)
+    lam, p, b = spec.lam, spec.weights, spec.b
+    u = atom_u(kx_safe, lam)
+    q = 1.0 - u
+    a2, a2_b = (q * q) @ p, (q * q) @ (p * b)
+    uq, uq_b = (u * q) @ p, (u * q) @ (p * b)
+    mu1 = res.train_constants.mu1
+    A = mu1 * mu1 * kx_safe
+    X = uq + res.train_constants.mu_perp2 / A
+    c1, c1t = res.target_linear, res.target_linear_test
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = 1.0 - psi * a2
+        rho_beta = c1 * c1 * (kx_safe * uq_b + psi * a2_b * kx_safe * X / v)
+        tau2 = (rho_beta + nv + nl) / delta
+        c_xi = (psi * c1 * c1 * a2_b / (mu1 * mu1) - tau2 * phi * tb / A) / v
+        c_th = tau2 * phi / A
+    valid &= np.isfinite(c_xi) & np.isfinite(c_th) & (delta > 0) & (v > 0)
+    c_xi, c_th = np.where(valid, c_xi, 0.0), np.where(valid, c_th, 0.0)
+    F = res.test_constants.mu_perp2 * (c_xi + c_th)
+    return TargetWeights(r=float(res.r), c1=float(c1), c1_test=float(c1t),
+                         mu1_test_sq=float(res.test_constants.mu1**2), C_xi=c_xi, C_theta=c_th, F=F,
+                         nonlinear_var_test=nlt, k_x=kx, valid=valid)

@@ -85,11 +85,19 @@ def linear_relation(
     phi: object,
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> LinearRelation:
     """Slope and intercept of E_OOD = slope · E_ID + intercept (THEORY.md §8).
 
     Exact along the ridgeless (γ = 0), overparameterised (ψ < φ) family with the number of features
     varying; ``phi`` and ``noise_var`` broadcast. The slope does not depend on ``noise_var``.
+
+    With a structured or nonlinear target (``spec.target_power``, ``nonlinear_var``,
+    ``nonlinear_var_test``, ``teacher``; docs/theory.md §19) the form E_x(ψ) = a_x + b_x ψ/(φ − ψ)
+    still holds (κ is label-independent, and the target enters only through ψ-free training
+    scalars); a_x and b_x are then read off the engine at ψ = 0 and ψ = φ/2, where ψ/(φ − ψ) = 1.
 
     Examples
     --------
@@ -108,8 +116,15 @@ def linear_relation(
     shape = np.broadcast_shapes(phi_a.shape, nv_a.shape)
     ph = np.ravel(np.broadcast_to(phi_a, shape))
     nv = np.ravel(np.broadcast_to(nv_a, shape))
+    tkw = dict(nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+    targeted = (spec.has_target or teacher is not None or np.any(np.asarray(nonlinear_var) != 0)
+                or (nonlinear_var_test is not None and np.any(np.asarray(nonlinear_var_test) != 0)))
+    if targeted:
+        for name in ("nonlinear_var", "nonlinear_var_test"):
+            if np.ndim(tkw[name]) != 0:
+                raise ValueError(f"linear_relation takes a scalar {name}")
     # κ does not depend on ψ on this family: solve at ψ = φ/2 (γ = 0).
-    res = asymptotics(spec, phi=ph, psi=0.5 * ph, gamma=0.0, noise_var=nv, activation=act)
+    res = asymptotics(spec, phi=ph, psi=0.5 * ph, gamma=0.0, noise_var=nv, activation=act, **tkw)
     kx = np.ravel(res.k_x)
     if np.any(kx <= 0):
         raise ValueError(
@@ -136,8 +151,14 @@ def linear_relation(
                                      ix11=ix11, phi_ix12=0.0, ix22=k_ix22 / kappa)
         return bias + a_var, b
 
-    a_id, b_id = side(lam, rho, omega, 1.0)
-    a_ood, b_ood = side(lam_s, rho_s, omega_s, r)
+    if targeted:
+        # docs/theory.md §19: same a + b ψ/(φ − ψ) form; read a at ψ = 0 and a + b at ψ = φ/2.
+        res0 = asymptotics(spec, phi=ph, psi=0.0, gamma=0.0, noise_var=nv, activation=act, **tkw)
+        a_id, a_ood = np.ravel(res0.error_id), np.ravel(res0.error)
+        b_id, b_ood = np.ravel(res.error_id) - a_id, np.ravel(res.error) - a_ood
+    else:
+        a_id, b_id = side(lam, rho, omega, 1.0)
+        a_ood, b_ood = side(lam_s, rho_s, omega_s, r)
     slope = (rho_s / rho) * kappa * (omega_s + (u @ (p * lam_s)))  # = b_ood/b_id (κ(ω+I11) = 1)
     intercept = a_ood - slope * a_id
 
@@ -158,6 +179,9 @@ def deviation(
     gamma: object,
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> np.ndarray:
     """Signed distance of the engine's (E_ID, E_OOD) from the γ = 0 line: E_OOD − (slope·E_ID + intercept).
 
@@ -174,9 +198,13 @@ def deviation(
     True
     """
     act = get_activation(activation)
-    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act)
+    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act,
+                      nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test,
+                      teacher=teacher)
     if np.any(res.interpolation_peak):
         raise ValueError("deviation is undefined at the interpolation peak (gamma = 0, psi = phi): "
                          "both errors are infinite")
-    rel = linear_relation(spec, phi=res.phi, noise_var=res.noise_var, activation=act)
+    rel = linear_relation(spec, phi=res.phi, noise_var=res.noise_var, activation=act,
+                          nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test,
+                          teacher=teacher)
     return np.asarray(res.error - rel.predict(res.error_id))[()]

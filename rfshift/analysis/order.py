@@ -17,6 +17,12 @@ the support iff dw/du ≥ 0 at u_min and u_max of the support (non-decreasing if
 
 An order is claimed only where this sufficient condition certifies it; everything else is
 "not certified" (which is not the same as "no order": brute force may still show one).
+
+With a structured or nonlinear target (docs/theory.md §19.5) the weight splits into a b-weighted
+bias part and an unweighted variance part, w = b(λ)·w_β(u) + w_V(u): both shifts must share the
+target (b a function of λ), monotonicity is checked directly on the support values (exact for
+atomic measures; ``dw_du_min``/``dw_du_max`` are then the discrete slopes Δw/Δu at the two ends of
+the support), and under a teacher the test signal energies ⟨bλ*⟩ must be equal.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 from ..activations import Activation, get_activation
 from ..engine import Asymptotics, asymptotics
 from ..spectra import Spectrum
-from ._weights import atom_u, weight_coefficients
+from ._weights import atom_u, target_weight_coefficients, weight_coefficients
 
 __all__ = [
     "CertifiedRegion",
@@ -153,6 +159,29 @@ def _comparable(act: Activation, sa: float, sb: float) -> tuple[bool, str]:
     )
 
 
+def _target_on_support(spec: Spectrum, support: np.ndarray, name: str) -> np.ndarray:
+    """b(λ) at the support points; ValueError if atoms of equal λ carry different target power."""
+    b = spec.b
+    out = np.zeros(support.size)
+    idx = np.searchsorted(support, spec.lam)
+    inside = (idx < support.size) & (support[np.minimum(idx, support.size - 1)] == spec.lam)
+    for j in np.unique(idx[inside]):
+        vals = b[inside & (idx == j) & (spec.weights > 0)]
+        if vals.size and np.ptp(vals) > RTOL * max(float(np.abs(vals).max()), 1.0):
+            raise ValueError(
+                f"{name}: atoms with the same training eigenvalue λ = {support[j]:.6g} carry different "
+                "target power b; the certificate needs b to be a function of λ (docs/theory.md §19.5)"
+            )
+        out[j] = vals[0] if vals.size else 0.0
+    return out
+
+
+def _targeted(spec_a: Spectrum, spec_b: Spectrum, res: Asymptotics) -> bool:
+    return (spec_a.has_target or spec_b.has_target or res.teacher is not None
+            or bool(np.any(np.asarray(res.nonlinear_var) != 0))
+            or bool(np.any(np.asarray(res.nonlinear_var_test) != 0)))
+
+
 def _flat(a: object, shape: tuple[int, ...]) -> np.ndarray:
     return np.ravel(np.broadcast_to(np.asarray(a, dtype=float), shape))
 
@@ -191,16 +220,50 @@ def _compare(
     crossings = _crossings(support, lower, tol)
 
     comparable, why = _comparable(act, spec_a.s_star, spec_b.s_star)
-    wc = weight_coefficients(spec_a, res_a)
-    wc_b = weight_coefficients(spec_b, res_b)
-    valid = wc.valid & wc_b.valid
-    u = atom_u(np.where(valid, wc.k_x, 1.0), support)
-    w_t = wc.w(u) + (wc.F / spec_a.s_star)[:, None]  # w̃ = w + F/s*
-    umin, umax = u.min(axis=1, keepdims=True), u.max(axis=1, keepdims=True)
-    d_lo = wc.dw_du(umin)[:, 0]  # at u_min = largest λ
-    d_hi = wc.dw_du(umax)[:, 0]
-    noninc = (d_lo >= 0) & (d_hi >= 0)
-    nondec = (d_lo <= 0) & (d_hi <= 0)
+    if _targeted(spec_a, spec_b, res_a):
+        # docs/theory.md §19.5: w = b(λ) w_β(u) + w_V(u), checked on the support values
+        b_sup = _target_on_support(spec_a, support, "spec_a")
+        if np.any(np.abs(_target_on_support(spec_b, support, "spec_b") - b_sup)
+                  > RTOL * max(float(np.abs(b_sup).max()), 1.0)):
+            raise ValueError(
+                "spec_a and spec_b must carry the same target power on the training eigenvalues: a "
+                "shift comparison changes only the test covariance Σ*"
+            )
+        if res_a.teacher is not None and abs(spec_a.signal_star - spec_b.signal_star) > RTOL * max(
+                spec_a.signal_star, spec_b.signal_star):
+            comparable, why = False, (
+                f"the teacher's test signal energies differ (⟨bλ*⟩ = {spec_a.signal_star:.6g} vs "
+                f"{spec_b.signal_star:.6g}), so its test-law linear coefficient c1* differs and the "
+                "bias weights are not the same")
+        tw = target_weight_coefficients(spec_a, res_a)
+        tw_b = target_weight_coefficients(spec_b, res_b)
+        valid = tw.valid & tw_b.valid
+        u = atom_u(np.where(valid, tw.k_x, 1.0), support)
+        w_t = tw.w(u, b_sup[None, :]) + (tw.F / spec_a.s_star)[:, None]
+        if support.size > 1:
+            dw = np.diff(w_t, axis=1)  # along increasing λ
+            scale = np.abs(w_t).max(axis=1, keepdims=True)
+            tol_w = 1e-12 * scale
+            noninc = np.all(dw <= tol_w, axis=1)
+            nondec = np.all(dw >= -tol_w, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d_lo = (w_t[:, -2] - w_t[:, -1]) / (u[:, -2] - u[:, -1])
+                d_hi = (w_t[:, 1] - w_t[:, 0]) / (u[:, 1] - u[:, 0])
+            d_lo, d_hi = np.where(valid, d_lo, 0.0), np.where(valid, d_hi, 0.0)
+        else:
+            noninc = nondec = np.ones(n, dtype=bool)
+            d_lo = d_hi = np.zeros(n)
+    else:
+        wc = weight_coefficients(spec_a, res_a)
+        wc_b = weight_coefficients(spec_b, res_b)
+        valid = wc.valid & wc_b.valid
+        u = atom_u(np.where(valid, wc.k_x, 1.0), support)
+        w_t = wc.w(u) + (wc.F / spec_a.s_star)[:, None]  # w̃ = w + F/s*
+        umin, umax = u.min(axis=1, keepdims=True), u.max(axis=1, keepdims=True)
+        d_lo = wc.dw_du(umin)[:, 0]  # at u_min = largest λ
+        d_hi = wc.dw_du(umax)[:, 0]
+        noninc = (d_lo >= 0) & (d_hi >= 0)
+        nondec = (d_lo <= 0) & (d_hi <= 0)
     # w̃ >= 0 is needed when the totals differ (Abel summation); it always holds, but check it.
     w_last_ok = w_t[:, -1] >= 0
     w_first_ok = w_t[:, 0] >= 0
@@ -273,6 +336,9 @@ def compare_shifts(
     gamma: object,
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> ShiftComparison:
     """Certified comparison of the OOD errors of two shifts of the same training law (THEORY.md §6).
 
@@ -281,6 +347,9 @@ def compare_shifts(
     u_max) certify it; the overall ``verdict`` claims an order only if it is certified at every
     point (a set of hyperparameter points is a region). Hyperparameters broadcast as in
     :func:`rfshift.asymptotics`; ``error_a``/``error_b`` are the engine's OOD errors.
+    ``nonlinear_var``, ``nonlinear_var_test`` and ``teacher`` are passed to the engine; with them or
+    with a target power on the spectra the weight is b(λ)·w_β + w_V (docs/theory.md §19.5), and
+    both spectra must carry the same target power on the training eigenvalues (ValueError).
 
     Examples
     --------
@@ -296,7 +365,8 @@ def compare_shifts(
         if not isinstance(s, Spectrum):
             raise TypeError(f"{name} must be an rfshift.Spectrum, got {type(s).__name__}")
     act = get_activation(activation)
-    kw = dict(phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act)
+    kw = dict(phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act,
+              nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
     res_a = asymptotics(spec_a, **kw)
     res_b = asymptotics(spec_b, **kw)
     return _compare(spec_a, spec_b, res_a, res_b, act)
@@ -310,6 +380,9 @@ def shift_effect(
     gamma: object,
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> ShiftEffect:
     """Does the shift help or harm compared with no shift? (THEORY.md §6: ν against ν_ID = λ μ.)
 
@@ -327,7 +400,8 @@ def shift_effect(
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
     cmp = compare_shifts(spec, spec.in_distribution(), phi=phi, psi=psi, gamma=gamma,
-                         noise_var=noise_var, activation=activation)
+                         noise_var=noise_var, activation=activation, nonlinear_var=nonlinear_var,
+                         nonlinear_var_test=nonlinear_var_test, teacher=teacher)
     names = {"a_better": "helps", "b_better": "harms", "equivalent": "neutral",
              "not_certified": "not_certified"}
     eff = np.vectorize(names.__getitem__, otypes=[object])(np.asarray(cmp.relation, dtype=object))
@@ -385,6 +459,9 @@ def certified_region(
     activation: str | Activation = "relu",
     points: int = 9,
     log: dict[str, bool] | None = None,
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> CertifiedRegion:
     """Sub-region of a hyperparameter box where the order of two shifts is certified.
 
@@ -431,7 +508,8 @@ def certified_region(
         raise ValueError("give at least one hyperparameter as a (lo, hi) range")
     mesh = np.meshgrid(*axes.values(), indexing="ij")
     grid = {**fixed, **dict(zip(axes, mesh, strict=True))}
-    cmp = compare_shifts(spec_a, spec_b, activation=activation, **grid)
+    cmp = compare_shifts(spec_a, spec_b, activation=activation, nonlinear_var=nonlinear_var,
+                         nonlinear_var_test=nonlinear_var_test, teacher=teacher, **grid)
     rel = np.asarray(cmp.relation, dtype=object)
     a_m, b_m, e_m = rel == "a_better", rel == "b_better", rel == "equivalent"
 

@@ -92,13 +92,18 @@ def optimal_ridge(
     gamma_bounds: tuple[float, float] = (1e-8, 1e3),
     grid: int = 23,
     xtol: float = 1e-6,
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> OptimalRidge:
     """Ridge γ minimising the OOD (``target="ood"``) or ID (``"id"``) error, and the regret of ID tuning.
 
     Minimises E(γ) from :func:`rfshift.asymptotics` over γ ∈ {0} ∪ ``gamma_bounds`` in log γ
     (coarse scan of ``grid`` points, then golden section to ``xtol`` in log γ), vectorised over the
     broadcast (φ, ψ, σ²). Both minimisers are always computed, so the result also holds the regret
-    E_OOD(γ_ID) − E_OOD(γ_OOD) of tuning on ID data and evaluating OOD.
+    E_OOD(γ_ID) − E_OOD(γ_OOD) of tuning on ID data and evaluating OOD. ``nonlinear_var``,
+    ``nonlinear_var_test`` (broadcast like ``noise_var``) and ``teacher`` are passed to the engine
+    (docs/theory.md §19); ``target`` here names the error minimised, not the regression target.
 
     Examples
     --------
@@ -126,12 +131,18 @@ def optimal_ridge(
     ph = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
     ps = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
     nv = check_parameter(noise_var, "noise_var", allow_zero=True, description="label noise")
-    shape = np.broadcast_shapes(ph.shape, ps.shape, nv.shape)
-    ph, ps, nv = (np.ravel(np.broadcast_to(a, shape)) for a in (ph, ps, nv))
+    nl = check_parameter(nonlinear_var, "nonlinear_var", allow_zero=True,
+                         description="variance of the target's nonlinear part (train law)")
+    nlt = nl if nonlinear_var_test is None else check_parameter(
+        nonlinear_var_test, "nonlinear_var_test", allow_zero=True,
+        description="variance of the target's nonlinear part (test law)")
+    shape = np.broadcast_shapes(ph.shape, ps.shape, nv.shape, nl.shape, nlt.shape)
+    ph, ps, nv, nl, nlt = (np.ravel(np.broadcast_to(a, shape)) for a in (ph, ps, nv, nl, nlt))
     n = ph.size
 
     def run(g: np.ndarray):
-        return asymptotics(spec, phi=ph, psi=ps, gamma=g, noise_var=nv, activation=act)
+        return asymptotics(spec, phi=ph, psi=ps, gamma=g, noise_var=nv, activation=act,
+                           nonlinear_var=nl, nonlinear_var_test=nlt, teacher=teacher)
 
     g_id, e_id = _minimise(lambda g: np.ravel(run(g).error_id), n, lo, hi, grid, xtol)
     g_ood, e_ood = _minimise(lambda g: np.ravel(run(g).error), n, lo, hi, grid, xtol)

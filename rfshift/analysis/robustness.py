@@ -74,12 +74,17 @@ def robustness_curve(
     gamma: object = 0.0,
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> RobustnessCurve:
     """ID error, OOD error, gap = OOD − ID and ratio = OOD/ID versus N/n = φ/ψ and n/d = 1/φ.
 
     Give the feature count either as ``psi`` (= n0/n1) or as ``features_per_sample`` (= N/n, so
-    ψ = φ/(N/n)); all inputs broadcast. The ridgeless interpolation peak (γ = 0, N/n = 1) has
-    infinite errors and an undefined gap/ratio, so it is rejected with a ValueError.
+    ψ = φ/(N/n)); all inputs broadcast. ``nonlinear_var``, ``nonlinear_var_test`` and ``teacher``
+    (structured/nonlinear targets, docs/theory.md §19) are passed to :func:`rfshift.asymptotics`.
+    The ridgeless interpolation peak (γ = 0, N/n = 1) has infinite errors and an undefined
+    gap/ratio, so it is rejected with a ValueError.
 
     Examples
     --------
@@ -101,7 +106,9 @@ def robustness_curve(
     else:
         psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
     act = get_activation(activation)
-    res = asymptotics(spec, phi=phi_a, psi=psi_a, gamma=gamma, noise_var=noise_var, activation=act)
+    res = asymptotics(spec, phi=phi_a, psi=psi_a, gamma=gamma, noise_var=noise_var, activation=act,
+                      nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test,
+                      teacher=teacher)
     if np.any(res.interpolation_peak):
         raise ValueError(
             "the grid contains the ridgeless interpolation peak (gamma = 0 and N/n = phi/psi = 1), "
