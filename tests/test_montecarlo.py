@@ -238,7 +238,9 @@ def quick_rows():
 
 @pytest.mark.slow
 def test_suite_vs_engine(quick_rows):
-    """Six configurations at n0 = 128 (12 trials, seed 0) within 3.5 s.e. of the engine.
+    """Fifteen configurations at n0 = 128 (12 trials, seed 0) within 3.5 s.e. of the engine: the six
+    original ones, five with structured targets / a teacher, four with the disagreements, ensembles,
+    training error and GCV (138 comparisons).
 
     The comparison is with the engine at the simulated spectrum and ratios. Tolerance: the s.e. is
     3–6% of each quantity here, while the finite-size bias measured at n0 = 128 is a few percent
@@ -246,7 +248,7 @@ def test_suite_vs_engine(quick_rows):
     tail at fixed seed, yet a formula off by 15–20% fails.
     """
     cases = {r.case for r in quick_rows}
-    assert len(cases) == 6
+    assert cases == {c.name for c in validate.ALL_CASES} and len(cases) == 15
     bad = [(r.case, r.quantity, round(r.z, 2)) for r in quick_rows if abs(r.z) > 3.5]
     assert not bad, bad
     for r in quick_rows:  # the check has teeth: s.e. of errors and variances below 7% of the value
@@ -258,9 +260,12 @@ def test_suite_vs_engine(quick_rows):
 def test_validate_cli_quick_passes(quick_rows, capsys):
     from rfshift.cli import main
 
-    assert main(["validate", "--quick"]) == 0
+    # the whole suite runs in the fixture; here the CLI wiring, on two cases
+    assert main(["validate", "--quick", "--case", "relu-dense-rotated", "--case", "dis-relu-ridge-over"]) == 0
     out = capsys.readouterr().out
-    assert "relu-dense-rotated" in out and "max |z|" in out and "<--" not in out
+    assert "relu-dense-rotated" in out and "dis_shared_data" in out and "gcv" in out
+    assert "max |z|" in out and "<--" not in out and "relu-swap-ridge" not in out
+    assert main(["validate", "--quick", "--case", "nope"]) == 2
 
 
 @pytest.mark.slow
