@@ -325,12 +325,17 @@ def test_exact_teacher_target_and_training_error_match_numpy_reference():
 
 @pytest.mark.slow
 def test_sampled_teacher_dense_target_matches_numpy_reference():
-    """Sampling path (tanh student, relu teacher), dense non-commuting Σ* and dense target B."""
+    """Sampling path (tanh student, relu teacher), dense non-commuting Σ* and a target B (dense
+    factor); a B that does not commute with Σ is refused (no theory for it)."""
     n0, n1, m = 12, 20, 30
     rng = np.random.default_rng(4)
-    A, C = (rng.normal(size=(n0, n0)) for _ in range(2))
-    geom = sampling.realise((np.diag(np.linspace(0.5, 2, n0)), A @ A.T / n0, C @ C.T / n0), None)
+    A = rng.normal(size=(n0, n0))
+    B = np.diag(rng.uniform(0.0, 2.0, n0))  # commutes with Σ (the theory needs that), dense factor path
+    geom = sampling.realise((np.diag(np.linspace(0.5, 2, n0)), A @ A.T / n0, B), None)
     assert not geom.diagonal and geom.target_factor.shape == (n0, n0)
+    assert geom.spectrum.target_power is not None
+    with pytest.raises(ValueError, match="commute"):
+        sampling.realise((np.diag(np.linspace(0.5, 2, n0)), A @ A.T / n0, A @ A.T / n0), None)
     design = sampling.replicate_design(2)
     cfg = simulator.Config(n0, n1, m, design.idx, "tanh", False, False, 8, 50, 2, "relu", True)
     draws = sampling.draw_trial(jax.random.PRNGKey(5), n0, n1, m, design.counts)
@@ -361,9 +366,9 @@ def test_exact_beta_matches_trace_formulas(dense, act, n1, m, kind):
     design = sampling.factorial_design() if kind == "fact" else sampling.disagreement_design()
     if dense:
         rng = np.random.default_rng(4)
-        A, C, D = (rng.normal(size=(n0, n0)) for _ in range(3))
-        geom = sampling.realise((np.diag(np.linspace(0.5, 2, n0)), A @ A.T / n0, C @ C.T / n0 + D @ D.T / n0),
-                                None)
+        A = rng.normal(size=(n0, n0))
+        B = np.diag(rng.uniform(0.0, 2.0, n0))  # commutes with Σ; stored as a dense B^{1/2}
+        geom = sampling.realise((np.diag(np.linspace(0.5, 2, n0)), A @ A.T / n0, B), None)
     else:
         geom = sampling.realise(rf.Spectrum([2, 1, 0.25], [0.5, 1, 1.5], [0.25, 0.5, 0.25]), n0,
                                 target_power=[3.0, 0.5, 0.0])

@@ -112,17 +112,8 @@ class Estimate:
 
     def theory(self) -> Asymptotics:
         """The engine's limit at the simulated spectrum (with its target), ratios and teacher."""
-        if self.target and getattr(self.spectrum, "target_power", None) is None:
-            raise ValueError("this rfshift's Spectrum has no target_power: the theory of a structured "
-                             "target cannot be evaluated")
-        kw = {} if self.teacher is None else {"teacher": self.teacher}
-        try:
-            return asymptotics(self.spectrum, phi=self.phi, psi=self.psi, gamma=self.gamma,
-                               noise_var=self.noise_var, activation=self.activation, **kw)
-        except TypeError as exc:
-            if kw:
-                raise ValueError(f"this rfshift's engine does not support teacher= ({exc})") from exc
-            raise
+        return asymptotics(self.spectrum, phi=self.phi, psi=self.psi, gamma=self.gamma,
+                           noise_var=self.noise_var, activation=self.activation, teacher=self.teacher)
 
     def zscores(self, theory: Asymptotics | None = None) -> dict[str, float]:
         """(MC − theory)/s.e. for error, bias, variance (OOD and ID), the fine terms, and the

@@ -11,7 +11,8 @@ their eigendecompositions (they need not commute).
 
 Target (issue 9): β ~ N(0, B). For a Spectrum, atom k's target power b_k (``spec.target_power`` or the
 ``target_power`` argument) is repeated over its directions and β = √b ⊙ g (g ~ N(0, I)); for explicit
-covariances B is a third matrix (or a vector: B = diag), β = B^{1/2} g. With b ≡ 1 (or no target)
+covariances B is a third matrix (or a vector: B = diag) that must commute with Σ (as the theory
+requires; ``Spectrum.from_covariances`` refuses it otherwise), β = B^{1/2} g. With b ≡ 1 (or no target)
 β = g exactly, so the draws and results of the isotropic target are unchanged.
 
 A *trial* shares β between several trainings; each training p uses draw indices
@@ -96,15 +97,6 @@ def _target_atoms(spec: Spectrum, target_power: object | None) -> np.ndarray | N
     return None if np.all(b == 1.0) else b
 
 
-def _spectrum_with_target(lam, lam_star, weights, b) -> Spectrum:
-    if b is None:
-        return Spectrum(lam, lam_star, weights)
-    try:
-        return Spectrum(lam, lam_star, weights, target_power=b)
-    except TypeError:  # an rfshift without structured targets: the theory cannot be evaluated
-        return Spectrum(lam, lam_star, weights)
-
-
 def realise(spec: Spectrum | tuple, n0: int | None, target_power: object | None = None) -> Geometry:
     """Covariance factors for a :class:`Spectrum` (at ``n0``) or a tuple ``(Sigma, Sigma_star)`` /
     ``(Sigma, Sigma_star, B)``; ``target_power``: per atom (Spectrum) or B (tuple: n0 × n0 or a
@@ -117,7 +109,7 @@ def realise(spec: Spectrum | tuple, n0: int | None, target_power: object | None 
         lam_star = np.repeat(spec.lam_star, counts)
         keep = counts > 0
         b_keep = None if b is None else b[keep]
-        realised = _spectrum_with_target(spec.lam[keep], spec.lam_star[keep], counts[keep] / n0, b_keep)
+        realised = Spectrum(spec.lam[keep], spec.lam_star[keep], counts[keep] / n0, target_power=b_keep)
         tf = None if b is None else np.sqrt(np.repeat(b, counts))
         return Geometry(n0, np.sqrt(lam), np.sqrt(lam_star), True, realised, tf, b_keep)
     if isinstance(spec, tuple) and len(spec) in (2, 3):
@@ -141,11 +133,8 @@ def realise(spec: Spectrum | tuple, n0: int | None, target_power: object | None 
             if lam_b.min() < -1e-8 * max(abs(lam_b).max(), 1e-300) or lam_b.max() <= 0:
                 raise ValueError("the target covariance must be positive semi-definite and non-zero")
             tf = _psd_factor(B)
-        try:  # validates symmetry and PSD (and, where supported, that B commutes with Σ)
-            realised = (Spectrum.from_covariances(S, S_star) if B is None
-                        else Spectrum.from_covariances(S, S_star, target_cov=B))
-        except TypeError:  # an rfshift without structured targets: the theory cannot be evaluated
-            realised = Spectrum.from_covariances(S, S_star)
+        # validates symmetry and PSD, and that B commutes with Σ (ValueError otherwise: no theory)
+        realised = Spectrum.from_covariances(S, S_star, target_cov=B)
         b_atoms = getattr(realised, "target_power", None) if B is not None else None
         return Geometry(size, _psd_factor(S), _psd_factor(S_star), False, realised, tf, b_atoms)
     raise TypeError(
