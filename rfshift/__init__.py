@@ -13,6 +13,7 @@ Conventions (THEORY.md): φ = n0/m, ψ = n0/n1, kernel FᵀF/n1 + γI, errors ex
 from __future__ import annotations
 
 from . import analysis
+from ._diagnostics import Concentration, ConcentrationWarning, concentration
 from ._errors import ConvergenceError
 from .activations import (
     Activation,
@@ -40,6 +41,7 @@ from .analysis import (
     shift_effect,
 )
 from .engine import Asymptotics, Disagreement, Ensemble, VarianceTerms, asymptotics
+from .finite_size import FiniteSize, finite_size, finite_size_from_samples
 from .spectra import Spectrum
 
 __version__ = "0.1.0"
@@ -49,10 +51,13 @@ __all__ = [
     "ActivationConstants",
     "Asymptotics",
     "CertifiedRegion",
+    "Concentration",
+    "ConcentrationWarning",
     "ConvergenceError",
     "Disagreement",
     "DisagreementRelation",
     "Ensemble",
+    "FiniteSize",
     "LinearRelation",
     "OODEstimate",
     "OptimalRidge",
@@ -68,7 +73,10 @@ __all__ = [
     "available_activations",
     "certified_region",
     "compare_shifts",
+    "concentration",
     "disagreement_relation",
+    "finite_size",
+    "finite_size_from_samples",
     "get_activation",
     "linear_relation",
     "ood_error_estimate",

@@ -1,4 +1,4 @@
-"""Command line: ``rfshift curve | info | validate | app`` (also ``python -m rfshift``)."""
+"""Command line: ``rfshift curve | info | validate | finite | app`` (also ``python -m rfshift``)."""
 
 from __future__ import annotations
 
@@ -182,6 +182,49 @@ def _cmd_app(args: argparse.Namespace) -> int:
     os.execv(sys.executable, cmd)  # replace this process: signals reach Streamlit directly
 
 
+def _cmd_finite(args: argparse.Namespace) -> int:
+    """Finite-size mode on a covariance pair from .npy files, next to the proportional limit."""
+    import warnings
+
+    from .finite_size import finite_size
+    from .io import MAX_DIM, _load_npy, _read
+    from .spectra import Spectrum
+
+    S = _load_npy(_read(args.sigma, "--sigma")[0], "--sigma")
+    S_star = S if args.sigma_star is None else _load_npy(_read(args.sigma_star, "--sigma-star")[0],
+                                                         "--sigma-star")
+    if S.ndim != 2 or S.shape[0] > MAX_DIM:
+        raise ValueError(f"--sigma must be an n0 × n0 matrix with n0 <= {MAX_DIM}, got shape {S.shape}")
+    res = finite_size(S, S_star, m=args.m, n1=args.n1, gamma=args.gamma, noise_var=args.noise_var,
+                      activation=args.activation, draws=args.draws, seed=args.seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lim = asymptotics(Spectrum.from_covariances(S, S_star), phi=res.phi, psi=res.psi,
+                          gamma=args.gamma, noise_var=args.noise_var, activation=args.activation)
+    fields = ("error", "bias", "variance", "error_id", "bias_id", "variance_id")
+    if args.format == "json":
+        def num(v: object) -> float | None:  # JSON has no infinity: inf (interpolation threshold) -> null
+            x = float(v)  # type: ignore[arg-type]
+            return x if np.isfinite(x) else None
+
+        out = {"n0": res.n0, "m": res.m, "n1": res.n1, "draws": res.draws, "activation": res.activation,
+               "finite_size": {f: num(getattr(res, f)) for f in fields}
+               | {f + "_se": num(getattr(res, f + "_se")) for f in fields},
+               "limit": {f: num(getattr(lim, f)) for f in fields},
+               "concentration_warning": [str(w.message) for w in caught]}
+        json.dump(out, sys.stdout, indent=2, allow_nan=False, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(f"n0={res.n0} m={res.m} n1={res.n1} activation={res.activation} draws={res.draws}")
+        print(f"{'':>12} {'finite-size':>12} {'s.e.':>10} {'limit':>12}")
+        for f in fields:
+            print(f"{f:>12} {getattr(res, f):>12.6g} {getattr(res, f + '_se'):>10.2g} "
+                  f"{float(getattr(lim, f)):>12.6g}")
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rfshift",
@@ -240,6 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--case", action="append", default=None, metavar="NAME",
                    help="run only this case (repeatable; names in rfshift/montecarlo/validate.py)")
     v.set_defaults(func=_cmd_validate)
+
+    f = sub.add_parser("finite",
+                       help="error at finite sizes (n0, m, n1) for a covariance pair, next to the limit")
+    f.add_argument("--sigma", required=True, help="training covariance Σ, an n0 × n0 .npy file")
+    f.add_argument("--sigma-star", dest="sigma_star", default=None,
+                   help="test covariance Σ*, .npy (default: Σ, no shift)")
+    f.add_argument("--m", type=int, required=True, help="number of training samples")
+    f.add_argument("--n1", type=int, required=True, help="number of random features")
+    f.add_argument("--gamma", type=float, default=1e-2, help="ridge (default 0.01)")
+    f.add_argument("--noise-var", type=float, default=0.1, dest="noise_var")
+    f.add_argument("--activation", default="relu", help=f"one of {', '.join(available_activations())}")
+    f.add_argument("--draws", type=int, default=8, help="W draws (>= 3, default 8)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--format", choices=["table", "json"], default="table")
+    f.set_defaults(func=_cmd_finite)
 
     a = sub.add_parser("app", help="start the Streamlit app")
     a.add_argument("--port", type=int, default=8501)

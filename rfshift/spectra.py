@@ -7,6 +7,7 @@ Eigendecompose Σ = Σ_k λ_k v_k v_kᵀ and set λ*_k = v_kᵀ Σ* v_k. The ave
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -61,6 +62,12 @@ class Spectrum:
         ``None`` (default) is the isotropic target β ~ N(0, I), i.e. b ≡ 1. Not normalised: the
         training signal energy is ``signal = Σ p b λ`` (= s when b ≡ 1).
 
+    n0:
+        Optional input dimension the atoms come from (keyword only). Set by
+        :meth:`from_covariances` and :meth:`from_samples`; ``None`` (default) reads the atoms as a
+        measure of the proportional limit (n0 → ∞). Only the concentration diagnostic
+        (:func:`rfshift.concentration`) uses it; the limit itself does not depend on it.
+
     ``s = Σ p λ = tr Σ / n0`` and ``s_star = Σ p λ* = tr Σ* / n0`` must both be positive.
 
     Raises ``ValueError`` naming the argument for NaN/inf/negative entries, wrong lengths, zero
@@ -71,6 +78,7 @@ class Spectrum:
     lam_star: np.ndarray
     weights: np.ndarray
     target_power: np.ndarray | None
+    n0: int | None = None
 
     def __init__(
         self,
@@ -78,7 +86,14 @@ class Spectrum:
         lam_star: object,
         weights: object | None = None,
         target_power: object | None = None,
+        *,
+        n0: int | None = None,
     ) -> None:
+        if n0 is not None:
+            if isinstance(n0, (bool, np.bool_)) or not isinstance(n0, (int, np.integer)) or n0 < 1:
+                raise ValueError(f"n0 must be a positive integer (the input dimension) or None, got {n0!r}")
+            n0 = int(n0)
+        object.__setattr__(self, "n0", n0)
         lam_a = _atoms(lam, "lam")
         lam_s = _atoms(lam_star, "lam_star")
         if lam_s.shape != lam_a.shape:
@@ -155,7 +170,15 @@ class Spectrum:
     @property
     def b(self) -> np.ndarray:
         """Target power per atom (ones for the isotropic target ``target_power=None``)."""
-        return np.ones_like(self.lam) if self.target_power is None else self.target_power
+        if self.target_power is not None:
+            return self.target_power
+
+        def ones() -> np.ndarray:
+            b = np.ones_like(self.lam)
+            b.flags.writeable = False
+            return b
+
+        return self._derived("b", ones)
 
     @property
     def has_target(self) -> bool:
@@ -165,12 +188,12 @@ class Spectrum:
     @property
     def signal(self) -> float:
         """Training signal energy ⟨b λ⟩ = E(βᵀx)²/n0 under the training law (= s when b ≡ 1)."""
-        return float(self.weights @ (self.b * self.lam))
+        return self._derived("signal", lambda: float(self.weights @ (self.b * self.lam)))
 
     @property
     def signal_star(self) -> float:
         """Test signal energy ⟨b λ*⟩ = E(βᵀx)²/n0 under the test law (= s* when b ≡ 1)."""
-        return float(self.weights @ (self.b * self.lam_star))
+        return self._derived("signal_star", lambda: float(self.weights @ (self.b * self.lam_star)))
 
     @property
     def n_atoms(self) -> int:
@@ -185,15 +208,15 @@ class Spectrum:
 
     def in_distribution(self) -> Spectrum:
         """The same training spectrum (and target) tested on its own law (λ* = λ)."""
-        return Spectrum(self.lam, self.lam, self.weights, self.target_power)
+        return Spectrum(self.lam, self.lam, self.weights, self.target_power, n0=self.n0)
 
     def swapped(self) -> Spectrum:
         """Exchange the roles of Σ and Σ* (atoms and target power are kept)."""
-        return Spectrum(self.lam_star, self.lam, self.weights, self.target_power)
+        return Spectrum(self.lam_star, self.lam, self.weights, self.target_power, n0=self.n0)
 
     def with_target(self, target_power: object | None) -> Spectrum:
         """The same (Σ, Σ*) atoms with another target power (``None``: isotropic)."""
-        return Spectrum(self.lam, self.lam_star, self.weights, target_power)
+        return Spectrum(self.lam, self.lam_star, self.weights, target_power, n0=self.n0)
 
     def test_mass_cdf(self, grid: object | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Cumulative test mass ν([0, t]) with ν(dλ) = λ* μ(dλ), at ``grid`` (default: sorted λ)."""
@@ -235,7 +258,7 @@ class Spectrum:
                 f"Sigma and Sigma_star must have the same shape, got {S.shape} and {S_star.shape}"
             )
         lam, vecs = np.linalg.eigh(S)
-        _check_psd_eigenvalues(float(lam[0]), S, "Sigma", float(np.abs(S).max()))
+        _check_psd_eigenvalues(float(lam[0]), S, "Sigma", _abs_max(S))
         b = None
         if target_cov is not None:
             Bm = _covariance(target_cov, "target_cov")
@@ -257,7 +280,7 @@ class Spectrum:
         # λ*_k = v_kᵀ Σ* v_k = diag(Vᵀ Σ* V), as one BLAS product and a column-wise dot.
         lam_star = np.einsum("ik,ik->k", vecs, S_star @ vecs)
         # Both matrices passed the PSD check, so negative values here are round-off.
-        return cls(np.maximum(lam, 0.0), np.maximum(lam_star, 0.0), None, b)
+        return cls(np.maximum(lam, 0.0), np.maximum(lam_star, 0.0), None, b, n0=S.shape[0])
 
     @classmethod
     def from_samples(cls, X_train: object, X_test: object) -> Spectrum:
@@ -392,7 +415,7 @@ def _target_from_data(X: np.ndarray, y: np.ndarray, Xt: np.ndarray) -> DataSpect
     b = np.maximum(b_raw, 0.0)
     if not (b @ lam) > 0:
         raise ValueError("from_data: no linear signal detected (every estimated target power is <= 0)")
-    spec = Spectrum(lam, lam_star, None, b)
+    spec = Spectrum(lam, lam_star, None, b, n0=n0)
     return DataSpectrum(spectrum=spec, noise_var=tau2, signal=spec.signal,
                         signal_raw=float(b_raw @ lam) / n0, n_samples=m)
 
@@ -410,16 +433,20 @@ def _covariance(value: object, name: str, *, check_psd: bool = True) -> np.ndarr
         raise ValueError(f"{name} must be a square 2-D matrix, got shape {M.shape}")
     if M.size == 0:
         raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(M)):
+    # (O(n0²) passes without temporaries where possible: max/min propagate NaN and inf)
+    scale = _abs_max(M)
+    if not math.isfinite(scale):
         raise ValueError(f"{name} contains NaN or inf")
-    scale = max(float(np.abs(M).max()), np.finfo(float).tiny)
+    scale = max(scale, np.finfo(float).tiny)
     D = M - M.T
-    asym = float(np.abs(D).max())
+    asym = _abs_max(D)
     if asym > COVARIANCE_RTOL * scale:
         raise ValueError(
             f"{name} is not symmetric (max |M - Mᵀ| = {asym:.3g}, relative {asym / scale:.3g})"
         )
-    M = M - 0.5 * D  # = (M + Mᵀ)/2, exactly symmetric
+    D *= -0.5
+    D += M
+    M = D  # = (M + Mᵀ)/2, exactly symmetric
     if check_psd:
         shifted = M.copy()
         shifted.flat[:: M.shape[0] + 1] += _psd_tolerance(M, scale)
@@ -428,6 +455,11 @@ def _covariance(value: object, name: str, *, check_psd: bool = True) -> np.ndarr
         except np.linalg.LinAlgError:
             _check_psd_eigenvalues(float(np.linalg.eigvalsh(M)[0]), M, name, scale)
     return M
+
+
+def _abs_max(M: np.ndarray) -> float:
+    """max |M_ij| (NaN if M holds a NaN) without an |M| temporary."""
+    return max(float(M.max()), -float(M.min()))
 
 
 def _psd_tolerance(M: np.ndarray, scale: float) -> float:
