@@ -255,16 +255,19 @@ class Asymptotics:
         return self.error_id_noisy
 
     def _frame_args(self) -> tuple:
+        scalars = ("rho", "omega", "rho_star", "omega_star", "r")
         extra = {"error_noisy": self.error_noisy, "error_id_noisy": self.error_id_noisy,
-                 "rho": self.rho, "omega": self.omega, "rho_star": self.rho_star,
-                 "omega_star": self.omega_star, "r": self.r}
-        return self, self.shape, ("phi", "psi", "gamma", "noise_var"), extra
+                 **{name: getattr(self, name) for name in scalars}}
+        params = ("phi", "psi", "gamma", "noise_var", "nonlinear_var", "nonlinear_var_test")
+        return self, self.shape, params, extra, scalars
 
     def to_dataframe(self):  # -> pandas.DataFrame
-        """One row per broadcast point: phi, psi, gamma, noise_var, then every per-point output
-        (error, bias, variance, their ``_id`` twins, error_noisy, kappa, k_x, t, t_bar, delta,
-        interpolation_peak, …) and the ANOVA terms as ``variance_w`` … ``variance_wx_eps`` and
-        ``variance_id_w`` …; the activation and ρ, ω, ρ*, ω*, r in ``DataFrame.attrs``.
+        """One row per broadcast point: phi, psi, gamma, noise_var, nonlinear_var,
+        nonlinear_var_test, then every per-point output (error, bias, variance, their ``_id``
+        twins, error_noisy, kappa, k_x, t, t_bar, delta, interpolation_peak, …) and the ANOVA terms
+        as ``variance_w`` … ``variance_wx_eps`` and ``variance_id_w`` …; the activation (and
+        teacher) and ρ, ω, ρ*, ω*, r, target_linear, target_linear_test in ``DataFrame.attrs``,
+        for a 0-d result as for arrays.
 
         Needs pandas (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
 
@@ -279,8 +282,10 @@ class Asymptotics:
 
     def to_xarray(self):  # -> xarray.Dataset
         """The results as an ``xarray.Dataset`` on the broadcast grid: each axis is named after the
-        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``; ``axis<i>`` if
-        none does) with that parameter's values as coordinates; variables as in :meth:`to_dataframe`.
+        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``,
+        ``nonlinear_var``, ``nonlinear_var_test``; ``axis<i>`` if none does) with that parameter's
+        values as coordinates (constant parameters: scalar coordinates); variables as in
+        :meth:`to_dataframe`, whole-result scalars in ``Dataset.attrs``.
 
         Needs xarray (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
         """
@@ -1036,7 +1041,10 @@ def asymptotics(
         ``None`` (default): float64, vectorised. An integer number of decimal digits re-solves one
         scalar point in arbitrary precision with mpmath and returns
         :class:`rfshift.symbolic.MPAsymptotics` (``mpf`` fields) instead — used to certify the
-        float64 results near the interpolation peak.
+        float64 results near the interpolation peak. It supports only the isotropic linear
+        target: with ``spec.target_power``, ``nonlinear_var``, ``nonlinear_var_test`` or
+        ``teacher`` set it raises ValueError (use ``precision=None`` for those), and every
+        parameter must be a scalar.
 
     ``phi``, ``psi``, ``gamma``, ``noise_var``, ``nonlinear_var`` and ``nonlinear_var_test``
     broadcast like NumPy arrays.
@@ -1053,6 +1061,19 @@ def asymptotics(
         Invalid parameters, or an activation with μ1(s) = 0.
     rfshift.ConvergenceError
         The fixed point could not be solved (never a silent wrong value).
+    ValueError
+        ``precision=`` with a structured or nonlinear target (``spec.target_power``,
+        ``nonlinear_var``, ``nonlinear_var_test``, ``teacher``) or with an array parameter.
+
+    Warns
+    -----
+    rfshift.ConcentrationWarning
+        (defined in ``rfshift._diagnostics``, a ``UserWarning``) when ``spec`` knows its input
+        dimension n0 (``Spectrum.from_covariances``/``from_samples``/``from_data`` or ``n0=``) and
+        is too concentrated for the proportional limit: effective rank (tr Σ)²/tr Σ² (or its test
+        twin) below 50 (:func:`rfshift.concentration` gives the numbers). The result is still
+        returned; for the error at the actual sizes use :func:`rfshift.finite_size`
+        (docs/theory.md §20, docs/validation.md §9.3 for the calibration).
 
     Examples
     --------
