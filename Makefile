@@ -26,6 +26,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/scalar.py
+	$(BIN)/python benchmarks/covariances.py
 	$(BIN)/python benchmarks/montecarlo.py
 	$(BIN)/python benchmarks/app_latency.py
 

@@ -9,16 +9,22 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit import config as st_config
 
 APP_DIR = Path(__file__).resolve().parent
-if str(APP_DIR) not in sys.path:  # so pages can `import components` however the app is started
+if str(APP_DIR) not in sys.path:  # so pages can `import ui` however the app is started
     sys.path.insert(0, str(APP_DIR))
 
-import components as cp  # noqa: E402
+from ui import state  # noqa: E402
+from ui.fmt import fmt  # noqa: E402
+from ui.guard import guarded  # noqa: E402
 
 import rfshift as rf  # noqa: E402
 
 st.set_page_config(page_title="rfshift", page_icon="📉", layout="wide")
+# Range sliders need their default as `value=` while ui.state also seeds their session value on
+# purpose (carry-over between pages); silence Streamlit's log note about having both.
+st_config.set_option("global.disableWidgetStateDuplicationWarning", True)
 
 
 def home() -> None:
@@ -41,7 +47,7 @@ def home() -> None:
 
     st.subheader("A first number")
     spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5])
-    res = cp.guarded(
+    res = guarded(
         rf.asymptotics, spec, phi=0.5, psi=0.25, gamma=0.01, noise_var=0.25, activation="relu", what="Engine"
     )
     st.caption(
@@ -49,13 +55,14 @@ def home() -> None:
         "λ* = (0.5, 1.5)); ReLU features, n/d = 2, N/n = 2, γ = 0.01, σ² = 0.25."
     )
     c = st.columns(4)
-    c[0].metric("OOD error", cp.fmt(res.error))
-    c[1].metric("ID error", cp.fmt(res.error_id))
-    c[2].metric("OOD bias", cp.fmt(res.bias))
-    c[3].metric("OOD variance", cp.fmt(res.variance))
+    c[0].metric("OOD error", fmt(res.error))
+    c[1].metric("ID error", fmt(res.error_id))
+    c[2].metric("OOD bias", fmt(res.bias))
+    c[3].metric("OOD variance", fmt(res.variance))
     st.caption(
         "Settings on every page live in the URL query string: copy the address bar to share a view. "
-        "Every figure has CSV and PNG downloads."
+        "Settings that several pages use (spectrum and shift, activation, noise, ratios, ridge) carry "
+        "over when you move between pages. Every figure has CSV and PNG downloads."
     )
 
 
@@ -90,6 +97,13 @@ PAGE_SPECS = [
         "simulate finite networks (JAX) and compare with the theory",
     ),
     (
+        "pages/6_Disagreement.py",
+        "Disagreement & ensembles",
+        ":material/call_split:",
+        "disagreement",
+        "what two models' disagreement says without OOD labels; ensembles of K models",
+    ),
+    (
         "pages/5_Formulas.py",
         "Formulas",
         ":material/functions:",
@@ -102,4 +116,5 @@ pages = [st.Page(home, title="Overview", icon=":material/home:", default=True)]
 pages += [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url, _ in PAGE_SPECS]
 current = st.navigation(pages)
 st.set_page_config(page_title=f"{current.title} · rfshift")
+state.begin_page(current.url_path or "home", has_settings=bool(current.url_path))
 current.run()

@@ -4,7 +4,7 @@ A slider move re-runs the page: the engine is called for the new value (a cache 
 repetition uses a new label-noise value) and the chart is rebuilt. Measured here, for a 200-point
 curve (N/n from 0.1 to 10) on a 1,000-atom spectrum (power law, exponent 1, alpha 0.5):
 
-1. engine: ``app/components.compute_curve`` (one vectorised ``rf.asymptotics`` call);
+1. engine: ``app/ui/cache.compute_curve`` (one vectorised ``rf.asymptotics`` call);
 2. figure: ``curve_frame`` + ``long_frame`` + ``curve_chart``, serialised as
    ``st.vega_lite_chart`` sends it to the browser (spec as JSON, data as Arrow bytes);
 3. engine + figure: the redraw the target refers to;
@@ -29,8 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
 
-import components as cp  # noqa: E402
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes  # noqa: E402
+from ui import cache, charts, export  # noqa: E402
 
 from rfshift.io import spectrum_to_csv  # noqa: E402
 from rfshift.shifts import power_law  # noqa: E402
@@ -70,17 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def engine(i: int, gamma: float) -> dict:
-        return cp.compute_curve(
+        return cache.compute_curve(
             lam, lam_star, w, phi=phi, psi=phi / x, gamma=gamma, noise_var=0.1 + 0.01 * i, activation="relu"
         )
 
     fixed = engine(0, 0.0)
 
     def figure(curve: dict) -> tuple[str, bytes]:
-        df = cp.curve_frame("N_over_n", x, curve)
-        long = cp.long_frame(df, "N_over_n", cp.QUANTITIES, ("OOD", "ID"), log_y=True)
-        spec = cp.curve_chart(
-            long, "N_over_n", x_title="N/n", peaks=cp.peak_positions(df, "N_over_n"), marker=2.0
+        df = charts.curve_frame("N_over_n", x, curve)
+        long = charts.long_frame(df, "N_over_n", charts.QUANTITIES, ("OOD", "ID"), log_y=True)
+        spec = charts.curve_chart(
+            long, "N_over_n", x_title="N/n", peaks=charts.peak_positions(df, "N_over_n"), marker=2.0
         )
         # what st.vega_lite_chart sends: the spec as JSON and the data as Arrow bytes
         return json.dumps(spec), convert_anything_to_arrow_bytes(long)
@@ -97,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
 
     def png(i: int) -> bytes:
-        df = cp.curve_frame("N_over_n", x, fixed)
-        long = cp.long_frame(df, "N_over_n", cp.QUANTITIES, ("OOD", "ID"), log_y=True)
-        return cp.curve_png(long, "N_over_n", x_title="N/n", peaks=cp.peak_positions(df, "N_over_n"))
+        df = charts.curve_frame("N_over_n", x, fixed)
+        long = charts.long_frame(df, "N_over_n", charts.QUANTITIES, ("OOD", "ID"), log_y=True)
+        return export.curve_png(long, "N_over_n", x_title="N/n", peaks=charts.peak_positions(df, "N_over_n"))
 
     rows.append(("PNG download (on click only)", _time(png, max(5, args.reps // 3))))
 

@@ -81,8 +81,13 @@ class VarianceTerms:
         return out[()] if np.ndim(out) == 0 else out
 
 
+_SCALARS = frozenset({float, np.float64})
+
+
 def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
+    if type(num) in _SCALARS and type(den) in _SCALARS:  # the engine's one-point path: no array calls
+        return 0.0 if num == 0 else (np.inf if den == 0 else np.float64(num) / den)  # type: ignore[return-value]
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / den
     return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
@@ -90,6 +95,8 @@ def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def safe_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a·b with 0·inf := 0 (a vanishing factor wins at the ridgeless thresholds)."""
+    if type(a) in _SCALARS and type(b) in _SCALARS:
+        return 0.0 if (a == 0 or b == 0) else np.float64(a) * b  # type: ignore[return-value]
     with np.errstate(invalid="ignore"):
         return np.where((a == 0) | (b == 0), 0.0, a * b)
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KINDS", "MARGIN", "WIDTH", "ChebyshevMoments", "exact_moments"]
+__all__ = ["KINDS", "MARGIN", "WIDTH", "ChebyshevMoments", "exact_moments", "point_moments"]
 
 KINDS = ("q", "qq", "d2", "u", "uu", "uq")
 
-#: Target number of (point × atom) entries per block of work; keeps temporaries in cache.
-_BLOCK = 1 << 17
+#: Target number of (point × atom) entries per block of work: 128 KiB temporaries stay in L2 cache
+#: (2^17 was 5× slower on the table build, benchmarks/engine.py).
+_BLOCK = 1 << 14
 #: Chebyshev–Lobatto nodes per panel and panel width in y = log k.
 _NODES = 14
 WIDTH = 0.5
@@ -40,6 +41,34 @@ def _blocks(n_points: int, n_atoms: int) -> list[slice]:
     return [slice(i, min(i + size, n_points)) for i in range(0, n_points, size)]
 
 
+def _kernels(k: np.ndarray | float, lam: np.ndarray, pos: np.ndarray | None,
+             kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """g(λ, k) for each kind, broadcasting ``k`` against ``lam`` (the one home of these formulas).
+
+    ``pos`` is the mask λ > 0, or None when every λ > 0 (then no masking is needed). Exact at k = 0
+    as well (u = 1[λ=0], q = 1[λ>0], d2 = 1[λ>0]/λ).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / (lam + k)
+        q = lam * inv if pos is None else np.where(pos, lam * inv, 0.0)
+        u = k * inv if pos is None else np.where(pos, k * inv, 1.0)
+        g: dict[str, np.ndarray] = {}
+        for key in kinds:
+            if key == "q":
+                g[key] = q
+            elif key == "qq":
+                g[key] = q * q
+            elif key == "d2":
+                g[key] = q * inv if pos is None else np.where(pos, q * inv, 0.0)
+            elif key == "u":
+                g[key] = u
+            elif key == "uu":
+                g[key] = u * u
+            else:
+                g[key] = u * q
+    return g
+
+
 def exact_moments(
     kx: np.ndarray, lam: np.ndarray, cols: np.ndarray, kinds: tuple[str, ...] = KINDS
 ) -> dict[str, np.ndarray]:
@@ -51,34 +80,25 @@ def exact_moments(
     n, j = kx.size, cols.shape[1]
     out = {key: np.empty((n, j)) for key in kinds}
     pos = lam > 0
-    all_pos = bool(pos.all())  # then the masks below are no-ops: skip them
+    mask = None if pos.all() else pos
     inv_lam = np.where(pos, 1.0 / np.where(pos, lam, 1.0), 0.0)
     for sl in _blocks(n, lam.size):
-        k = kx[sl, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = 1.0 / (lam + k)
-            q = lam * inv if all_pos else np.where(pos, lam * inv, 0.0)
-            u = k * inv if all_pos else np.where(pos, k * inv, 1.0)
-            if "d2" in kinds:
-                d2 = q * inv if all_pos else np.where(pos, q * inv, 0.0)
-                zero = kx[sl] == 0
-                if zero.any():
-                    d2[zero] = inv_lam
+        g = _kernels(kx[sl, None], lam, mask, kinds)
+        if "d2" in kinds:
+            zero = kx[sl] == 0
+            if zero.any():
+                g["d2"][zero] = inv_lam
         for key in kinds:
-            if key == "q":
-                g = q
-            elif key == "qq":
-                g = q * q
-            elif key == "d2":
-                g = d2
-            elif key == "u":
-                g = u
-            elif key == "uu":
-                g = u * u
-            else:
-                g = u * q
-            out[key][sl] = g @ cols
+            out[key][sl] = g[key] @ cols
     return out
+
+
+def point_moments(k: float, lam: np.ndarray, cols: np.ndarray, mask: np.ndarray | None,
+                  kinds: tuple[str, ...] = KINDS) -> dict[str, np.ndarray]:
+    """The moments of :func:`exact_moments` at one k > 0: ``{kind: (J,)}`` (``mask``: λ > 0, or None
+    when every λ > 0), with a few small NumPy calls — the engine's scalar path."""
+    g = _kernels(k, lam, mask, kinds)
+    return {key: g[key] @ cols for key in kinds}
 
 
 def _cheb_nodes(n: int) -> np.ndarray:
@@ -165,29 +185,44 @@ class ChebyshevMoments:
         Jall = self.cols.shape[1]
         J = 1 if first_column else Jall
         fidx = np.concatenate([np.arange(J) + Jall * self.kinds.index(k) for k in kinds])
-        out = np.empty((kx.size, fidx.size))
+        # Results are assembled function-major, (functions × points): each moment column handed out
+        # is then a contiguous row.
+        out = np.empty((fidx.size, kx.size))
         with np.errstate(divide="ignore"):
             y = np.log(kx)
-        pan = np.full(kx.size, -1, dtype=np.int64)
         inside = (y >= self.y0) & (y <= self.y1)
-        pan[inside] = np.minimum(np.floor((y[inside] - self.y0) * (1.0 / WIDTH)).astype(np.int64),
-                                 self.n_pan - 1)
-        used = np.flatnonzero(np.bincount(pan[inside], minlength=self.n_pan))
-        self._build(used)
-        inside[inside] = ~self.bad[pan[inside]]
-        if not inside.all():
+        all_in = bool(inside.all())
+        if all_in:
+            pan = np.minimum(np.floor((y - self.y0) * (1.0 / WIDTH)).astype(np.int64), self.n_pan - 1)
+        else:
+            pan = np.full(kx.size, -1, dtype=np.int64)
+            pan[inside] = np.minimum(np.floor((y[inside] - self.y0) * (1.0 / WIDTH)).astype(np.int64),
+                                     self.n_pan - 1)
+        self._build(np.flatnonzero(np.bincount(pan[inside] if not all_in else pan, minlength=self.n_pan)))
+        bad = self.bad[pan[inside] if not all_in else pan]
+        if bad.any():
+            inside[inside] = ~bad
+            all_in = False
+        if not all_in:
             ex = exact_moments(kx[~inside], self.lam, self.cols[:, :J], kinds)
-            out[~inside] = np.concatenate([ex[k] for k in kinds], axis=1)
-        idx = np.flatnonzero(inside)
+            out[:, ~inside] = np.concatenate([ex[k] for k in kinds], axis=1).T
+        idx = np.arange(kx.size) if all_in else np.flatnonzero(inside)
         if idx.size:
+            # sort the points by panel; one (functions × nodes) @ (nodes × points) product per panel
             order = idx[np.argsort(pan[idx], kind="stable")]
             ps = pan[order]
             xs = 2.0 * (y[order] - (self.y0 + WIDTH * ps)) / WIDTH - 1.0
             T = _cheb_basis(xs, _NODES)
-            res = np.empty((order.size, fidx.size))
+            coef_t = np.ascontiguousarray(self.coef[:, :, fidx].transpose(0, 2, 1))  # (panels, f, nodes)
+            res = np.empty((fidx.size, order.size))
             bounds = np.searchsorted(ps, np.arange(self.n_pan + 1))
             for pnl in np.flatnonzero(np.diff(bounds)):
                 a, b = bounds[pnl], bounds[pnl + 1]
-                res[a:b] = T[:, a:b].T @ self.coef[pnl][:, fidx]
-            out[order] = res
-        return {k: out[:, i * J:(i + 1) * J] for i, k in enumerate(kinds)}
+                np.matmul(coef_t[pnl], T[:, a:b], out=res[:, a:b])
+            if all_in:  # undo the sort with a gather (cheaper than a scatter)
+                inv = np.empty_like(order)
+                inv[order] = np.arange(order.size)
+                np.take(res, inv, axis=1, out=out)
+            else:
+                out[:, order] = res
+        return {k: out[i * J:(i + 1) * J].T for i, k in enumerate(kinds)}

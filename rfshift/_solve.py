@@ -7,15 +7,18 @@ that leaves the bracket, a Newton step from the other endpoint or a regula-falsi
 has not halved over three steps, a bisection. All points advance together and converged points
 drop out. Convergence is guaranteed by the bracket; a point that has not converged after
 ``maxiter`` steps is reported (``ok = False``), never returned as a root.
+:func:`solve_bracketed_point` is the same stage for one point on plain floats (the engine's
+one-point path).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["solve_increasing"]
+__all__ = ["solve_bracketed_point", "solve_increasing"]
 
 Fun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -52,7 +55,10 @@ def solve_increasing(
     unknown); other points start from ``y0``.
 
     Returns ``(y, ok)``: the roots and a mask of points that converged to ``|Δy| <= ytol`` (absolute
-    in y, but never below 4 float spacings of y; with y = log x this is a relative tolerance on x).
+    in y, but never below 4 float spacings of y; with y = log x this is a relative tolerance on x):
+    a point is done when its last Newton correction is below ``ytol``, or is below 1e-6 and its own
+    error estimate (f''/2f')·Δy², with f'' from the slopes at the bracket ends, is below ``ytol``/5
+    (one evaluation fewer than waiting for a correction below ``ytol``).
     Points whose root lies outside
     ``[y_min, y_max]`` or that did not converge have ``ok = False``.
     """
@@ -147,3 +153,60 @@ def solve_increasing(
         ok[idx_e[fin]] = True
         active[idx_e[fin]] = False
     return y, ok
+
+
+def solve_bracketed_point(
+    fun: Callable[[float], tuple[float, float]],
+    lo: float,
+    hi: float,
+    f_lo: float,
+    f_hi: float,
+    d_lo: float,
+    d_hi: float,
+    *,
+    ytol: float = 1e-14,
+    maxiter: int = 200,
+) -> tuple[float, bool]:
+    """One root of an increasing ``fun(y) -> (f, dfdy)`` in a known bracket, with plain floats.
+
+    The scalar twin of stage 2 of :func:`solve_increasing` (the same steps, safeguards and
+    convergence rules, without array overhead): requires ``lo < hi`` and ``f_lo < 0 < f_hi``.
+    Returns ``(y, ok)``; ``ok`` is False if ``maxiter`` steps did not converge (never a guess).
+    """
+    def newton(y: float, f: float, d: float) -> float:
+        return y - f / d if d != 0 and math.isfinite(d) else math.nan
+
+    fbest_old = min(abs(f_lo), abs(f_hi))
+    for it in range(maxiter):
+        use_lo = abs(f_lo) <= abs(f_hi)
+        base, f_b, d_b = (lo, f_lo, d_lo) if use_lo else (hi, f_hi, d_hi)
+        ynew = newton(base, f_b, d_b)
+        step = ynew - base
+        tol = max(ytol, 4.0 * math.ulp(abs(base)))
+        d_min = min(abs(d_lo), abs(d_hi))
+        curv = abs(d_hi - d_lo) / ((hi - lo) * d_min) if d_min > 0 else math.inf
+        if abs(step) <= tol or (abs(step) <= 1e-6 and 5.0 * curv * step * step <= tol):
+            return ynew, True
+        if not lo < ynew < hi:
+            ynew = newton(hi, f_hi, d_hi) if use_lo else newton(lo, f_lo, d_lo)
+            if not lo < ynew < hi:
+                ynew = lo - f_lo * (hi - lo) / (f_hi - f_lo)
+                if not lo < ynew < hi:
+                    ynew = math.nan
+        if it % 3 == 2:  # |f| must halve every three steps, else bisect (guaranteed progress)
+            fbest = min(abs(f_lo), abs(f_hi))
+            if fbest > 0.5 * fbest_old:
+                ynew = math.nan
+            fbest_old = fbest
+        if math.isnan(ynew):
+            ynew = 0.5 * (lo + hi)
+        f, d = fun(ynew)
+        if f < 0:
+            lo, f_lo, d_lo = ynew, f, d
+        elif f > 0:
+            hi, f_hi, d_hi = ynew, f, d
+        elif f == 0:
+            return ynew, True
+        if hi - lo <= max(ytol, 4.0 * math.ulp(abs(ynew))):
+            return 0.5 * (lo + hi), True
+    return math.nan, False

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-__all__ = ["as_real_array", "check_parameter"]
+__all__ = ["as_real_array", "check_parameter", "plain_scalar"]
+
+_PLAIN_TYPES = frozenset({float, int, np.float64, np.float32, np.int64, np.int32})
 
 
 def as_real_array(value: object, name: str) -> np.ndarray:
@@ -52,3 +55,18 @@ def check_parameter(
         rng = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}{what} must be {rng}, got {float(arr[bad].ravel()[0])!r}")
     return arr
+
+
+def plain_scalar(value: object, *, allow_zero: bool) -> float | None:
+    """``float(value)`` when ``value`` is a plain real number (Python or NumPy float/int, not a bool
+    or an array) that :func:`check_parameter` accepts; else None (``check_parameter`` then decides
+    and raises). A cheap fast path for one-point calls."""
+    if type(value) not in _PLAIN_TYPES:
+        return None
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        return None
+    return v

@@ -18,18 +18,19 @@ and the error are ``inf`` (``interpolation_peak`` is True there).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ._anova import VarianceTerms, fine_terms, safe_div, safe_mul
 from ._diagnostics import warn_if_concentrated
 from ._errors import ConvergenceError
-from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments
-from ._solve import solve_increasing
-from ._validation import as_real_array, check_parameter
+from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments, point_moments
+from ._solve import solve_bracketed_point, solve_increasing
+from ._validation import as_real_array, check_parameter, plain_scalar
 from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
 
@@ -90,6 +91,9 @@ def _check_k(k: object) -> np.ndarray:
             f"got {float(arr[bad].ravel()[0])!r}"
         )
     return arr
+
+_TINY = float(np.finfo(float).tiny)
+_TERM_NAMES = tuple(f.name for f in fields(VarianceTerms))
 
 
 @dataclass(frozen=True)
@@ -367,25 +371,96 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
 # --- fixed point ---------------------------------------------------------------------------------
 
 
+def _where(cond: object, a: object, b: object) -> object:
+    """``np.where`` for arrays; a plain conditional for a scalar condition (the one-point path runs
+    the same formulas on NumPy scalars, where ``np.where`` would cost more than the arithmetic)."""
+    if type(cond) is np.bool_ or type(cond) is bool:
+        return a if cond else b
+    return np.where(cond, a, b)
+
+
+def _any(mask: object) -> bool:
+    """``mask.any()``, without the reduction call for a NumPy scalar."""
+    return bool(mask) if type(mask) is np.bool_ else bool(mask.any())  # type: ignore[attr-defined]
+
+
+_QUIET = contextlib.nullcontext()
+
+
+def _quiet(x: object) -> contextlib.AbstractContextManager:
+    """``np.errstate`` silencing divide/invalid/overflow for arrays; nothing for NumPy scalars, whose
+    one-point path runs inside a single such ``errstate`` (see :func:`_evaluate_point`)."""
+    if type(x) is np.float64:
+        return _QUIET
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
 def _factor_f2(g: np.ndarray, c: np.ndarray, psi: np.ndarray) -> np.ndarray:
     """f2 = t/φ = 1/φ − P at the root: the positive root of ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
     rationalised so that neither branch cancels; c = 1 − ψ/φ, g = γ/(μ1² k_x) >= 0).
 
     The factors obey f1 − ψ f2 = c exactly and f1·f2 = g at the root (f1 = t̄ = 1 − ψP), so f2 is
-    this root; 0 where g = 0 and c >= 0. Works on arrays (any broadcastable shapes).
+    this root; 0 where g = 0 and c >= 0. Works on arrays (any broadcastable shapes) and on NumPy
+    scalars.
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with _quiet(g):
         disc = np.sqrt(c * c + 4.0 * psi * g)
-        return np.where(c >= 0, 2.0 * g / np.where(c + disc > 0, c + disc, 1.0),
-                        (disc - c) / (2.0 * np.where(psi > 0, psi, 1.0)))
+        return _where(c >= 0, 2.0 * g / _where(c + disc > 0, c + disc, 1.0),
+                      (disc - c) / (2.0 * _where(psi > 0, psi, 1.0)))
+
+
+def _boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, q_cap: np.ndarray,
+                       rho: float, mu_perp2: float, deriv: bool = True):
+    """γ = 0: h/(μ1² k q + μ⊥²) with h = μ1² k (q − a1) − μ⊥² and its slope in y = log k (see
+    :func:`solve_kx`); ``deriv=False`` returns ``(f, None)``."""
+    with _quiet(k):  # far panel edges: den² may overflow (slope NaN: the solver then bisects)
+        A = rho * k
+        num = A * (q_cap - a1) - mu_perp2
+        den = A * q_cap + mu_perp2
+        if not deriv:
+            return num / den, None
+        dnum = A * (q_cap - a1 + uq)
+        return num / den, (dnum * den - num * A * q_cap) / (den * den)
+
+
+def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarray, c: np.ndarray,
+                    inv_phi: np.ndarray, q_cap: np.ndarray, gamma: np.ndarray, rho: float,
+                    mu_perp2: float, deriv: bool = True):
+    """γ > 0: R = F/S = 2q/S − 1 and its slope in y = log k (see :func:`solve_kx`), with
+    q = q_cap = min(1/φ, 1/ψ), F = 1/φ − P − f2 = q − P − h, S = q + P + h and
+    h = 2g/(|c| + √(c² + 4ψg)) ≥ 0 — f2 itself for ψ <= φ, f2 − (1/φ − 1/ψ) for ψ > φ, so that
+    the large 1/φ and f2 never cancel when ψ ≫ φ (c = 1 − ψ/φ, g = γ/(μ1² k)).
+
+    ``deriv=False`` returns ``(s, None)`` with s of the sign of R only (for the edge bisection), read
+    off the fixed point in product form: F > 0 ⟺ x0 := 1/φ − P > 0 and x0·(1 − ψP) > g (x0 > f2 iff
+    ψx0² + c x0 − g > 0 for x0 > 0), so s = μ1² k x0 (1 − ψP) − γ where x0 > 0, else −γ.
+    """
+    with _quiet(k):
+        A = rho * k
+        mterm = mu_perp2 / A
+        if not deriv:
+            P = a1 + mterm
+            x0 = inv_phi - P
+            return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma), None
+        g = gamma / A
+        disc = np.sqrt(c * c + 4.0 * psi * g)
+        S = q_cap + a1 + mterm + 2.0 * g / (np.abs(c) + disc)
+        f = (2.0 * q_cap) / S - 1.0
+        d = 2.0 * q_cap * (uq + mterm + g / disc) / (S * S)
+    return f, _where(np.isfinite(d), d, 0.0)
+
+
+#: Newton steps on the cubic Hermite interpolant (one already gives the solver's iteration count on
+#: the benchmark grid; the interpolation error ~ width⁴ dominates).
+_HERMITE_STEPS = 2
 
 
 def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray) -> np.ndarray:
     """Root t in (0, 1) of the cubic Hermite interpolant with values f0 < 0 < f1 and slopes m0, m1 (in t)
     at t = 0, 1: regula falsi, then four Newton steps on the cubic kept inside (0, 1)."""
     t = f0 / (f0 - f1)
-    with np.errstate(all="ignore"):
-        for _ in range(4):
+    with _quiet(t):
+        for _ in range(_HERMITE_STEPS):
             t2 = t * t
             t3 = t2 * t
             h = (f0 * (2 * t3 - 3 * t2 + 1) + m0 * (t3 - 2 * t2 + t) + f1 * (3 * t2 - 2 * t3)
@@ -393,7 +468,7 @@ def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray
             dh = (f0 * (6 * t2 - 6 * t) + m0 * (3 * t2 - 4 * t + 1) + f1 * (6 * t - 6 * t2)
                   + m1 * (3 * t2 - 2 * t))
             t_new = t - h / dh
-            t = np.where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
+            t = _where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
     return t
 
 
@@ -418,8 +493,10 @@ def solve_kx(
       f1 − ψ f2 = c := 1 − ψ/φ and f1 f2 = g := γ/(μ1² k) gives f2(k) = :func:`_factor_f2` (> 0,
       decreasing in k), and the root is the unique zero of F(y) = 1/φ − P − f2, which increases
       strictly in y = log k from −∞ to min(1/φ, 1/ψ) (dF/dy = ⟨uq⟩ + μ⊥²/(μ1² k) + g/disc > 0 with
-      disc = sqrt(c² + 4ψg)). It is solved as the bounded residual R = (2/φ)/S − 1 = F/S with
-      S = 1/φ + P + f2 (dR/dy = 2 (dF/dy)/(φ S²)), in one stage.
+      disc = sqrt(c² + 4ψg)). It is solved as the bounded residual R = F/S = 2q/S − 1 with
+      q = min(1/φ, 1/ψ), F = q − P − h, S = q + P + h (dR/dy = 2q (dF/dy)/S²), in one stage, where
+      h = 2g/(|c| + disc) is f2 (ψ <= φ) or f2 − (1/φ − 1/ψ) (ψ > φ): no cancellation of 1/φ
+      against f2 when ψ ≫ φ (see :func:`_ridge_residual`).
 
     Both use the safeguarded Newton of ``_solve`` with brackets from the moment table's panel
     edges when there is a table. Raises :class:`ConvergenceError` naming the parameters of any
@@ -442,28 +519,12 @@ def solve_kx(
     # ``deriv`` (the edge bisection needs signs only).
     def boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
                           deriv: bool = True):
-        A = rho * k
-        q = q_cap[idx]
-        num = A * (q - a1) - mu_perp2
-        den = A * q + mu_perp2
-        if not deriv:
-            return num / den, None
-        dnum = A * (q - a1 + uq)
-        return num / den, (dnum * den - num * A * q) / (den * den)
+        return _boundary_residual(k, a1, uq, q_cap[idx], rho, mu_perp2, deriv)
 
     def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
                        deriv: bool = True):
-        ps, c, ip = psi[idx], c_all[idx], inv_phi[idx]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            A = rho * k
-            mterm = mu_perp2 / A
-            g = gamma[idx] / A
-            S = ip + a1 + mterm + _factor_f2(g, c, ps)
-            f = (2.0 * ip) / S - 1.0
-            if not deriv:
-                return f, None
-            d = 2.0 * ip * (uq + mterm + g / np.sqrt(c * c + 4.0 * ps * g)) / (S * S)
-        return f, np.where(np.isfinite(d), d, 0.0)
+        return _ridge_residual(k, a1, uq, psi[idx], c_all[idx], inv_phi[idx], q_cap[idx], gamma[idx], rho,
+                               mu_perp2, deriv)
 
     def solve(residual, idx: np.ndarray) -> np.ndarray:
         def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -480,8 +541,9 @@ def solve_kx(
             y_e, a1_e, uq_e = grid
             k_e = np.exp(y_e)
             i_lo, i_hi = np.zeros(m_pts, dtype=np.int64), np.full(m_pts, y_e.size - 1)
-            inside = (residual(k_e[i_lo], a1_e[i_lo], None, idx, False)[0] < 0) & \
-                (residual(k_e[i_hi], a1_e[i_hi], None, idx, False)[0] > 0)
+            # (a root outside the edges ends at an edge pair that fails the check with the full
+            # residual below; such points get no bracket here)
+            inside = np.ones(m_pts, dtype=bool)
             while True:
                 go = inside & (i_hi - i_lo > 1)
                 if not go.any():
@@ -560,7 +622,10 @@ def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.nda
     one_m_r = lin_t - rl
     bias = one_m_r**2 * s_test + 2.0 * rl * one_m_r * b0u + rl * rl * c0u2
     size = one_m_r**2 * s_test + 2.0 * abs(rl * one_m_r) * b0u + rl * rl * c0u2
-    redo = np.flatnonzero(~(bias > BIAS_CANCELLATION * size))
+    redo_mask = ~(bias > BIAS_CANCELLATION * size)
+    if not _any(redo_mask):
+        return bias
+    redo = np.flatnonzero(redo_mask)  # (the one-point path hands such a point to the array path)
     if redo.size:
         k = kx[redo][:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -659,33 +724,33 @@ def _evaluate(
     a1, a2, c0, uq = m["q"][:, 0], m["qq"][:, 0], m["d2"][:, 0], m["uq"][:, 0]
     ridgeless = ga == 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        mterm = np.where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
-        mterm2 = np.where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
+        mterm = _where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
+        mterm2 = _where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
         # Factors t̄ = 1 − ψP and t/φ = 1/φ − P. They obey f1 − ψ f2 = c := 1 − ψ/φ exactly and, at
         # the root, f1·f2 = g := γ/(μ1² k_x); so f2 solves ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
         # rationalised), which avoids the cancellation in 1 − ψP near the interpolation threshold.
-        g = np.where(kx > 0, ga / (rho * kx), 0.0)
+        g = _where(kx > 0, ga / (rho * kx), 0.0)
         c = (ph - ps) / ph
         f2 = _factor_f2(g, c, ps)
-        f1 = np.where(c >= 0, ps * f2 + c, g / np.where(f2 > 0, f2, 1.0))
+        f1 = _where(c >= 0, ps * f2 + c, g / _where(f2 > 0, f2, 1.0))
         # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
         P0 = a1 + mterm
-        f1 = np.where(kx > 0, f1, 1.0 - ps * P0)
-        f2 = np.where(kx > 0, f2, 1.0 / ph - P0)
+        f1 = _where(kx > 0, f1, 1.0 - ps * P0)
+        f2 = _where(kx > 0, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
     # v = 1 − ψa2 and 1 − φa2 as sums of non-negative terms (P − a2 = ⟨u(1−u)⟩ + μ⊥²/A ≥ 0):
     # v = t̄ + ψ(P − a2), 1 − φa2 = t + φ(P − a2); no cancellation as they approach 0.
     x_pa2 = uq + mterm
-    v = np.where(kx > 0, t_bar + ps * x_pa2, 1.0 - ps * a2)
-    one_m_phi_a2 = np.where(kx > 0, t + ph * x_pa2, 1.0 - ph * a2)
-    if (kx == 0).any():
+    v = _where(kx > 0, t_bar + ps * x_pa2, 1.0 - ps * a2)
+    one_m_phi_a2 = _where(kx > 0, t + ph * x_pa2, 1.0 - ph * a2)
+    if _any(kx == 0):
         # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
         # snap round-off at the rank thresholds to 0 so they are recognised.
         at0 = kx == 0
-        v = np.where(at0 & (np.abs(v) <= 1e-12), 0.0, v)
-        one_m_phi_a2 = np.where(at0 & (np.abs(one_m_phi_a2) <= 1e-12), 0.0, one_m_phi_a2)
-        t = np.where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
+        v = _where(at0 & (np.abs(v) <= 1e-12), 0.0, v)
+        one_m_phi_a2 = _where(at0 & (np.abs(one_m_phi_a2) <= 1e-12), 0.0, one_m_phi_a2)
+        t = _where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
     # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
     delta = t + _ratio(ph * t_bar * (uq + mterm), v)
     target = spec.has_target
@@ -698,8 +763,9 @@ def _evaluate(
         # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
         rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
     rho_beta = (lin * lin) * rho_beta
-    nl = np.broadcast_to(np.asarray(nl, dtype=float), kx.shape)
-    nl_t = np.broadcast_to(np.asarray(nl_t, dtype=float), kx.shape)
+    if type(kx) is not np.float64:  # (the one-point path passes NumPy scalars)
+        nl = np.broadcast_to(np.asarray(nl, dtype=float), kx.shape)
+        nl_t = np.broadcast_to(np.asarray(nl_t, dtype=float), kx.shape)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
                   mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam, a2_b=a2_b, uq_b=uq_b,
@@ -713,7 +779,7 @@ def _evaluate(
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
     indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0) & (nl == 0)
-    if indeterminate.any():
+    if _any(indeterminate):
         i = int(np.flatnonzero(indeterminate)[0])
         raise ConvergenceError(
             f"the ridgeless limit at phi={ph[i]!r}, psi={ps[i]!r}, noise_var={nv[i]!r} is an "
@@ -726,7 +792,7 @@ def _evaluate(
     # mass on null training directions can diverge under Σ* alone); NaN, or inf with γ > 0, is a bug.
     for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
         bad = np.isnan(arr) | (np.isinf(arr) & ~ridgeless)
-        if bad.any():
+        if _any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ConvergenceError(
                 f"non-finite {name} at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}, "
@@ -735,10 +801,120 @@ def _evaluate(
     peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
 
     with np.errstate(divide="ignore"):
-        kappa = np.where(kx > 0, ph / np.where(kx > 0, kx, 1.0), np.inf)
+        kappa = _where(kx > 0, ph / _where(kx > 0, kx, 1.0), np.inf)
     return dict(error=err, bias=bias, variance=var, error_id=err_id, bias_id=bias_id,
                 variance_id=var_id, terms=terms, terms_id=terms_id, kappa=kappa, t=t,
                 t_bar=t_bar, delta=delta, peak=peak)
+
+
+class _PointMoments:
+    """One point's moments for one kind, read as ``m[kind][:, col]`` like the (points × columns)
+    arrays of the table, so that :func:`_evaluate` runs unchanged on NumPy scalars."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __getitem__(self, key: tuple[slice, int]) -> np.float64:
+        return self.values[key[1]]  # type: ignore[no-any-return]
+
+
+def _point_data(spec: Spectrum) -> tuple:
+    """Cached per-spectrum data of the one-point path: weight columns, the λ > 0 mask (None if all
+    λ > 0), π(λ > 0) and the moment table's panel edges (y, k, exact ⟨q⟩, exact ⟨uq⟩ there)."""
+    def make() -> tuple:
+        lam = spec.lam
+        pos = lam > 0
+        cols = _columns(spec)
+        table = spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
+        y_e, a1_e, uq_e = table.edges
+        return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e, np.exp(y_e),
+                a1_e, uq_e)
+
+    return spec._derived("engine.point", make)
+
+
+def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, mu1: float,
+                    mu_perp2: float) -> float | None:
+    """k_x at one point (the residuals of :func:`solve_kx`, solved with NumPy scalars): bracket from
+    the table's panel edges, one step to the root of the Hermite interpolant, then
+    :func:`solve_bracketed_point`. None where the edges do not bracket the root or the solve fails
+    (the caller then uses :func:`solve_kx`, which searches further or raises)."""
+    cols, mask, pi_pos, y_e, k_e, a1_e, uq_e = _point_data(spec)
+    rho = mu1 * mu1
+    q_cap = min(1.0 / ph, 1.0 / ps if ps > 0 else math.inf)
+    if ga == 0:
+        if mu_perp2 == 0 and q_cap >= pi_pos:
+            return 0.0  # k_b = 0 (see solve_kx)
+
+        def residual(k, a1, uq, deriv=True):  # type: ignore[no-untyped-def]
+            return _boundary_residual(k, a1, uq, q_cap, rho, mu_perp2, deriv)
+    else:
+        c, inv_phi = (ph - ps) / ph, 1.0 / ph
+
+        def residual(k, a1, uq, deriv=True):  # type: ignore[no-untyped-def]
+            return _ridge_residual(k, a1, uq, ps, c, inv_phi, q_cap, ga, rho, mu_perp2, deriv)
+
+    # bisection over the panel edges (signs only), then the residual and slope at the two ends
+    i_lo, i_hi = 0, y_e.size - 1
+    if not (residual(k_e[i_lo], a1_e[i_lo], None, False)[0] < 0 < residual(k_e[i_hi], a1_e[i_hi], None,
+                                                                           False)[0]):
+        return None
+    while i_hi - i_lo > 1:
+        mid = (i_lo + i_hi) // 2
+        if residual(k_e[mid], a1_e[mid], None, False)[0] < 0:
+            i_lo = mid
+        else:
+            i_hi = mid
+    lo, hi = y_e[i_lo], y_e[i_hi]
+    f_lo, d_lo = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo])
+    f_hi, d_hi = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi])
+    if not (f_lo < 0 < f_hi):
+        return None
+    col0 = cols[:, :1]
+
+    def fun(y: float) -> tuple[float, float]:
+        k = np.float64(math.exp(y))
+        m = point_moments(k, spec.lam, col0, mask, ("q", "uq"))
+        return residual(k, m["q"][0], m["uq"][0])  # type: ignore[no-any-return]
+
+    y_h = lo + (hi - lo) * _hermite_root(f_lo, f_hi, d_lo * (hi - lo), d_hi * (hi - lo))
+    f_h, d_h = fun(y_h)
+    if f_h < 0:
+        lo, f_lo, d_lo = y_h, f_h, d_h
+    elif f_h > 0:
+        hi, f_hi, d_hi = y_h, f_h, d_h
+    y, ok = solve_bracketed_point(fun, lo, hi, f_lo, f_hi, d_lo, d_hi, ytol=1e-14)
+    return math.exp(y) if ok else None
+
+
+def _evaluate_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, nv: np.float64,
+                    nl: np.float64, nlt: np.float64, mu1: float, mu_perp2: float,
+                    te_c: ActivationConstants) -> tuple | None:
+    """(k_x, :func:`_evaluate` output) at one point, on NumPy scalars; None hands the point to the
+    array path (no bracket from the edges, or a case that raises there with its message)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        kx = _solve_kx_point(spec, ph, ps, ga, mu1, mu_perp2)
+        if kx is None:
+            return None
+        cols, mask = _point_data(spec)[:2]
+        kx = np.float64(kx)
+        m = {key: _PointMoments(v) for key, v in point_moments(kx, spec.lam, cols, mask).items()}
+    try:
+        flat = _evaluate(spec, lambda _k: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
+                         mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2, nl=nl, nl_t=nlt)
+    except (ConvergenceError, TypeError, IndexError):
+        return None  # the array path evaluates the point again and raises with the parameters
+    return kx, flat
+
+
+def _is_builtin_nonlinear(act: Activation) -> bool:
+    """True for a built-in activation other than ``linear`` (μ⊥² > 0 at every variance)."""
+    try:
+        return act.name != "linear" and get_activation(act.name) is act
+    except (ValueError, TypeError):
+        return False
 
 
 def asymptotics(
@@ -835,53 +1011,90 @@ def asymptotics(
         return asymptotics_mp(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var,  # type: ignore[return-value]
                               activation=activation, precision=precision)
     act = get_activation(activation)
-    phi_a = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
-    psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
-    gamma_a = check_parameter(gamma, "gamma", allow_zero=True, description="ridge")
-    noise_a = check_parameter(noise_var, "noise_var", allow_zero=True, description="label noise")
-    nl_a = check_parameter(nonlinear_var, "nonlinear_var", allow_zero=True,
-                           description="variance of the target's nonlinear part (train law)")
-    nlt_a = nl_a if nonlinear_var_test is None else check_parameter(
-        nonlinear_var_test, "nonlinear_var_test", allow_zero=True,
-        description="variance of the target's nonlinear part (test law)")
-    try:
-        shape = np.broadcast_shapes(phi_a.shape, psi_a.shape, gamma_a.shape, noise_a.shape,
-                                    nl_a.shape, nlt_a.shape)
-    except ValueError:
-        raise ValueError(
-            "phi, psi, gamma, noise_var, nonlinear_var and nonlinear_var_test must broadcast "
-            f"together, got shapes {phi_a.shape}, {psi_a.shape}, {gamma_a.shape}, {noise_a.shape}, "
-            f"{nl_a.shape}, {nlt_a.shape}"
-        ) from None
-    ph, ps, ga, nv, nl, nlt = (np.broadcast_to(a, shape).ravel()
-                               for a in (phi_a, psi_a, gamma_a, noise_a, nl_a, nlt_a))
+    # One point given as plain numbers (no teacher): validated and solved without array overhead,
+    # through the same residuals and formulas (see _evaluate_point).
+    point = None
+    if teacher is None:
+        point = (plain_scalar(phi, allow_zero=False), plain_scalar(psi, allow_zero=True),
+                 plain_scalar(gamma, allow_zero=True), plain_scalar(noise_var, allow_zero=True),
+                 plain_scalar(nonlinear_var, allow_zero=True),
+                 plain_scalar(nonlinear_var if nonlinear_var_test is None else nonlinear_var_test,
+                              allow_zero=True))
+        if None in point:
+            point = None
     teach, lin, lin_t = None, 1.0, 1.0
-    if teacher is not None:
-        teach, lin, lin_t, t_nl, t_nlt = _teacher_parts(teacher, spec)
-        nl, nlt = nl + t_nl, nlt + t_nlt
+    if point is not None:
+        shape = ()
+        ph, ps, ga, nv, nl, nlt = (np.float64(x) for x in point)
+    else:
+        phi_a = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
+        psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
+        gamma_a = check_parameter(gamma, "gamma", allow_zero=True, description="ridge")
+        noise_a = check_parameter(noise_var, "noise_var", allow_zero=True, description="label noise")
+        nl_a = check_parameter(nonlinear_var, "nonlinear_var", allow_zero=True,
+                               description="variance of the target's nonlinear part (train law)")
+        nlt_a = nl_a if nonlinear_var_test is None else check_parameter(
+            nonlinear_var_test, "nonlinear_var_test", allow_zero=True,
+            description="variance of the target's nonlinear part (test law)")
+        try:
+            shape = np.broadcast_shapes(phi_a.shape, psi_a.shape, gamma_a.shape, noise_a.shape,
+                                        nl_a.shape, nlt_a.shape)
+        except ValueError:
+            raise ValueError(
+                "phi, psi, gamma, noise_var, nonlinear_var and nonlinear_var_test must broadcast "
+                f"together, got shapes {phi_a.shape}, {psi_a.shape}, {gamma_a.shape}, {noise_a.shape}, "
+                f"{nl_a.shape}, {nlt_a.shape}"
+            ) from None
+        ph, ps, ga, nv, nl, nlt = (np.broadcast_to(a, shape).ravel()
+                                   for a in (phi_a, psi_a, gamma_a, noise_a, nl_a, nlt_a))
+        teach, lin, lin_t = None, 1.0, 1.0
+        if teacher is not None:
+            teach, lin, lin_t, t_nl, t_nlt = _teacher_parts(teacher, spec)
+            nl, nlt = nl + t_nl, nlt + t_nlt
 
     tr_c = act.constants(spec.s)
     te_c = act.constants(spec.s_star)
     mu1, mup2 = tr_c.mu1, tr_c.mu_perp2
-    scale = np.sqrt(max(tr_c.second_moment, np.finfo(float).tiny) / spec.s)
+    scale = math.sqrt(max(tr_c.second_moment, _TINY) / spec.s)
     if abs(mu1) <= 1e-12 * scale:
         raise ValueError(
             f"activation {act.name!r} has mu1(s) = {mu1:.3g} at the training variance s = {spec.s:.6g}: "
             "its features carry no linear signal, which the theory does not support (THEORY.md §3)"
         )
+    if mup2 < _TINY and _is_builtin_nonlinear(act):
+        # μ⊥²(s) > 0 mathematically but below the smallest normal float64 (hardtanh at v ≲ 7e-4, the
+        # smooth built-ins far below): taking it as 0 would give the *linear* ridgeless limit, which
+        # differs from the μ⊥² → 0⁺ limit (docs/theory.md §17). With γ > 0 the term μ⊥²/(μ1² k_x) is
+        # negligible against the ridge, so 0 is the right float64 value there; so it is at ψ = 0, where
+        # ω = μ⊥²/ρ enters the fixed point and the variance exactly like the ridge γ/ρ (THEORY.md §4–5
+        # kernel limit), so its 0⁺ limit is the linear ridgeless one.
+        if np.any((ga == 0) & (ps > 0)):
+            raise ValueError(
+                f"activation {act.name!r} has mu_perp2(s) = {mup2:.3g} at the training variance "
+                f"s = {spec.s:.6g}, below the float64 range, and gamma = 0 with psi > 0 is requested: "
+                "the ridgeless limit with finitely many features depends on mu_perp2 > 0, which float64 "
+                "cannot represent here. Use precision=30 (mpmath) for this point, or gamma > 0"
+            )
+        mup2 = 0.0
 
-    moments = _moment_source(spec, ph.size)
-    kx = solve_kx(spec, ph, ps, ga, mu1, mup2, moments)
-
-    flat = _evaluate(spec, moments, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
-                     mu_perp2_t=te_c.mu_perp2, lin=lin, lin_t=lin_t, nl=nl, nl_t=nlt)
+    solved = None if point is None else _evaluate_point(spec, ph, ps, ga, nv, nl, nlt, mu1, mup2, te_c)
+    if solved is not None:
+        kx, flat = solved
+    else:  # arrays, or a point the one-point path hands back (it then raises here with details)
+        ph, ps, ga, nv, nl, nlt = (np.atleast_1d(a) for a in (ph, ps, ga, nv, nl, nlt))
+        moments = _moment_source(spec, ph.size)
+        kx = solve_kx(spec, ph, ps, ga, mu1, mup2, moments)
+        flat = _evaluate(spec, moments, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mup2, mu1_t=te_c.mu1,
+                         mu_perp2_t=te_c.mu_perp2, lin=lin, lin_t=lin_t, nl=nl, nl_t=nlt)
 
     def shaped(a: np.ndarray) -> np.ndarray:
+        if not shape:  # one point: a NumPy scalar, as for 0-d input on the array path
+            return a if type(a) is np.float64 else np.asarray(a, dtype=float).reshape(())[()]
         a = np.asarray(a, dtype=float).reshape(shape)
         return a[()] if a.ndim == 0 else a
 
     def shaped_terms(tm: VarianceTerms) -> VarianceTerms:
-        return VarianceTerms(**{k: shaped(val) for k, val in tm.as_dict().items()})
+        return VarianceTerms(**{k: shaped(getattr(tm, k)) for k in _TERM_NAMES})
 
     return Asymptotics(
         phi=shaped(ph), psi=shaped(ps), gamma=shaped(ga), noise_var=shaped(nv),

@@ -7,6 +7,7 @@ Eigendecompose Σ = Σ_k λ_k v_k v_kᵀ and set λ*_k = v_kᵀ Σ* v_k. The ave
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -169,7 +170,15 @@ class Spectrum:
     @property
     def b(self) -> np.ndarray:
         """Target power per atom (ones for the isotropic target ``target_power=None``)."""
-        return np.ones_like(self.lam) if self.target_power is None else self.target_power
+        if self.target_power is not None:
+            return self.target_power
+
+        def ones() -> np.ndarray:
+            b = np.ones_like(self.lam)
+            b.flags.writeable = False
+            return b
+
+        return self._derived("b", ones)
 
     @property
     def has_target(self) -> bool:
@@ -179,12 +188,12 @@ class Spectrum:
     @property
     def signal(self) -> float:
         """Training signal energy ⟨b λ⟩ = E(βᵀx)²/n0 under the training law (= s when b ≡ 1)."""
-        return float(self.weights @ (self.b * self.lam))
+        return self._derived("signal", lambda: float(self.weights @ (self.b * self.lam)))
 
     @property
     def signal_star(self) -> float:
         """Test signal energy ⟨b λ*⟩ = E(βᵀx)²/n0 under the test law (= s* when b ≡ 1)."""
-        return float(self.weights @ (self.b * self.lam_star))
+        return self._derived("signal_star", lambda: float(self.weights @ (self.b * self.lam_star)))
 
     @property
     def n_atoms(self) -> int:
@@ -249,7 +258,7 @@ class Spectrum:
                 f"Sigma and Sigma_star must have the same shape, got {S.shape} and {S_star.shape}"
             )
         lam, vecs = np.linalg.eigh(S)
-        _check_psd_eigenvalues(float(lam[0]), S, "Sigma", float(np.abs(S).max()))
+        _check_psd_eigenvalues(float(lam[0]), S, "Sigma", _abs_max(S))
         b = None
         if target_cov is not None:
             Bm = _covariance(target_cov, "target_cov")
@@ -424,16 +433,20 @@ def _covariance(value: object, name: str, *, check_psd: bool = True) -> np.ndarr
         raise ValueError(f"{name} must be a square 2-D matrix, got shape {M.shape}")
     if M.size == 0:
         raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(M)):
+    # (O(n0²) passes without temporaries where possible: max/min propagate NaN and inf)
+    scale = _abs_max(M)
+    if not math.isfinite(scale):
         raise ValueError(f"{name} contains NaN or inf")
-    scale = max(float(np.abs(M).max()), np.finfo(float).tiny)
+    scale = max(scale, np.finfo(float).tiny)
     D = M - M.T
-    asym = float(np.abs(D).max())
+    asym = _abs_max(D)
     if asym > COVARIANCE_RTOL * scale:
         raise ValueError(
             f"{name} is not symmetric (max |M - Mᵀ| = {asym:.3g}, relative {asym / scale:.3g})"
         )
-    M = M - 0.5 * D  # = (M + Mᵀ)/2, exactly symmetric
+    D *= -0.5
+    D += M
+    M = D  # = (M + Mᵀ)/2, exactly symmetric
     if check_psd:
         shifted = M.copy()
         shifted.flat[:: M.shape[0] + 1] += _psd_tolerance(M, scale)
@@ -442,6 +455,11 @@ def _covariance(value: object, name: str, *, check_psd: bool = True) -> np.ndarr
         except np.linalg.LinAlgError:
             _check_psd_eigenvalues(float(np.linalg.eigvalsh(M)[0]), M, name, scale)
     return M
+
+
+def _abs_max(M: np.ndarray) -> float:
+    """max |M_ij| (NaN if M holds a NaN) without an |M| temporary."""
+    return max(float(M.max()), -float(M.min()))
 
 
 def _psd_tolerance(M: np.ndarray, scale: float) -> float:

@@ -1,11 +1,13 @@
 """Streamlit app tests (streamlit.testing.v1.AppTest): every page renders with defaults, a widget change
-changes a displayed number (checked against the library), bad uploads give an error message, never a
-traceback."""
+changes a displayed number (checked against the library), settings carry from page to page, the URL
+reproduces a page, every chart names its colours and markers, bad uploads give an error message, never
+a traceback."""
 
 from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -25,7 +27,26 @@ PAGES = {
     "idood": "pages/3_ID_vs_OOD.py",
     "mc": "pages/4_Monte_Carlo_check.py",
     "formulas": "pages/5_Formulas.py",
+    "disagree": "pages/6_Disagreement.py",
 }
+HAS_DISAGREEMENT = hasattr(rf, "disagreement_relation") and hasattr(rf, "ood_error_estimate")
+needs_disagreement = pytest.mark.skipif(
+    not HAS_DISAGREEMENT, reason="this rfshift has no disagreement API (rf.disagreement_relation)"
+)
+
+HAS_TARGETS = hasattr(__import__("rfshift.shifts", fromlist=["x"]), "TARGETS") and hasattr(
+    rf.Spectrum, "with_target"
+)
+needs_targets = pytest.mark.skipif(not HAS_TARGETS, reason="this rfshift has no structured targets")
+needs_finite = pytest.mark.skipif(not hasattr(rf, "finite_size"), reason="this rfshift has no rf.finite_size")
+
+
+def _pages(*, skip: tuple[str, ...] = ()) -> list:
+    """Page names for parametrize; pages whose library API is missing are skipped, saying why."""
+    marks = {"disagree": needs_disagreement}
+    return [pytest.param(p, marks=marks[p]) if p in marks else p for p in PAGES if p not in skip]
+
+
 TIMEOUT = 90  # seconds per script run; generous for a busy 2-core CI machine
 
 
@@ -66,7 +87,7 @@ def test_home_renders_reference_number():
     assert metric(at, "ID error") == "0.49037"
 
 
-@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("page", _pages())
 def test_page_default_render(page):
     at = open_page(page)
     assert not at.error, [e.value for e in at.error]
@@ -320,3 +341,358 @@ def test_mc_page_runs_a_tiny_simulation():
     assert not at.error, [e.value for e in at.error]
     zmax = float(metric(at, "max |z|"))
     assert np.isfinite(zmax)
+
+
+# --- settings carry between pages; the URL reproduces a page ----------------------------------------
+
+
+def _values(at: AppTest, keys: dict[str, str]) -> dict[str, object]:
+    return {k: getattr(at, kind)(key=k).value for k, kind in keys.items()}
+
+
+def test_settings_carry_to_the_next_page():
+    at = open_page("curves")
+    at.selectbox(key="shift").set_value("tilt").run()
+    at.slider(key="tilt_tau").set_value(2.0).run()
+    at.selectbox(key="act").set_value("erf").run()
+    at.slider(key="noise").set_value(0.7).run()
+    at.select_slider(key="nd").set_value(4.0).run()
+    at.select_slider(key="Nn").set_value(5.0).run()
+    at.select_slider(key="gamma").set_value(0.02).run()
+    no_traceback(at)
+    chosen = dict(shift="tilt", tilt_tau=2.0, act="erf", noise=0.7, nd=4.0, Nn=5.0, gamma=0.02)
+    kinds = {
+        "shift": "selectbox",
+        "tilt_tau": "slider",
+        "act": "selectbox",
+        "noise": "slider",
+        "nd": "select_slider",
+        "Nn": "select_slider",
+        "gamma": "select_slider",
+    }
+    at.switch_page(PAGES["formulas"]).run()
+    no_traceback(at)
+    assert _values(at, kinds) == chosen
+    spec = make_shift("tilt", tau=2.0)
+    ref = rf.asymptotics(spec, phi=0.25, psi=0.05, gamma=0.02, noise_var=0.7, activation="erf")
+    assert metric(at, "κ") == _fmt(ref.kappa, 8)
+    # the address bar now holds the carried settings (they differ from this page's defaults)
+    assert at.query_params["noise"] == "0.7" and at.query_params["shift"] == "tilt"
+    # the partial-order page: shift A is the carried shift; σ² = 0.7 replaces its own default of 3
+    at.switch_page(PAGES["order"]).run()
+    no_traceback(at)
+    assert at.selectbox(key="a_shift").value == "tilt"
+    assert at.slider(key="a_tilt_tau").value == 2.0
+    assert at.slider(key="noise").value == 0.7
+    assert at.selectbox(key="b_shift").value == "tilt"  # B starts from A's family, so they compare
+    assert not at.error, [e.value for e in at.error]
+    # and back: a change made on the order page carries too
+    at.slider(key="noise").set_value(1.5).run()
+    at.switch_page(PAGES["curves"]).run()
+    no_traceback(at)
+    assert at.slider(key="noise").value == 1.5
+    assert metric(at, "OOD error") == _fmt(
+        rf.asymptotics(spec, phi=0.25, psi=0.05, gamma=0.02, noise_var=1.5, activation="erf").error
+    )
+
+
+def test_untouched_settings_do_not_override_other_pages_defaults():
+    at = open_page("curves")  # σ² = 0.1 and γ = 0 are this page's defaults, not choices
+    at.switch_page(PAGES["order"]).run()
+    no_traceback(at)
+    assert at.slider(key="noise").value == 3.0  # the order page's own default
+    assert at.select_slider(key="gamma").value == 0.01
+    assert not at.query_params.get("noise")
+
+
+@pytest.mark.parametrize("page", ["curves", "order", "idood", "formulas"])
+def test_address_bar_reproduces_the_page(page):
+    """The query string the page writes (the address bar) reproduces every number in a fresh session."""
+    at = open_page(page)
+    changes = {
+        "curves": [("slider", "noise", 0.35), ("selectbox", "shift", "swap"), ("slider", "swap_high", 2.0)],
+        "order": [("select_slider", "gamma", 0.05), ("slider", "b_rotation_angle", 10.0)],
+        "idood": [("multiselect", "shifts", ["swap", "scaling"]), ("select_slider", "xr_Nn", (1.5, 100.0))],
+        "formulas": [("selectbox", "act", "tanh"), ("select_slider", "Nn", 8.0)],
+    }[page]
+    for kind, key, value in changes:
+        getattr(at, kind)(key=key).set_value(value).run()
+        no_traceback(at)
+    before = [(m.label, m.value) for m in at.metric]
+    url = dict(at.query_params)
+    assert url, "the page writes its settings to the URL"
+    fresh = open_page(page, query=url)
+    assert [(m.label, m.value) for m in fresh.metric] == before
+    assert dict(fresh.query_params) == url
+
+
+def test_url_wins_over_carried_settings():
+    at = open_page("curves")
+    at.slider(key="noise").set_value(0.7).run()
+    at.query_params.clear()
+    at.query_params["noise"] = "2"  # a link followed inside the session
+    at.switch_page(PAGES["formulas"]).run()
+    no_traceback(at)
+    assert at.slider(key="noise").value == 2.0
+
+
+def test_bad_url_value_is_named_and_ignored():
+    at = open_page("curves", query={"noise": "abc", "act": "nonsense", "nd": "0.3333"})
+    assert not at.error
+    warned = " ".join(w.value for w in at.warning)
+    assert "noise=abc" in warned and "act=nonsense" in warned and "nd=0.3333" in warned
+    assert at.slider(key="noise").value == 0.1 and at.selectbox(key="act").value == "relu"
+
+
+# --- robustness: both notions ---------------------------------------------------------------------
+
+
+def test_robustness_shows_gap_shrinking_and_ratio_growing():
+    # issue 12's example: swap Spectrum([1.5, .5], [.5, 1.5]), φ = 0.5, γ = 0, σ² = 0.1, N/n 1.5 -> 100
+    at = open_page("idood", query={"shifts": ["swap", "tilt"], "xr_Nn": ["1.5", "100"]})
+    cur = rf.robustness_curve(make_shift("swap"), phi=0.5, features_per_sample=[1.5, 100.0], noise_var=0.1)
+    assert metric(at, "OOD − ID gap (swap)") == f"{cur.gap[0]:.3g} → {cur.gap[1]:.3g}" == "0.182 → 0.0721"
+    assert metric(at, "OOD / ID ratio (swap)") == f"{cur.ratio[0]:.3g} → {cur.ratio[1]:.3g}" == "1.25 → 1.63"
+    text = " ".join(m.value for m in at.markdown)
+    assert "shrinks" in text and "moves away from 1" in text and "slope + intercept / E_ID" in text
+
+
+def test_curves_page_shows_gap_and_ratio():
+    at = open_page("curves")
+    res = rf.asymptotics(make_shift("power_law"), phi=0.5, psi=0.25, gamma=0.0, noise_var=0.1)
+    assert metric(at, "OOD − ID gap") == _fmt(res.error - res.error_id, 4)
+    assert metric(at, "OOD / ID") == _fmt(res.error / res.error_id, 4)
+
+
+# --- every chart names its colours and markers ----------------------------------------------------
+
+
+def _encodings(spec: dict) -> list[tuple[str, dict]]:
+    out = []
+    for channel, enc in (spec.get("encoding") or {}).items():
+        out.append((channel, enc))
+    for sub in spec.get("layer", []) + spec.get("hconcat", []) + spec.get("vconcat", []):
+        out.extend(_encodings(sub))
+    return out
+
+
+@pytest.mark.parametrize("page", _pages(skip=("formulas",)))
+def test_every_chart_names_its_colours_and_markers(page):
+    at = open_page(page, query={"terms": "true"} if page == "curves" else None)
+    charts = at.get("vega_lite_chart")
+    assert charts, "the page draws charts"
+    for chart in charts:
+        spec = json.loads(chart.proto.spec)
+        for channel, enc in _encodings(spec):
+            if channel in ("color", "fill", "shape", "strokeDash") and "field" in enc:
+                assert enc.get("legend", {}) is not None, (page, channel, enc.get("field"))
+
+
+# --- Disagreement & ensembles page ----------------------------------------------------------------
+
+
+@needs_disagreement
+def test_disagreement_page_numbers_match_the_library():
+    at = open_page("disagree")
+    spec = make_shift("power_law")
+    kw = dict(phi=0.5, gamma=0.0, noise_var=0.1, activation="relu")
+    res = rf.asymptotics(spec, psi=0.25, **kw)
+    assert metric(at, "D_OOD (shared_data)") == _fmt(res.disagreement.shared_data)
+    assert metric(at, "D_ID (shared_data)") == _fmt(res.disagreement_id.shared_data)
+    assert metric(at, "Training error") == _fmt(res.training_error)
+    assert any(f"E_ID + σ² = {_fmt(res.error_id + 0.1)}" in c.value for c in at.caption)
+    rel = rf.disagreement_relation(spec, phi=0.5, noise_var=0.1, activation="relu")
+    assert metric(at, "Disagreement line: slope") == _fmt(rel.slope) == metric(at, "Error line: slope")
+    est = rf.ood_error_estimate(spec, psi=0.25, **kw)
+    assert metric(at, "Estimate (ratio)") == _fmt(est.estimate)
+    assert metric(at, "Bias (ratio)") == _fmt(est.bias, 3)
+    assert metric(at, "True OOD error") == _fmt(res.error)
+    assert metric(at, "OOD error, K = 1") == _fmt(res.error)
+    assert metric(at, "OOD error, K = ∞") == _fmt(res.ensemble(np.inf).error)
+    assert metric(at, "OOD error, K = 32") == _fmt(res.ensemble(32).error)
+    # another pairing changes the disagreement shown
+    at.selectbox(key="kind").set_value("independent").run()
+    no_traceback(at)
+    assert metric(at, "D_OOD (independent)") == _fmt(res.disagreement.independent)
+    assert metric(at, "D_OOD (independent)") == _fmt(2 * res.variance)
+
+
+@needs_disagreement
+def test_disagreement_page_degenerate_settings_are_messages():
+    at = open_page("disagree", query={"act": "linear", "shift": "swap"})  # κ = ∞: no lines, no estimate
+    assert not at.error, [e.value for e in at.error]
+    assert any("No ID/OOD lines" in i.value for i in at.info)
+    at = open_page("disagree", query={"Nn": "1"})  # the interpolation peak
+    assert any("interpolation peak" in w.value for w in at.warning)
+    assert metric(at, "OOD error, K = ∞") != "∞"
+
+
+@needs_disagreement
+def test_disagreement_page_carries_settings_and_round_trips():
+    at = open_page("curves")
+    at.slider(key="noise").set_value(0.5).run()
+    at.selectbox(key="shift").set_value("swap").run()
+    at.switch_page(PAGES["disagree"]).run()
+    no_traceback(at)
+    assert at.slider(key="noise").value == 0.5 and at.selectbox(key="shift").value == "swap"
+    at.select_slider(key="kmax").set_value(8).run()
+    before = [(m.label, m.value) for m in at.metric]
+    fresh = open_page("disagree", query=dict(at.query_params))
+    assert [(m.label, m.value) for m in fresh.metric] == before
+
+
+# --- the target picker ----------------------------------------------------------------------------
+
+
+@needs_targets
+@pytest.mark.parametrize("page", _pages())
+def test_target_picker_on_every_page(page):
+    at = open_page(page)
+    assert at.selectbox(key="target").value == "isotropic"
+    options = at.selectbox(key="target").options
+    for name in ("isotropic", "power_law", "aligned", "against"):
+        assert any(o.startswith(name) for o in options), options
+    assert any(o.startswith("upload") for o in options) == (page != "idood")
+
+
+@needs_targets
+@pytest.mark.parametrize(
+    ("name", "params"), [("power_law", {"alpha": 2.0}), ("aligned", {"tau": 1.5}), ("against", {"tau": 1.0})]
+)
+def test_target_family_changes_the_error_to_the_library_value(name, params):
+    from rfshift.shifts import make_target
+
+    at = open_page("curves")
+    iso = metric(at, "OOD error")
+    at.selectbox(key="target").set_value(name).run()
+    for p, v in params.items():
+        at.slider(key=f"target_{name}_{p}").set_value(v).run()
+    no_traceback(at)
+    spec = make_target(make_shift("power_law"), name, **params)
+    ref = rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.0, noise_var=0.1)
+    assert metric(at, "OOD error") == _fmt(ref.error) != iso
+    assert metric(at, "OOD bias") == _fmt(ref.bias)
+    # the explanation shows the target power per direction, named in a legend
+    assert any("target power b" in json.dumps(json.loads(c.proto.spec)) for c in at.get("vega_lite_chart"))
+
+
+@needs_targets
+def test_target_carries_and_applies_to_both_shifts_of_the_order_page():
+    from rfshift.shifts import make_target
+
+    at = open_page("curves")
+    at.selectbox(key="shift").set_value("rotation").run()
+    at.selectbox(key="target").set_value("aligned").run()
+    at.switch_page(PAGES["order"]).run()
+    no_traceback(at)
+    assert at.selectbox(key="target").value == "aligned"
+    a = make_target(make_shift("rotation"), "aligned", tau=1.0)
+    b = make_shift("rotation", angle=0.0).with_target(a.target_power)
+    kw = dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=3.0, activation="relu")
+    assert metric(at, "OOD error, A") == _fmt(rf.asymptotics(a, **kw).error)
+    assert metric(at, "OOD error, B") == _fmt(rf.asymptotics(b, **kw).error)
+
+
+@needs_targets
+def test_target_upload_is_used_and_bad_files_are_messages():
+    at = open_page("formulas")
+    at.selectbox(key="shift").set_value("swap").run()
+    at.selectbox(key="target").set_value("upload").run()
+    no_traceback(at)
+    at.file_uploader(key="target_file").set_value(("b.csv", b"target_power\n2\n0\n", "text/csv")).run()
+    no_traceback(at)
+    ref = rf.asymptotics(
+        make_shift("swap").with_target([2.0, 0.0]), phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1
+    )
+    assert metric(at, "OOD error") == _fmt(ref.error, 8)
+    for data, expect in (
+        (b"target_power\n1\n", "2 atoms"),
+        (b"target_power\n1\nx\n", "not a number"),
+        (b"lam\n1\n2\n", "header target_power"),
+        (b"target_power\n-1\n1\n", "target_power"),
+    ):
+        at.file_uploader(key="target_file").set_value(("bad.csv", data, "text/csv")).run()
+        no_traceback(at)
+        assert any(expect in e.value for e in at.error), (expect, [e.value for e in at.error])
+
+
+def test_upload_with_a_weights_column_uses_the_weights():
+    # issue 12, fault 3: lam,lam_star,weights with weights 1, 2, 1 must not load as uniform
+    csv = b"lam,lam_star,weights\n2,0.5,1\n1,1,2\n0.5,2,1\n"
+    at = _upload("curves", "w.csv", csv, "text/csv")
+    at.select_slider(key="gamma").set_value(0.01).run()
+    no_traceback(at)
+    kw = dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    ref = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2], [1, 2, 1]), **kw)
+    uniform = rf.asymptotics(rf.Spectrum([2, 1, 0.5], [0.5, 1, 2]), **kw)
+    assert metric(at, "OOD error") == _fmt(ref.error) != _fmt(uniform.error)
+    # and the upload carries to the next page
+    at.switch_page(PAGES["formulas"]).run()
+    no_traceback(at)
+    assert at.selectbox(key="shift").value == "upload"
+    assert metric(at, "OOD error") == _fmt(ref.error, 8)
+
+
+# --- learning curves at finite sizes ----------------------------------------------------------------
+
+
+@needs_finite
+def test_curves_at_these_sizes_match_rf_finite_size():
+    q = {"mode": "at these sizes", "shift": "swap", "fs_d": "16", "fs_points": "2", "fs_draws": "3",
+         "xr_Nn": ["0.5", "2"], "gamma": "0.01"}
+    at = open_page("curves", query=q)
+    assert any("d = 16; n = 32, 32; N = 16, 64" in i.value for i in at.info)
+    at.button(key="fs_run").click().run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    S, S_star = np.diag([1.5] * 8 + [0.5] * 8), np.diag([0.5] * 8 + [1.5] * 8)  # swap at d = 16
+    for i, n1 in enumerate((16, 64)):
+        ref = rf.finite_size(S, S_star, m=32, n1=n1, gamma=0.01, noise_var=0.1, draws=3, seed=0)
+        assert table["error_finite"].iloc[i] == pytest.approx(ref.error, rel=1e-12)
+        assert table["error_id_finite_se"].iloc[i] == pytest.approx(ref.error_id_se, rel=1e-12)
+        lim = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5]), phi=0.5, psi=0.5 / [0.5, 2][i], gamma=0.01,
+                             noise_var=0.1)
+        assert table["error_limit"].iloc[i] == pytest.approx(lim.error, rel=1e-12)
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert any("points: at these sizes" in json.dumps(c) for c in charts)
+
+
+@needs_finite
+def test_uploaded_covariances_are_used_at_their_own_size():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((12, 12))
+    S = A @ A.T / 12 + 0.1 * np.eye(12)
+    S_star = np.diag(np.linspace(0.5, 1.5, 12))
+    buf = io.BytesIO()
+    np.save(buf, np.stack([S, S_star]))
+    at = _upload("curves", "pair.npy", buf.getvalue(), "application/octet-stream")
+    at.radio(key="mode").set_value("at these sizes").run()
+    no_traceback(at)
+    assert any("own size, d = 12" in c.value for c in at.sidebar.caption)
+    assert any("d = 12; n = 24" in i.value for i in at.info), [i.value for i in at.info]
+
+
+@needs_targets
+def test_spectrum_file_with_a_target_column_offers_it_first():
+    csv = b"lam,lam_star,weight,target_power\n1.5,0.5,1,2\n0.5,1.5,1,0\n"
+    at = _upload("curves", "t.csv", csv, "text/csv")
+    assert at.selectbox(key="target").value == "file"
+    ref = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5], target_power=[2.0, 0.0]), phi=0.5, psi=0.25,
+                         gamma=0.0, noise_var=0.1)
+    assert metric(at, "OOD error") == _fmt(ref.error)
+    at.selectbox(key="target").set_value("isotropic").run()
+    iso = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5]), phi=0.5, psi=0.25, gamma=0.0, noise_var=0.1)
+    assert metric(at, "OOD error") == _fmt(iso.error)
+
+
+@needs_targets
+def test_monte_carlo_page_never_compares_a_target_with_a_simulator_that_ignores_it():
+    import inspect
+
+    mc = pytest.importorskip("rfshift.montecarlo")
+    at = open_page("mc", query={"target": "power_law"})
+    if "target_power" in inspect.signature(mc.simulate).parameters:
+        assert not at.error
+    else:
+        assert any("does not draw structured targets" in e.value for e in at.error)

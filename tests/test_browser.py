@@ -157,7 +157,8 @@ def test_learning_curves_in_a_real_browser(browser, app_url, tmp_path):
         thumb = page.locator('.st-key-noise input[type="range"]')
         thumb.wait_for(state="attached", timeout=20_000)
         assert float(thumb.input_value()) == pytest.approx(0.1)
-        page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000)  # layout settled
+        # layout settled: the main chart is drawn (a chart in a collapsed expander stays hidden)
+        page.locator('[data-testid="stVegaLiteChart"]:visible').first.wait_for(timeout=30_000)
         track = page.locator('.st-key-noise [role="group"]')
         for _ in range(3):  # a click during a re-layout can miss; retry
             box = track.bounding_box()
@@ -198,5 +199,37 @@ def test_learning_curves_in_a_real_browser(browser, app_url, tmp_path):
         assert shot.stat().st_size > 20_000
         assert not page.locator('[data-testid="stException"]').count()
         assert not page.get_by_text("Page not found").count()
+    finally:
+        page.close()
+
+
+def test_settings_carry_to_the_next_page_in_a_real_browser(browser, app_url):
+    """Settings chosen on one page carry to the page reached through the sidebar, and its address bar
+    then holds them (a link to that page reproduces it)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{app_url}/", wait_until="domcontentloaded", timeout=20_000)
+        page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
+        page.goto(f"{app_url}/curves?noise=0.7&shift=tilt&act=erf", wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000, state="attached")
+        page.get_by_role("link", name="Formulas").first.click()
+        page.wait_for_function("document.title.includes('Formulas')", timeout=30_000)
+        page.wait_for_function("location.search.includes('noise=0.7')", timeout=30_000)
+        assert "shift=tilt" in page.url and "act=erf" in page.url, page.url
+        assert page.locator('.st-key-noise input[type="range"]').input_value() == "0.7"
+        kw = dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=0.7, activation="erf")
+        ref = rf.asymptotics(make_shift("tilt"), **kw)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=stMetric]')]"
+            ".some(e => e.innerText.includes('κ'))",
+            timeout=30_000,
+        )
+        assert metric_value(page, "OOD error") == f"{float(ref.error):.8g}"
+        # the partial-order page keeps its own default σ² = 3 only for settings never chosen
+        page.get_by_role("link", name="Partial order").first.click()
+        page.wait_for_function("document.title.includes('Partial order')", timeout=30_000)
+        page.wait_for_function("location.search.includes('a_shift=tilt')", timeout=30_000)
+        assert page.locator('.st-key-noise input[type="range"]').input_value() == "0.7"
+        assert not page.locator('[data-testid="stException"]').count()
     finally:
         page.close()

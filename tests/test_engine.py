@@ -839,3 +839,120 @@ def test_linear_null_direction_threshold_diverges_ood_only():
     assert np.isinf(res.error[0]) and res.error[2] > res.error[1] > 1e3
     assert np.isfinite(res.error_id[0])
     assert res.error_id[0] == pytest.approx(res.error_id[2], rel=1e-5)  # approached like sqrt(γ)
+
+
+# --- fast paths: one-point calls and the cached moment table (issue 12, "speed, measured honestly") ---
+
+
+def _all_fields(res):
+    out = {f: getattr(res, f) for f in (*_FIELDS, "k_x", "delta")}
+    out.update({f"vt.{k}": v for k, v in res.variance_terms.as_dict().items()})
+    out.update({f"vt_id.{k}": v for k, v in res.variance_terms_id.as_dict().items()})
+    return out
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "linear"])
+def test_one_point_path_matches_array_path(act):
+    """A call with plain numbers (the one-point path: NumPy scalars, a scalar root solver) gives the
+    array path's numbers — same formulas, same root to round-off — at random points including γ = 0,
+    ψ = 0, spectra with null directions and linear features (k_x = 0)."""
+    rng = np.random.default_rng(["relu", "tanh", "linear"].index(act) + 40)
+    n_checked = 0
+    for _ in range(10):
+        lam, ls, p = _random_spectrum(rng)
+        spec = rf.Spectrum(lam, ls, p)
+        phi, psi, gamma, noise = _random_points(rng, 6)
+        for i in range(phi.size):
+            kw = dict(phi=float(phi[i]), psi=float(psi[i]), gamma=float(gamma[i]),
+                      noise_var=float(noise[i]), activation=act)
+            one = rf.asymptotics(spec, **kw)
+            arr = rf.asymptotics(spec, **{**kw, "phi": [kw["phi"]]})
+            assert type(one.error) is np.float64 and type(one.interpolation_peak) is np.bool_
+            assert bool(one.interpolation_peak) == bool(arr.interpolation_peak[0])
+            # the roots agree to round-off (two solvers), so do the formulas; the ANOVA terms are
+            # differences, compared on the scale of the variance they split
+            scale = 1e-13 * max(abs(float(arr.variance[0])), abs(float(arr.variance_id[0])), 1e-300)
+            for name, val in _all_fields(one).items():
+                want = float(np.ravel(_all_fields(arr)[name])[0])
+                tol = scale if name.startswith("vt") else 1e-300
+                assert float(val) == pytest.approx(want, rel=1e-12, abs=tol), (name, kw, lam, ls)
+            n_checked += 1
+    assert n_checked == 60
+
+
+def test_one_point_path_errors_match_array_path():
+    """The one-point path hands failures to the array path: the same ConvergenceError, naming the point."""
+    with pytest.raises(rf.ConvergenceError, match=r"gamma=.*1e\+308"):
+        rf.asymptotics(rf.Spectrum.isotropic(), phi=0.5, psi=0.3, gamma=1e308)
+    spec = rf.Spectrum([2.0, 0.5], [1.0, 3.0])
+    with pytest.raises(rf.ConvergenceError, match="indeterminate"):
+        rf.asymptotics(spec, phi=1.0, psi=1.0, gamma=0.0, noise_var=0.0, activation="linear")
+    for bad, exc in ((True, TypeError), (float("nan"), ValueError), (-1.0, ValueError), ("1", TypeError)):
+        with pytest.raises(exc, match="phi"):
+            rf.asymptotics(spec, phi=bad, psi=0.5, gamma=0.1)
+
+
+def test_table_engine_on_benchmark_grid_matches_independent_reference():
+    """The benchmark's setting (1,000 atoms, a (φ, ψ, γ) grid through the moment table and the
+    one-stage solver) against the independent κ-form reference (brentq on exact sums) at 1e-10,
+    and a repeat call (cached table) bitwise equal to the first."""
+    k = np.arange(1, 1001, dtype=float)
+    lam = 1.0 / k
+    lam /= lam.mean()
+    ls = lam**0.5
+    ls *= lam.mean() / ls.mean()
+    p = np.full(lam.size, 1.0 / lam.size)
+    phi, psi, gamma = (a.ravel() for a in np.meshgrid(np.geomspace(0.1, 10, 12), np.geomspace(0.05, 20, 10),
+                                                     np.geomspace(1e-4, 10, 8), indexing="ij"))
+    spec = rf.Spectrum(lam, ls)
+    res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=0.1)
+    again = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=0.1)
+    for f in _FIELDS:
+        np.testing.assert_array_equal(getattr(res, f), getattr(again, f))
+    rng = np.random.default_rng(12)
+    for i in rng.choice(phi.size, 60, replace=False):
+        ref = ref_point(lam, ls, p, phi=phi[i], psi=psi[i], gamma=gamma[i], noise_var=0.1, act="relu")
+        for f in ("kappa", "error", "error_id", "bias", "variance"):
+            got = float(getattr(res, f)[i])
+            assert got == pytest.approx(ref[f], rel=1e-10), (f, phi[i], psi[i], gamma[i])
+
+
+def test_one_point_path_with_targets_matches_array_path():
+    """Structured target power and a nonlinear target part go through the one-point path too."""
+    spec = rf.Spectrum([2.0, 1.0, 0.3, 0.0], [0.5, 1.0, 2.0, 0.7], [0.2, 0.3, 0.4, 0.1],
+                       target_power=[3.0, 0.5, 1.0, 2.0])
+    for kw in (dict(phi=0.5, psi=0.25, gamma=0.01, noise_var=0.2, nonlinear_var=0.3),
+               dict(phi=2.0, psi=0.7, gamma=0.0, noise_var=0.1, nonlinear_var=0.1, nonlinear_var_test=0.4),
+               dict(phi=0.8, psi=0.0, gamma=1e-3, noise_var=0.0)):
+        one = rf.asymptotics(spec, activation="tanh", **kw)
+        arr = rf.asymptotics(spec, activation="tanh", **{**kw, "phi": [kw["phi"]]})
+        for f in (*_FIELDS, "k_x"):
+            assert float(getattr(one, f)) == pytest.approx(float(getattr(arr, f)[0]), rel=1e-12), (f, kw)
+
+
+@pytest.mark.parametrize("phi, psi, gamma", [(0.0026, 449.3, 1.9e-8), (0.00095, 30.7, 1.1e-13),
+                                             (0.0022, 221.2, 4228.0), (0.5, 2e4, 1e-6), (3.0, 0.01, 1e-9)])
+def test_root_accurate_when_psi_far_from_phi(phi, psi, gamma):
+    """k_x to ~1e-14 against a 50-digit root of THEORY.md §4 where ψ/φ is far from 1 — the one-stage
+    residual must not cancel 1/φ against t/φ when ψ ≫ φ (it did, losing 5 digits, before its
+    rationalised form)."""
+    mpmath = pytest.importorskip("mpmath")
+    lam = np.array([3.0, 1.0, 0.2, 0.05, 0.0])
+    p = np.array([0.1, 0.3, 0.3, 0.2, 0.1])
+    spec = rf.Spectrum(lam, [1.0, 1.0, 2.0, 0.5, 0.3], p)
+    c = rf.activation_constants("tanh", spec.s)
+    mp = mpmath.mp
+    with mpmath.workdps(50):
+        rho, mup2 = mp.mpf(c.mu1) ** 2, mp.mpf(c.mu_perp2)
+        P_, L_ = [mp.mpf(x) for x in spec.weights], [mp.mpf(x) for x in spec.lam]
+        ph, ps, ga = mp.mpf(phi), mp.mpf(psi), mp.mpf(gamma)
+
+        def F(k):  # noqa: N802 — THEORY.md §4: γ = μ1² k (1 − ψP)(1/φ − P) on the physical branch
+            P = mp.fsum(w * l / (l + k) for w, l in zip(P_, L_, strict=True)) + mup2 / (rho * k)
+            return rho * k * (1 - ps * P) * (1 / ph - P) - ga
+
+        for res in (rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, activation="tanh"),
+                    rf.asymptotics(spec, phi=[phi, phi], psi=psi, gamma=gamma, activation="tanh")):
+            k = float(np.ravel(res.k_x)[0])
+            root = mp.findroot(F, mp.mpf(k))
+            assert abs(float((mp.mpf(k) - root) / root)) < 5e-14, (k, root)

@@ -60,7 +60,10 @@ def _compare(name: str, s: float, gamma_rel: float) -> None:
 @pytest.mark.parametrize("gamma_rel", [1e-2, 0.0])
 def test_precision_matches_float64_closed_forms(name: str, s: float, gamma_rel: float) -> None:
     if name == "hardtanh" and s < 1e-3 and gamma_rel == 0:
-        pytest.skip("float64 μ⊥² underflows to 0 here: see test_precision_keeps_an_underflowed_mu_perp2")
+        # float64 μ⊥² underflows to 0 here: the engine refuses (test_float64_refuses_an_underflowed_...)
+        with pytest.raises(ValueError, match="mu_perp2"):
+            _compare(name, s, gamma_rel)
+        return
     if name == "linear" and gamma_rel == 0:
         pytest.skip("κ = ∞ (ridgeless linear, φ > ψ): asymptotics_mp does not evaluate that limit")
     _compare(name, s, gamma_rel)
@@ -98,3 +101,28 @@ def test_precision_keeps_an_underflowed_mu_perp2() -> None:
     ridgeless = float(rf.asymptotics(spec, psi=0.4, precision=30, **kw).error)
     assert ridgeless / 1e-12 == pytest.approx(0.5, rel=1e-12)
     assert rf.asymptotics(spec, psi=0.5, precision=30, **kw).error == float("inf")
+
+
+def test_float64_refuses_an_underflowed_mu_perp2_ridgeless() -> None:
+    """hardtanh at v = 1e-12: μ⊥² underflows float64. Ridgeless, the engine would otherwise give the
+    linear limit (error/v = 0.1 at ψ = 0.4) instead of the true μ⊥² → 0⁺ one (0.5, see above): it
+    refuses and points to precision=; with a ridge the μ⊥² term is negligible and it answers."""
+    spec = rf.Spectrum.isotropic(1e-12)
+    kw = dict(phi=0.5, noise_var=1e-13, activation="hardtanh")
+    with pytest.raises(ValueError, match=r"mu_perp2.*precision=30"):
+        rf.asymptotics(spec, psi=0.4, gamma=0.0, **kw)
+    with pytest.raises(ValueError, match="mu_perp2"):
+        rf.asymptotics(spec, psi=[0.4, 0.2], gamma=[0.0, 1e-3], **kw)
+    ridge = float(rf.asymptotics(spec, psi=0.4, gamma=1e-14, **kw).error)
+    assert ridge == pytest.approx(float(rf.asymptotics(spec, psi=0.4, gamma=1e-14, precision=30, **kw).error),
+                                  rel=1e-9)
+
+
+def test_underflowed_mu_perp2_kernel_limit_is_the_linear_one() -> None:
+    """At ψ = 0, ω = μ⊥²/ρ acts exactly like the ridge γ/ρ, so the μ⊥² → 0⁺ ridgeless limit is the linear
+    one: the float64 engine answers there and agrees with the mpmath certificate."""
+    spec = rf.Spectrum([0.00023, 1.1e-05, 0.0006], [0.00023, 1.1e-05, 0.0006])
+    kw = dict(phi=0.024, psi=0.0, gamma=0.0, noise_var=1e-4)
+    f64 = float(rf.asymptotics(spec, activation="hardtanh", **kw).error)
+    assert f64 == pytest.approx(float(rf.asymptotics(spec, activation="hardtanh", precision=30, **kw).error),
+                                rel=1e-12)

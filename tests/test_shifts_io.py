@@ -351,12 +351,12 @@ def test_weights_column_reaches_cli_and_app_upload(tmp_path, capsys):
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
     try:
-        import components
+        from ui import pickers
     except ImportError:  # the app may be reorganised; the upload must still go through rfshift.io
-        pytest.skip("app/components.py not importable")
+        pytest.skip("app/ui/pickers.py not importable")
     finally:
         sys.path.pop(0)
-    loader = getattr(components, "_load_upload", None)
+    loader = getattr(pickers, "_load_upload", None)
     if loader is None:
         pytest.skip("app upload helper moved")
     w = loader(data, "w.csv")[2]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import components as cp
 import numpy as np
+import pandas as pd
 import streamlit as st
+from ui import cache, charts, export, state
+from ui import widgets as wd
+from ui.fmt import fmt, fmt_gamma
+from ui.guard import fail, find_api, guarded
+from ui.pickers import make_spectrum, spectrum_picker, target_explainer, target_picker
 
 import rfshift as rf
 
@@ -22,41 +27,56 @@ st.caption(
 )
 
 sb = st.sidebar
-choice = cp.spectrum_picker()
-activation = cp.activation_select()
-noise_var = cp.noise_slider()
+choice = target_picker(spectrum_picker())
+activation = wd.activation_select()
+noise_var = wd.noise_slider()
 sb.divider()
-axis_label = str(
-    sb.radio(
-        "Horizontal axis",
-        list(AXES),
-        captions=[d for _, d in AXES.values()],
-        key="axis",
-        bind="query-params",
-        horizontal=False,
-    )
-)
+axis_label = wd.radio("Horizontal axis", "axis", list(AXES), "N/n", captions=[d for _, d in AXES.values()])
 axis = AXES[axis_label][0]
-n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
-N_over_n = cp.ratio_slider(
+n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
+N_over_n = wd.ratio_slider(
     "N/n = φ/ψ (features per sample)", "Nn", 2.0, help="N > n (N/n > 1) is the overparameterised regime."
 )
-gamma = cp.gamma_slider(default=0.0)
+gamma = wd.gamma_slider(default=0.0)
 if axis == "gamma":
-    lo, hi = cp.ratio_range("γ range", "xr_gamma", X_DEFAULT_RANGE["gamma"], grid=cp.GAMMA_GRID[1:])
+    lo, hi = wd.ratio_range("γ range", "xr_gamma", X_DEFAULT_RANGE["gamma"], grid=wd.GAMMA_GRID[1:])
 else:
-    lo, hi = cp.ratio_range(f"{axis_label} range", f"xr_{axis}", X_DEFAULT_RANGE[axis])
+    lo, hi = wd.ratio_range(f"{axis_label} range", f"xr_{axis}", X_DEFAULT_RANGE[axis])
 if not hi > lo:
-    cp.fail(f"The {axis_label} range is empty ({lo:g} to {hi:g}); choose two different ends.")
-n_points = int(sb.slider("Points on the curve", 20, 400, 200, 10, key="points", bind="query-params"))
-quantities = sb.multiselect(
-    "Quantities", list(cp.QUANTITIES), default=list(cp.QUANTITIES), key="show", bind="query-params"
-)
-tests = sb.multiselect("Test law", ["OOD", "ID"], default=["OOD", "ID"], key="tests", bind="query-params")
-log_y = bool(sb.toggle("Log y-axis", value=True, key="logy", bind="query-params"))
-show_terms = bool(
-    sb.toggle("Fine-grained variance terms (OOD)", value=False, key="terms", bind="query-params")
-)
+    fail(f"The {axis_label} range is empty ({lo:g} to {hi:g}); choose two different ends.")
+n_points = int(wd.slider("Points on the curve", "points", 20, 400, 200, 10))
+quantities = wd.multiselect("Quantities", "show", list(charts.QUANTITIES), list(charts.QUANTITIES))
+tests = wd.multiselect("Test law", "tests", ["OOD", "ID"], ["OOD", "ID"])
+log_y = wd.toggle("Log y-axis", "logy", True)
+show_terms = wd.toggle("Fine-grained variance terms (OOD)", "terms", False)
+finite_size = find_api("finite_size", modules=("rfshift.finite_size",))
+MODES = ["limit", "at these sizes"]
+mode = "limit"
+if finite_size is not None:
+    sb.divider()
+    mode = wd.radio(
+        "Mode",
+        "mode",
+        MODES,
+        "limit",
+        captions=[
+            "the proportional limit d, n, N → ∞ (exact for well-spread spectra)",
+            "finite d, n, N: rf.finite_size, averaged over draws of the features W",
+        ],
+    )
+finite = mode == MODES[1]
+if finite:
+    if choice.covariances is not None:
+        fs_d = None
+        sb.caption(f"The uploaded Σ, Σ* are used at their own size, d = {choice.covariances[0].shape[0]}.")
+    else:
+        fs_d = int(
+            wd.select_slider("Input dimension d", "fs_d", [16, 32, 64, 128, 256, 512], 64, format_func=str)
+        )
+    fs_points = int(wd.slider("Sizes to evaluate", "fs_points", 2, 12, 5, 1))
+    fs_draws = int(wd.slider("Feature draws W per size", "fs_draws", 3, 16, 4, 1))
+    fs_seed = wd.number_input("Seed", "fs_seed", 0, 2**31 - 1, 0)
+state.report_ignored()
 
 phi0 = 1.0 / n_over_d
 psi0 = phi0 / N_over_n
@@ -84,9 +104,9 @@ else:
     sweep = dict(phi=phi0, psi=psi0, gamma=x)
     base_x = gamma if gamma > 0 else None
 
-lam, lam_star, w = choice.arrays
-curve = cp.guarded(
-    cp.cached_curve,
+lam, lam_star, w, b = choice.key
+curve = guarded(
+    cache.cached_curve,
     lam,
     lam_star,
     w,
@@ -94,10 +114,11 @@ curve = cp.guarded(
     noise_var=noise_var,
     activation=activation,
     terms=show_terms,
+    target_power=b,
     what="Engine",
 )
-base = cp.guarded(
-    cp.cached_curve,
+base = guarded(
+    cache.cached_curve,
     lam,
     lam_star,
     w,
@@ -106,6 +127,7 @@ base = cp.guarded(
     gamma=gamma,
     noise_var=noise_var,
     activation=activation,
+    target_power=b,
     what="Engine",
 )
 
@@ -113,17 +135,40 @@ st.markdown(
     f"**Shift:** `{choice.label}` · {choice.spec.n_atoms} atoms · s = tr Σ/d = {choice.spec.s:.4g}, "
     f"s* = tr Σ*/d = {choice.spec.s_star:.4g} · activation **{activation}** · σ² = {noise_var:g}"
 )
+target_explainer(choice)
+concentration = find_api("concentration")
+if concentration is not None and choice.covariances is not None:
+    conc = guarded(
+        concentration, choice.spec, choice.covariances[0].shape[0], what="Concentration diagnostic"
+    )
+    if conc is not None and conc.concentrated:
+        st.warning(
+            f"{conc.message()} The curves below are the proportional limit; switch **Mode** to "
+            "**at these sizes** to evaluate this covariance at its own size."
+        )
 st.markdown(
     f"**At the base point** n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), "
-    f"γ = {cp._fmt_gamma(gamma)}:"
+    f"γ = {fmt_gamma(gamma)}:"
 )
-m = st.columns(5)
+m = st.columns(6)
 e_ood, e_id = float(base["error"]), float(base["error_id"])
-m[0].metric("OOD error", cp.fmt(e_ood))
-m[1].metric("ID error", cp.fmt(e_id))
-m[2].metric("OOD / ID", cp.fmt(e_ood / e_id if np.isfinite(e_ood) and e_id > 0 else np.inf, 4))
-m[3].metric("OOD bias", cp.fmt(float(base["bias"])))
-m[4].metric("OOD variance", cp.fmt(float(base["variance"])))
+m[0].metric("OOD error", fmt(e_ood))
+m[1].metric("ID error", fmt(e_id))
+m[2].metric(
+    "OOD − ID gap",
+    fmt(e_ood - e_id if np.isfinite(e_ood) and np.isfinite(e_id) else np.inf, 4),
+    help="Absolute robustness: how many units of error the shift costs. Along the ridgeless "
+    "overparameterised family it shrinks as N/n grows (when the ID/OOD slope exceeds 1).",
+)
+m[3].metric(
+    "OOD / ID",
+    fmt(e_ood / e_id if np.isfinite(e_ood) and e_id > 0 else np.inf, 4),
+    help="Relative robustness: the factor by which the shift multiplies the error. On the ridgeless "
+    "line E_OOD = slope·E_ID + intercept it equals slope + intercept/E_ID, so it moves away from 1 "
+    "as more features lower E_ID. See the ID vs OOD page for both against N/n.",
+)
+m[4].metric("OOD bias", fmt(float(base["bias"])))
+m[5].metric("OOD variance", fmt(float(base["variance"])))
 if bool(base["peak"]):
     st.warning(
         "The base point sits on the interpolation threshold (γ = 0, N = n): the variance, hence the "
@@ -134,9 +179,9 @@ rules: list[tuple[float, str]] = []
 if axis == "gamma":
 
     @st.cache_data(show_spinner=False, max_entries=64)
-    def _optimal_ridge(lam, lam_star, w, phi, psi, noise_var, activation) -> dict[str, float]:
+    def _optimal_ridge(lam, lam_star, w, b, phi, psi, noise_var, activation) -> dict[str, float]:
         opt = rf.optimal_ridge(
-            rf.Spectrum(lam, lam_star, w),
+            make_spectrum(lam, lam_star, w, b),
             phi=phi,
             psi=psi,
             noise_var=noise_var,
@@ -155,19 +200,19 @@ if axis == "gamma":
             )
         }
 
-    opt = cp.guarded(
-        _optimal_ridge, lam, lam_star, w, phi0, psi0, noise_var, activation, what="Optimal ridge"
+    opt = guarded(
+        _optimal_ridge, lam, lam_star, w, b, phi0, psi0, noise_var, activation, what="Optimal ridge"
     )
     o = st.columns(3)
     o[0].metric(
         "Optimal γ for OOD error",
-        cp.fmt(opt["gamma_ood"], 4),
+        fmt(opt["gamma_ood"], 4),
         help="Minimiser of the OOD error over γ ∈ {0} ∪ [1e-8, 1e3] (rf.optimal_ridge).",
     )
-    o[1].metric("Optimal γ for ID error", cp.fmt(opt["gamma_id"], 4))
+    o[1].metric("Optimal γ for ID error", fmt(opt["gamma_id"], 4))
     o[2].metric(
         "OOD cost of tuning γ on ID data",
-        cp.fmt(opt["regret"], 4),
+        fmt(opt["regret"], 4),
         help="E_OOD(γ*_ID) − E_OOD(γ*_OOD) ≥ 0, the regret of choosing the ridge by in-distribution "
         f"validation (relative: {opt['relative_regret']:.3g}).",
     )
@@ -176,14 +221,129 @@ if axis == "gamma":
             rules.append((g, lbl))
 
 x_name = {"Nn": "N_over_n", "nd": "n_over_d", "gamma": "gamma"}[axis]
-df = cp.curve_frame(x_name, x, curve)
-peaks = cp.peak_positions(df, x_name)
+MAX_SIZE = 4096  # largest n or N the finite-size mode evaluates (an n1 × n1 eigendecomposition per draw)
+fs_points_drawn: list[dict] = []
+fs_table = None
+if finite:
+    S, S_star, B, realised = guarded(cache.realise, choice, fs_d, what="Finite size")
+    d = int(S.shape[0])
+    xf = np.geomspace(lo, hi, fs_points)
+    if axis == "Nn":
+        phis, psis, gammas = np.full_like(xf, phi0), phi0 / xf, np.full_like(xf, gamma)
+    elif axis == "nd":
+        phis, psis, gammas = 1.0 / xf, np.full_like(xf, psi0), np.full_like(xf, gamma)
+    else:
+        phis, psis, gammas = np.full_like(xf, phi0), np.full_like(xf, psi0), xf
+    ms = np.maximum(1, np.rint(d / phis)).astype(int)
+    n1s = np.maximum(1, np.rint(d / psis)).astype(int)
+    if ms.max() > MAX_SIZE or n1s.max() > MAX_SIZE:
+        fail(
+            f"At d = {d} the range needs n up to {ms.max()} and N up to {n1s.max()}; the finite-size mode "
+            f"evaluates n, N ≤ {MAX_SIZE} here. Narrow the range or lower d."
+        )
+    settings_key = (
+        choice.label,
+        d,
+        tuple(ms),
+        tuple(n1s),
+        tuple(gammas),
+        noise_var,
+        activation,
+        fs_draws,
+        fs_seed,
+        tuple(map(float, realised.lam)),
+        tuple(map(float, realised.lam_star)),
+    )
+    runs = st.session_state.setdefault("fs_runs", {})
+    st.info(
+        f"**At these sizes:** d = {d}; n = {', '.join(map(str, ms))}; N = {', '.join(map(str, n1s))}; "
+        f"{fs_draws} feature draws each. Press the button to compute (each size costs one N × N "
+        "eigendecomposition per draw: seconds to minutes)."
+    )
+    if st.button("Compute at these sizes", type="primary", key="fs_run"):
+        bar = st.progress(0.0, text="Computing the finite-size deterministic equivalents…")
+        rows = []
+        for i in range(xf.size):
+            r = guarded(
+                cache.finite_point,
+                S,
+                S_star,
+                B,
+                m=int(ms[i]),
+                n1=int(n1s[i]),
+                gamma=float(gammas[i]),
+                noise_var=noise_var,
+                activation=activation,
+                draws=fs_draws,
+                seed=fs_seed,
+                what=f"rf.finite_size at n = {ms[i]}, N = {n1s[i]}",
+            )
+            rows.append(r)
+            bar.progress((i + 1) / xf.size, text=f"{i + 1}/{xf.size} sizes done")
+        runs[settings_key] = rows
+        while len(runs) > 8:
+            runs.pop(next(iter(runs)))
+    rows = runs.get(settings_key)
+    if rows is not None:
+        # the limit at the spectrum actually realised at d (atom weights rounded to whole directions)
+        rl, rls, rw, rb = (
+            realised.lam,
+            realised.lam_star,
+            realised.weights,
+            getattr(realised, "target_power", None),
+        )
+        lim = guarded(
+            cache.cached_curve,
+            rl,
+            rls,
+            rw,
+            phi=phis,
+            psi=psis,
+            gamma=gammas,
+            noise_var=noise_var,
+            activation=activation,
+            target_power=rb,
+            what="Engine (realised spectrum)",
+        )
+        table = {x_name: xf, "n": ms, "N": n1s}
+        for q in ("error", "bias", "variance", "error_id", "bias_id", "variance_id"):
+            table[f"{q}_finite"] = [r[q] for r in rows]
+            table[f"{q}_finite_se"] = [r[f"{q}_se"] for r in rows]
+            table[f"{q}_limit"] = lim[q]
+        fs_table = pd.DataFrame(table)
+        for q in quantities:
+            for t in tests:
+                col = q if t == "OOD" else f"{q}_id"
+                for i in range(xf.size):
+                    v, se = rows[i][col], rows[i][f"{col}_se"]
+                    if np.isfinite(v) and (v > 0 or not log_y):
+                        fs_points_drawn.append(
+                            {
+                                x_name: float(xf[i]),
+                                "value": v,
+                                "lo": max(v - 2 * se, v * 1e-3) if log_y else v - 2 * se,
+                                "hi": v + 2 * se,
+                                "se": se,
+                                "quantity": q,
+                                "label": f"d = {d}, {t} (±2 s.e.)",
+                            }
+                        )
+df = charts.curve_frame(x_name, x, curve)
+peaks = charts.peak_positions(df, x_name)
 if not quantities or not tests:
     st.info("Pick at least one quantity and one test law in the sidebar.")
 else:
-    long = cp.long_frame(df, x_name, quantities, tests, log_y=log_y)
-    chart = cp.curve_chart(
-        long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, marker=base_x, rules=rules
+    long = charts.long_frame(df, x_name, quantities, tests, log_y=log_y)
+    chart = charts.curve_chart(
+        long,
+        x_name,
+        x_title=x_label,
+        log_y=log_y,
+        peaks=peaks,
+        marker=base_x,
+        rules=rules,
+        points=fs_points_drawn,
+        points_title="points: at these sizes",
     )
     st.vega_lite_chart(long, chart, width="stretch")
     if len(peaks):
@@ -208,11 +368,38 @@ else:
         + (f"N/n={N_over_n:g}, " if axis == "gamma" else "")
         + (f"γ={gamma:g}" if axis != "gamma" else "")
     )
-    cp.downloads(
+    export.downloads(
         df,
-        lambda: cp.curve_png(long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, title=title),
+        lambda: export.curve_png(
+            long, x_name, x_title=x_label, log_y=log_y, peaks=peaks, title=title, points=fs_points_drawn
+        ),
         f"learning_curve_{axis}",
         key="curve",
+    )
+
+if fs_table is not None:
+    st.subheader(f"At these sizes (d = {d})")
+    diff = fs_table["error_finite"] - fs_table["error_limit"]
+    m = st.columns(3)
+    m[0].metric("Input dimension d", f"{d}")
+    m[1].metric("Largest |finite − limit|, OOD error", fmt(float(np.nanmax(np.abs(diff))), 3))
+    m[2].metric("Largest s.e., OOD error", fmt(float(np.nanmax(fs_table["error_finite_se"])), 2))
+    st.caption(
+        "Points on the chart: `rf.finite_size` — the deterministic equivalent of ridge regression on the "
+        "random features at these finite sizes, given the features W, averaged over the draws of W (±2 "
+        "s.e. over draws). `*_limit`: the proportional limit at the spectrum actually realised at d (atom "
+        "weights rounded to whole directions). Where they differ by more than the s.e., the limit is off at "
+        "this size (concentrated or heavy-tailed spectra, small d)."
+    )
+    st.dataframe(fs_table, hide_index=True)
+    st.download_button(
+        "Download CSV (at these sizes)",
+        fs_table.to_csv(index=False).encode(),
+        file_name=f"finite_size_{axis}.csv",
+        mime="text/csv",
+        key="fs_csv",
+        on_click="ignore",
+        icon=":material/table:",
     )
 
 if show_terms:
@@ -221,25 +408,13 @@ if show_terms:
         "ANOVA split of the OOD variance over the random features W, the training data X and the "
         "label noise ε (THEORY.md §7). V_ε and V_Wε vanish identically and are not drawn."
     )
-    st.altair_chart(cp.terms_chart(df, x_name, x_title=x_label), width="stretch")
+    st.altair_chart(charts.terms_chart(df, x_name, x_title=x_label), width="stretch")
     term_cols = [c for c in df.columns if c.startswith("variance_term_")]
-    cp.downloads(
+    export.downloads(
         df[[x_name, *term_cols]],
-        lambda: cp.terms_png(df, x_name, x_title=x_label),
+        lambda: export.terms_png(df, x_name, x_title=x_label),
         f"variance_terms_{axis}",
         key="terms",
     )
 
-cp.share_box(
-    {
-        "shift": choice.family or "upload",
-        **{f"{choice.family}_{k}": v for k, v in choice.params.items()},
-        "act": activation,
-        "noise": noise_var,
-        "axis": axis_label,
-        "nd": n_over_d,
-        "Nn": N_over_n,
-        "gamma": gamma,
-        "points": n_points,
-    }
-)
+state.share_box()

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import altair as alt
-import components as cp
 import numpy as np
 import pandas as pd
 import streamlit as st
-
-import rfshift as rf
+from ui import export, state
+from ui import widgets as wd
+from ui.fmt import fmt, fmt_gamma
+from ui.guard import fail, guarded, require_api
+from ui.pickers import (
+    UPLOAD,
+    SpectrumChoice,
+    apply_target,
+    make_spectrum,
+    spectrum_picker,
+    target_families,
+    target_picker,
+)
 
 RELATION_LABELS = {
     "a_better": "A better (certified)",
@@ -32,40 +42,62 @@ st.caption(
     'to be no larger. The certificate is sufficient, not necessary: "not certified" does not mean '
     '"no order".'
 )
-compare_shifts = cp.require_api("compare_shifts")
+compare_shifts = require_api("compare_shifts")
 
 sb = st.sidebar
 sb.markdown("**Shift A**")
-choice_a = cp.spectrum_picker("a_", label="Shift A", default="rotation")
+choice_a = spectrum_picker("a_", label="Shift A", default="rotation")
+# B starts as A's family (its test-side parameter moved) and keeps following A's family while the user
+# has not picked another one for B.
+a_family = choice_a.family or UPLOAD
+_prev = st.session_state.get("_rf_order_a_family")
+if (
+    not st.session_state.get(state.ENTERING, True)
+    and _prev not in (None, a_family)
+    and st.session_state.get("b_shift") == _prev
+):
+    st.session_state["b_shift"] = a_family
+st.session_state["_rf_order_a_family"] = a_family
 sb.markdown("**Shift B**")
-b_is_id = bool(
-    sb.toggle("B = no shift (test on A's training law Σ)", value=False, key="b_id", bind="query-params")
-)
+b_is_id = wd.toggle("B = no shift (test on A's training law Σ)", "b_id", False)
 if b_is_id:
-    choice_b = cp.SpectrumChoice(choice_a.spec.in_distribution(), f"no shift ({choice_a.label} tested on Σ)")
+    choice_b = SpectrumChoice(choice_a.spec.in_distribution(), f"no shift ({choice_a.label} tested on Σ)")
 else:
-    choice_b = cp.spectrum_picker(
+    choice_b = spectrum_picker(
         "b_",
         label="Shift B",
-        default="rotation",
+        default=a_family,
         overrides={"tau": -1.0, "alpha": 1.5, "angle": 0.0, "c": 1.0},
+        shared=False,
+    )
+if target_families() is not None:
+    sb.markdown("**Target (the same for A and B)**")
+choice_a = target_picker(choice_a)
+if choice_a.b is not None or choice_b.b is not None:
+    choice_b = SpectrumChoice(
+        guarded(apply_target, choice_b.spec, choice_a, what="Target for shift B"),
+        choice_b.label,
+        choice_b.family,
+        choice_b.params,
+        target=choice_a.target,
     )
 sb.caption(
     "Both shifts must share the training spectrum (same λ and weights). Within a family change only "
     "the test-side parameter: tilt τ, power_law alpha, rotation angle, scaling c."
 )
 sb.divider()
-activation = cp.activation_select()
-noise_var = cp.noise_slider(default=3.0)
-n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
-N_over_n = cp.ratio_slider("N/n = φ/ψ (features per sample)", "Nn", 2.0)
-gamma = cp.gamma_slider(default=0.01)
+activation = wd.activation_select()
+noise_var = wd.noise_slider(default=3.0)
+n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
+N_over_n = wd.ratio_slider("N/n = φ/ψ (features per sample)", "Nn", 2.0)
+gamma = wd.gamma_slider(default=0.01)
 sb.divider()
-phi_lo, phi_hi = cp.ratio_range("Heatmap φ = d/n range", "phi_range", (0.1, 10.0))
-psi_lo, psi_hi = cp.ratio_range("Heatmap ψ = d/N range", "psi_range", (0.1, 10.0))
-n_grid = int(sb.slider("Heatmap cells per axis", 10, 60, 30, 5, key="cells", bind="query-params"))
+phi_lo, phi_hi = wd.ratio_range("Heatmap φ = d/n range", "phi_range", (0.1, 10.0))
+psi_lo, psi_hi = wd.ratio_range("Heatmap ψ = d/N range", "psi_range", (0.1, 10.0))
+n_grid = int(wd.slider("Heatmap cells per axis", "cells", 10, 60, 30, 5))
+state.report_ignored()
 if not (phi_hi > phi_lo and psi_hi > psi_lo):
-    cp.fail("Each heatmap range needs two different ends.")
+    fail("Each heatmap range needs two different ends.")
 
 phi0, psi0 = 1.0 / n_over_d, 1.0 / n_over_d / N_over_n
 
@@ -81,8 +113,8 @@ def _compare(
     activation: str,
 ) -> dict[str, object]:
     cmp = compare_shifts(
-        rf.Spectrum(*a),
-        rf.Spectrum(*b),
+        make_spectrum(*a),
+        make_spectrum(*b),
         phi=phi,
         psi=psi,
         gamma=gamma,
@@ -109,8 +141,8 @@ def _compare(
     return {k: getattr(cmp, k) for k in keys}
 
 
-base = cp.guarded(
-    _compare, choice_a.arrays, choice_b.arrays, phi0, psi0, gamma, noise_var, activation, what="Comparison"
+base = guarded(
+    _compare, choice_a.key, choice_b.key, phi0, psi0, gamma, noise_var, activation, what="Comparison"
 )
 
 st.markdown(
@@ -119,13 +151,13 @@ st.markdown(
     f"σ² = {noise_var:g}"
 )
 st.subheader(
-    f"At n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), γ = {cp._fmt_gamma(gamma)}"
+    f"At n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), γ = {fmt_gamma(gamma)}"
 )
 e_a, e_b = float(base["error_a"]), float(base["error_b"])
 m = st.columns(4)
-m[0].metric("OOD error, A", cp.fmt(e_a))
-m[1].metric("OOD error, B", cp.fmt(e_b))
-m[2].metric("E_A − E_B", cp.fmt(e_a - e_b if np.isfinite(e_a) and np.isfinite(e_b) else np.nan))
+m[0].metric("OOD error, A", fmt(e_a))
+m[1].metric("OOD error, B", fmt(e_b))
+m[2].metric("E_A − E_B", fmt(e_a - e_b if np.isfinite(e_a) and np.isfinite(e_b) else np.nan))
 rel = str(base["relation"])
 m[3].metric("Certified order", SHORT_LABELS[rel])
 verdict_text = {
@@ -191,7 +223,7 @@ with left:
     )
 
     def _cdf_png() -> bytes:
-        fig, ax = cp._figure()
+        fig, ax = export.figure()
         for s, c in (("A", "#1f77b4"), ("B", "#d62728")):
             g = cdf[cdf["shift"] == s]
             ax.step(g["lambda"], g["cumulative_test_mass"], where="post", color=c, marker="o", ms=3, label=s)
@@ -200,18 +232,18 @@ with left:
         ax.set_ylabel("ν([0, λ])")
         ax.legend()
         ax.grid(True, alpha=0.3)
-        return cp._png(fig)
+        return export.png(fig)
 
-    cp.downloads(cdf, _cdf_png, "test_mass_cdf", key="cdf")
+    export.downloads(cdf, _cdf_png, "test_mass_cdf", key="cdf")
 
 # --- heatmap over (φ, ψ) ---------------------------------------------------------------------------
 phis = np.geomspace(phi_lo, phi_hi, n_grid)
 psis = np.geomspace(psi_lo, psi_hi, n_grid)
 P, S = np.meshgrid(phis, psis, indexing="ij")
-grid = cp.guarded(
+grid = guarded(
     _compare,
-    choice_a.arrays,
-    choice_b.arrays,
+    choice_a.key,
+    choice_b.key,
     P,
     S,
     gamma,
@@ -262,10 +294,19 @@ with right:
         alt.Tooltip("E_a_minus_E_b:Q", format=".4g"),
         "relation:N",
     ]
+    HERE = "n/d, N/n of the sidebar"
     here = (
-        alt.Chart(pd.DataFrame({"phi": [phi0], "psi": [psi0]}))
-        .mark_point(shape="cross", size=160, color="black", strokeWidth=2)
-        .encode(x="phi:Q", y="psi:Q")
+        alt.Chart(pd.DataFrame({"phi": [phi0], "psi": [psi0], "mark": [HERE]}))
+        .mark_point(size=160, color="black", strokeWidth=2)
+        .encode(
+            x="phi:Q",
+            y="psi:Q",
+            shape=alt.Shape(
+                "mark:N",
+                scale=alt.Scale(domain=[HERE], range=["cross"]),
+                legend=alt.Legend(title="marker", orient="bottom", symbolStrokeColor="black", labelLimit=300),
+            ),
+        )
     )
     rel_chart = (
         alt.Chart(heat)
@@ -305,7 +346,8 @@ st.altair_chart(alt.layer(diff_chart, here), width="stretch")
 counts = {k: int((relation == k).sum()) for k in RELATION_LABELS}
 n_nan = int((~np.isfinite(diff)).sum())
 st.caption(
-    f"Blue: A has the smaller OOD error, red: B. Black cross: the point above. Of {relation.size} cells, "
+    "Blue: A has the smaller OOD error, red: B. Black cross: the point above (the sidebar's n/d, N/n). "
+    f"Of {relation.size} cells, "
     f"A better is certified at {counts['a_better']}, B better at {counts['b_better']}, equivalence at "
     f"{counts['equivalent']}; {counts['not_certified']} are not certified. Whole grid: **{grid['verdict']}** "
     f"— {grid['reason']}."
@@ -323,9 +365,9 @@ if (bad_a | bad_b).any():
         "please report these settings."
     )
 
-cp.downloads(
+export.downloads(
     heat[["phi", "psi", "error_a", "error_b", "E_a_minus_E_b", "relation"]],
-    lambda: cp.heatmap_png(
+    lambda: export.heatmap_png(
         phis,
         psis,
         diff.T,
@@ -340,18 +382,4 @@ cp.downloads(
     key="heat",
 )
 
-cp.share_box(
-    {
-        "a_shift": choice_a.family or "upload",
-        "b_shift": choice_b.family or "none",
-        **{f"a_{choice_a.family}_{k}": v for k, v in choice_a.params.items()},
-        **{f"b_{choice_b.family}_{k}": v for k, v in choice_b.params.items()},
-        "b_id": b_is_id,
-        "act": activation,
-        "noise": noise_var,
-        "nd": n_over_d,
-        "Nn": N_over_n,
-        "gamma": gamma,
-        "cells": n_grid,
-    }
-)
+state.share_box()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import altair as alt
-import components as cp
 import numpy as np
 import pandas as pd
 import streamlit as st
+from ui import cache, charts, export, state
+from ui import widgets as wd
+from ui.fmt import fmt, fmt_gamma
+from ui.guard import fail, guarded, require_api
+from ui.pickers import target_setting, with_target
 
+import rfshift as rf
 from rfshift.shifts import FAMILIES, make_shift
 
 st.title("ID vs OOD error")
@@ -17,45 +22,54 @@ st.caption(
     "model size N/n; filled points are overparameterised, hollow ones underparameterised. With a ridge, or "
     "below the interpolation threshold, the points leave the line."
 )
-linear_relation = cp.require_api("linear_relation")
+linear_relation = require_api("linear_relation")
 
 sb = st.sidebar
 families = [f for f in FAMILIES if f != "none"]
-shifts = sb.multiselect(
-    "Shifts (each at its default parameters)",
-    families,
-    default=["power_law", "tilt", "swap", "rotation"],
-    key="shifts",
-    bind="query-params",
+shifts = wd.multiselect(
+    "Shifts (each at its default parameters)", "shifts", families, ["power_law", "tilt", "swap", "rotation"]
 )
-activation = cp.activation_select()
-noise_var = cp.noise_slider()
-n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
-gamma = cp.gamma_slider(default=0.0)
-lo, hi = cp.ratio_range("Model sizes N/n", "xr_Nn", (0.2, 10.0))
-n_points = int(sb.slider("Model sizes per shift", 5, 80, 30, 5, key="points", bind="query-params"))
-log_axes = bool(sb.toggle("Log axes", value=True, key="logxy", bind="query-params"))
+activation = wd.activation_select()
+noise_var = wd.noise_slider()
+n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
+gamma = wd.gamma_slider(default=0.0)
+lo, hi = wd.ratio_range("Model sizes N/n", "xr_Nn", (0.2, 10.0))
+n_points = int(wd.slider("Model sizes per shift", "points", 5, 80, 30, 5))
+log_axes = wd.toggle("Log axes", "logxy", True)
+target = target_setting(allow_upload=False)  # applied to every shift (per-atom uploads do not fit them all)
+if target is not None and target[0] == "isotropic":
+    target = None
+state.report_ignored()
 if not shifts:
     st.info("Pick at least one shift in the sidebar.")
     st.stop()
 if not hi > lo:
-    cp.fail("The N/n range needs two different ends.")
+    fail("The N/n range needs two different ends.")
 phi = 1.0 / n_over_d
 
 
+def _spec(family: str) -> rf.Spectrum:
+    """The shift at its default parameters, with the chosen target."""
+    spec = make_shift(family)
+    return spec if target is None else with_target(spec, *target)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def _relation(family: str, phi: float, noise_var: float, activation: str) -> dict[str, float]:
-    rel = linear_relation(make_shift(family), phi=phi, noise_var=noise_var, activation=activation)
+def _relation(
+    family: str, target: tuple[str, dict[str, float]] | None, phi: float, noise_var: float, activation: str
+) -> dict[str, float]:
+    spec = make_shift(family) if target is None else with_target(make_shift(family), *target)
+    rel = linear_relation(spec, phi=phi, noise_var=noise_var, activation=activation)
     return {"slope": float(rel.slope), "intercept": float(rel.intercept)}
 
 
 x = np.geomspace(lo, hi, n_points)
 rows, lines, summary = [], [], []
 for fam in shifts:
-    spec = make_shift(fam)
-    rel = cp.guarded(_relation, fam, phi, noise_var, activation, what=f"Linear relation for {fam!r}")
-    curve = cp.guarded(
-        cp.cached_curve,
+    spec = guarded(_spec, fam, what=f"Target for {fam!r}")
+    rel = guarded(_relation, fam, target, phi, noise_var, activation, what=f"Linear relation for {fam!r}")
+    curve = guarded(
+        cache.cached_curve,
         spec.lam,
         spec.lam_star,
         spec.weights,
@@ -64,6 +78,7 @@ for fam in shifts:
         gamma=gamma,
         noise_var=noise_var,
         activation=activation,
+        target_power=getattr(spec, "target_power", None),
         what=f"Engine ({fam})",
     )
     e_id, e_ood, peak = curve["error_id"], curve["error"], curve["peak"]
@@ -115,47 +130,100 @@ plot_pts = pts[np.isfinite(pts["error_id"]) & np.isfinite(pts["error_ood"])]
 if log_axes:
     plot_pts = plot_pts[(plot_pts["error_id"] > 0) & (plot_pts["error_ood"] > 0)]
 scale = alt.Scale(type="log" if log_axes else "linear")
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+PALETTE = charts.PALETTE
 REGIMES = ["over (N > n)", "under (N ≤ n)"]
-enc = dict(
-    x=alt.X("error_id:Q", title="ID error E_ID (test on Σ)", scale=scale),
-    y=alt.Y("error_ood:Q", title="OOD error E_OOD (test on Σ*)", scale=scale),
-    color=alt.Color("shift:N", scale=alt.Scale(domain=list(shifts), range=PALETTE[: len(shifts)])),
+LINE_LABEL = "predicted line"
+colors = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(shifts)}
+x_enc = alt.X("error_id:Q", title="ID error E_ID (test on Σ)", scale=scale)
+y_enc = alt.Y("error_ood:Q", title="OOD error E_OOD (test on Σ*)", scale=scale)
+color_enc = alt.Color(
+    "shift:N",
+    scale=alt.Scale(domain=list(shifts), range=[colors[f] for f in shifts]),
+    legend=alt.Legend(title="colour: shift"),
 )
-points = (
-    alt.Chart(plot_pts)
-    .mark_point(size=50, strokeWidth=1.5)
-    .encode(
-        shape=alt.Shape("regime:N", scale=alt.Scale(domain=REGIMES, range=["circle", "triangle-up"])),
-        fillOpacity=alt.FillOpacity(
-            "regime:N", scale=alt.Scale(domain=REGIMES, range=[1.0, 0.0]), legend=None
-        ),
-        fill=alt.Color(
-            "shift:N", scale=alt.Scale(domain=list(shifts), range=PALETTE[: len(shifts)]), legend=None
-        ),
-        tooltip=[
-            "shift:N",
-            alt.Tooltip("N_over_n:Q", format=".3g"),
-            "regime:N",
-            alt.Tooltip("error_id:Q", format=".5g"),
-            alt.Tooltip("error_ood:Q", format=".5g"),
-            alt.Tooltip("deviation:Q", format=".3g"),
-        ],
-        **enc,
+shape_enc = alt.Shape(
+    "regime:N",
+    scale=alt.Scale(domain=REGIMES, range=["circle", "triangle-up"]),
+    legend=alt.Legend(title="marker: regime"),
+)
+tooltip = [
+    "shift:N",
+    alt.Tooltip("N_over_n:Q", format=".3g"),
+    "regime:N",
+    alt.Tooltip("error_id:Q", format=".5g"),
+    alt.Tooltip("error_ood:Q", format=".5g"),
+    alt.Tooltip("deviation:Q", format=".3g"),
+]
+layers = []
+for regime, filled in zip(REGIMES, (True, False), strict=True):  # two layers: filled / hollow markers
+    sub = plot_pts[plot_pts["regime"] == regime]
+    layers.append(
+        alt.Chart(sub)
+        .mark_point(size=50, strokeWidth=1.5, filled=filled)
+        .encode(x=x_enc, y=y_enc, color=color_enc, shape=shape_enc, tooltip=tooltip)
     )
-)
-layers = [points]
 if lines:
     line_df = pd.concat(lines, ignore_index=True)
+    line_df["line"] = LINE_LABEL
     if log_axes:
         line_df = line_df[line_df["error_ood"] > 0]
-    layers.insert(0, alt.Chart(line_df).mark_line(strokeDash=[5, 3], opacity=0.8).encode(**enc))
-st.altair_chart(alt.layer(*layers).properties(height=460), width="stretch")
+    layers.insert(
+        0,
+        alt.Chart(line_df)
+        .mark_line(opacity=0.8)
+        .encode(
+            x=x_enc,
+            y=y_enc,
+            color=color_enc,
+            strokeDash=alt.StrokeDash(
+                "line:N",
+                scale=alt.Scale(domain=[LINE_LABEL], range=[[5, 3]]),
+                legend=alt.Legend(title="dashed line"),
+            ),
+        ),
+    )
+st.altair_chart(
+    alt.layer(*layers).resolve_legend(color="shared", shape="shared").properties(height=460), width="stretch"
+)
 st.caption(
-    f"Dashed lines: the predicted relation at n/d = {n_over_d:g}, σ² = {noise_var:g} (exact for γ = 0 "
-    f"and N > n). Current ridge γ = {cp._fmt_gamma(gamma)}."
+    f"Colour: the shift. Filled circles: overparameterised sizes (N > n); hollow triangles: "
+    f"underparameterised (N ≤ n). Dashed lines: each shift's predicted relation at n/d = {n_over_d:g}, "
+    f"σ² = {noise_var:g} (exact for γ = 0 and N > n). Current ridge γ = {fmt_gamma(gamma)}."
     + (f" {n_peak} point(s) at the interpolation peak N = n (both errors ∞) are not drawn." if n_peak else "")
 )
+
+
+def _scatter_series() -> list[export.Series]:
+    out = []
+    for f in shifts:
+        g = plot_pts[plot_pts["shift"] == f]
+        for regime, filled, marker in ((REGIMES[0], True, "o"), (REGIMES[1], False, "^")):
+            r = g[g["regime"] == regime]
+            if len(r):
+                out.append(
+                    export.Series(
+                        f"{f}, {regime}",
+                        r["error_id"].to_numpy(),
+                        r["error_ood"].to_numpy(),
+                        colors[f],
+                        marker,
+                        filled,
+                    )
+                )
+    for f, g in pd.concat(lines).groupby("shift") if lines else []:
+        out.append(
+            export.Series(
+                f"{f}: predicted line",
+                g["error_id"].to_numpy(),
+                g["error_ood"].to_numpy(),
+                colors[str(f)],
+                "",
+                True,
+                "--",
+            )
+        )
+    return out
+
 
 summ = pd.DataFrame(summary)
 st.subheader("Slopes, intercepts and departures")
@@ -166,18 +234,14 @@ st.dataframe(
 )
 m = st.columns(3)
 first = summary[0]
-m[0].metric(f"Slope ({first['shift']})", cp.fmt(first["slope"]))
-m[1].metric(f"Intercept ({first['shift']})", cp.fmt(first["intercept"]))
-m[2].metric(f"Max |deviation|, N > n ({first['shift']})", cp.fmt(first["max |deviation|, N > n"], 3))
+m[0].metric(f"Slope ({first['shift']})", fmt(first["slope"]))
+m[1].metric(f"Intercept ({first['shift']})", fmt(first["intercept"]))
+m[2].metric(f"Max |deviation|, N > n ({first['shift']})", fmt(first["max |deviation|, N > n"], 3))
 
-cp.downloads(
+export.downloads(
     pts,
-    lambda: cp.scatter_png(
-        {f: (g["error_id"].to_numpy(), g["error_ood"].to_numpy()) for f, g in plot_pts.groupby("shift")},
-        lines={
-            f"line: {f}": (g["error_id"].to_numpy(), g["error_ood"].to_numpy())
-            for f, g in (pd.concat(lines).groupby("shift") if lines else [])
-        },
+    lambda: export.scatter_png(
+        _scatter_series(),
         x_title="ID error",
         y_title="OOD error",
         log=log_axes,
@@ -197,11 +261,11 @@ x_over = x[x > 1.0]
 dev_rows = []
 if x_over.size:
     for fam in shifts:
-        spec = make_shift(fam)
-        rel = _relation(fam, phi, noise_var, activation)
+        spec = _spec(fam)
+        rel = _relation(fam, target, phi, noise_var, activation)
         G, X = np.meshgrid(gammas, x_over, indexing="ij")
-        curve = cp.guarded(
-            cp.cached_curve,
+        curve = guarded(
+            cache.cached_curve,
             spec.lam,
             spec.lam_star,
             spec.weights,
@@ -210,6 +274,7 @@ if x_over.size:
             gamma=G,
             noise_var=noise_var,
             activation=activation,
+            target_power=getattr(spec, "target_power", None),
             what=f"Engine ({fam})",
         )
         d = np.abs(curve["error"] - (rel["slope"] * curve["error_id"] + rel["intercept"]))
@@ -223,7 +288,7 @@ if x_over.size:
         .encode(
             x=alt.X("gamma:Q", title="ridge γ", scale=alt.Scale(type="log")),
             y=alt.Y("max_abs_deviation:Q", title="max |deviation| (N > n)", scale=alt.Scale(type="log")),
-            color=alt.Color("shift:N", scale=alt.Scale(domain=list(shifts), range=PALETTE[: len(shifts)])),
+            color=color_enc,
             tooltip=[
                 "shift:N",
                 alt.Tooltip("gamma:Q", format=".3g"),
@@ -235,26 +300,141 @@ if x_over.size:
     )
 
     def _dev_png() -> bytes:
-        fig, ax = cp._figure()
+        fig, ax = export.figure()
         for f, g in dev_plot.groupby("shift"):
-            ax.loglog(g["gamma"], g["max_abs_deviation"], "o-", ms=3, label=str(f))
+            ax.loglog(g["gamma"], g["max_abs_deviation"], "o-", ms=3, color=colors[str(f)], label=str(f))
         ax.set_xlabel("ridge γ")
         ax.set_ylabel("max |deviation| (N > n)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-        return cp._png(fig)
+        return export.png(fig)
 
-    cp.downloads(dev_df, _dev_png, "id_ood_deviation_vs_gamma", key="dev")
+    export.downloads(dev_df, _dev_png, "id_ood_deviation_vs_gamma", key="dev")
 else:
     st.info("The N/n range has no overparameterised sizes (N > n); extend it above 1.")
 
-cp.share_box(
-    {
-        "shifts": list(shifts),
-        "act": activation,
-        "noise": noise_var,
-        "nd": n_over_d,
-        "gamma": gamma,
-        "points": n_points,
-    }
-)
+# --- robustness: the absolute gap and the ratio ------------------------------------------------------
+st.subheader("Robustness: the gap shrinks while the ratio moves away from 1")
+x_rob = x[x > 1.0]
+if not x_rob.size:
+    st.info("The N/n range has no overparameterised sizes (N > n); extend it above 1 to see robustness.")
+else:
+    rob_rows, rob_summary = [], []
+    for fam in shifts:
+        spec = _spec(fam)
+        rob = guarded(
+            cache.robustness,
+            spec.lam,
+            spec.lam_star,
+            spec.weights,
+            phi=phi,
+            features_per_sample=x_rob,
+            noise_var=noise_var,
+            activation=activation,
+            target_power=getattr(spec, "target_power", None),
+            what=f"Robustness curve for {fam!r}",
+        )
+        for i in range(x_rob.size):
+            rob_rows.append(
+                {
+                    "shift": fam,
+                    "N_over_n": rob["N_over_n"][i],
+                    "error_id": rob["error_id"][i],
+                    "error_ood": rob["error_ood"][i],
+                    "gap": rob["gap"][i],
+                    "ratio": rob["ratio"][i],
+                }
+            )
+        rob_summary.append(
+            {
+                "shift": fam,
+                "N/n from": x_rob[0],
+                "N/n to": x_rob[-1],
+                "gap from": rob["gap"][0],
+                "gap to": rob["gap"][-1],
+                "ratio from": rob["ratio"][0],
+                "ratio to": rob["ratio"][-1],
+                "slope": rob["slope"],
+                "intercept": rob["intercept"],
+            }
+        )
+    rob_df = pd.DataFrame(rob_rows)
+    r0 = rob_summary[0]
+    st.markdown(
+        "Two notions of robustness, computed ridgeless (γ = 0, whatever the slider says) over the "
+        f"overparameterised sizes of the range, at n/d = {n_over_d:g}, σ² = {noise_var:g}:\n\n"
+        "* **Absolute gap E_OOD − E_ID**: how many units of error the shift adds. On the line it equals "
+        "(slope − 1)·E_ID + intercept, so as more features lower E_ID it tends to the intercept and "
+        "**shrinks** in size when (slope − 1) and the intercept have the same sign (a harmful shift with "
+        "slope > 1 and a positive intercept, such as swap). It is the notion that matters when the "
+        "deployed error itself must stay under a budget.\n"
+        "* **Ratio E_OOD / E_ID** = slope + intercept / E_ID: the factor by which the shift multiplies "
+        "the error that in-distribution validation reports. As E_ID falls it moves in the direction of "
+        "the intercept's sign, so for a harmful shift (intercept > 0) it **moves away from 1**: the "
+        "bigger model is better everywhere, but relatively more degraded by the shift.\n\n"
+        f"For **{r0['shift']}**, N/n from {r0['N/n from']:g} to {r0['N/n to']:g}: the gap goes "
+        f"{fmt(r0['gap from'], 3)} → {fmt(r0['gap to'], 3)} while the ratio goes "
+        f"{fmt(r0['ratio from'], 3)} → {fmt(r0['ratio to'], 3)} (slope {fmt(r0['slope'], 4)}, intercept "
+        f"{fmt(r0['intercept'], 4)})."
+    )
+    m = st.columns(2)
+    m[0].metric(
+        f"OOD − ID gap ({r0['shift']})",
+        f"{fmt(r0['gap from'], 3)} → {fmt(r0['gap to'], 3)}",
+        help=f"At N/n = {r0['N/n from']:g} and N/n = {r0['N/n to']:g} (γ = 0).",
+    )
+    m[1].metric(
+        f"OOD / ID ratio ({r0['shift']})",
+        f"{fmt(r0['ratio from'], 3)} → {fmt(r0['ratio to'], 3)}",
+        help=f"At N/n = {r0['N/n from']:g} and N/n = {r0['N/n to']:g} (γ = 0); = slope + intercept/E_ID.",
+    )
+    left, right = st.columns(2)
+    for col, field, title in (
+        (left, "gap", "absolute gap E_OOD − E_ID"),
+        (right, "ratio", "ratio E_OOD / E_ID"),
+    ):
+        with col:
+            st.altair_chart(
+                alt.Chart(rob_df)
+                .mark_line(point=True)
+                .encode(
+                    x=alt.X(
+                        "N_over_n:Q", title="N/n (features per sample), γ = 0", scale=alt.Scale(type="log")
+                    ),
+                    y=alt.Y(f"{field}:Q", title=title, scale=alt.Scale(zero=False)),
+                    color=color_enc,
+                    tooltip=[
+                        "shift:N",
+                        alt.Tooltip("N_over_n:Q", format=".3g"),
+                        alt.Tooltip(f"{field}:Q", format=".4g"),
+                    ],
+                )
+                .properties(height=280),
+                width="stretch",
+            )
+    st.dataframe(
+        pd.DataFrame(rob_summary),
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(format="%.4g") for c in rob_summary[0] if c != "shift"
+        },
+    )
+
+    def _rob_png() -> bytes:
+        fig, axes = export.figure(1, 2, width=10.0, height=4.0)
+        for ax, field, title in ((axes[0], "gap", "E_OOD − E_ID"), (axes[1], "ratio", "E_OOD / E_ID")):
+            for f, g in rob_df.groupby("shift", sort=False):
+                ax.plot(g["N_over_n"], g[field], "o-", ms=3, color=colors[str(f)], label=str(f))
+            ax.set_xscale("log")
+            ax.set_xlabel("N/n (features per sample), γ = 0")
+            ax.set_ylabel(title)
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=8, title="shift")
+        fig.suptitle(
+            f"{activation}, n/d={n_over_d:g}, σ²={noise_var:g}: gap shrinks, ratio moves from 1", fontsize=9
+        )
+        return export.png(fig)
+
+    export.downloads(rob_df, _rob_png, "robustness_gap_and_ratio", key="rob")
+
+state.share_box()

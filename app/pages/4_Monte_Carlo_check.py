@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+
 import altair as alt
-import components as cp
 import numpy as np
 import pandas as pd
 import streamlit as st
+from ui import cache, export, state
+from ui import widgets as wd
+from ui.fmt import fmt_gamma, fmt_ratio
+from ui.guard import fail, guarded
+from ui.pickers import spectrum_picker, target_picker
 
 st.title("Monte Carlo check")
 st.caption(
@@ -28,38 +34,32 @@ def _load_mc() -> tuple[object | None, str]:
 mc, why = _load_mc()
 
 sb = st.sidebar
-choice = cp.spectrum_picker(default="swap")
-activation = cp.activation_select()
-noise_var = cp.noise_slider()
-n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
-gamma = cp.gamma_slider(default=0.01)
+choice = target_picker(spectrum_picker(default="swap"))
+activation = wd.activation_select()
+noise_var = wd.noise_slider()
+n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
+gamma = wd.gamma_slider(default=0.01)
 sizes = sorted(
     float(v)
-    for v in sb.multiselect(
-        "Model sizes N/n to simulate",
-        list(cp.LOG_GRID),
-        default=[0.5, 2.0, 5.0],
-        format_func=cp._fmt_ratio,
-        key="mc_sizes",
-        bind="query-params",
+    for v in wd.multiselect(
+        "Model sizes N/n to simulate", "mc_sizes", list(wd.LOG_GRID), [0.5, 2.0, 5.0], format_func=fmt_ratio
     )
 )
-lo, hi = cp.ratio_range("Theory curve N/n range", "xr_Nn", (0.1, 10.0))
+lo, hi = wd.ratio_range("Theory curve N/n range", "xr_Nn", (0.1, 10.0))
 sb.divider()
 n0 = int(
-    sb.select_slider(
+    wd.select_slider(
         "Input dimension d = n0",
+        "n0",
         [16, 32, 64, 128, 256, 512, 1024],
-        value=128,
-        key="n0",
-        bind="query-params",
+        128,
+        format_func=str,
         disabled=mc is None,
     )
 )
-trials = int(
-    sb.slider("Trials per point", 2, 64, 12, 1, key="trials", bind="query-params", disabled=mc is None)
-)
-seed = int(sb.number_input("Seed", 0, 2**31 - 1, 0, 1, key="seed", bind="query-params", disabled=mc is None))
+trials = int(wd.slider("Trials per point", "trials", 2, 64, 12, 1, disabled=mc is None))
+seed = wd.number_input("Seed", "seed", 0, 2**31 - 1, 0, disabled=mc is None)
+state.report_ignored()
 
 if mc is None:
     st.warning(
@@ -77,8 +77,7 @@ phi = 1.0 / n_over_d
 m_samples = max(1, round(n0 / phi))
 n1s = [max(1, round(n0 / (phi / s))) for s in sizes]
 st.markdown(
-    f"**Shift:** `{choice.label}` · activation **{activation}** · σ² = {noise_var:g} · "
-    f"γ = {cp._fmt_gamma(gamma)}"
+    f"**Shift:** `{choice.label}` · activation **{activation}** · σ² = {noise_var:g} · γ = {fmt_gamma(gamma)}"
 )
 c = st.columns(4)
 c[0].metric("Input dimension d", f"{n0}")
@@ -92,9 +91,9 @@ if choice.spec.n_atoms > n0:
     )
 
 x = np.geomspace(lo, hi, 150)
-lam, lam_star, w = choice.arrays
-curve = cp.guarded(
-    cp.cached_curve,
+lam, lam_star, w, b = choice.key
+curve = guarded(
+    cache.cached_curve,
     lam,
     lam_star,
     w,
@@ -103,6 +102,7 @@ curve = cp.guarded(
     gamma=gamma,
     noise_var=noise_var,
     activation=activation,
+    target_power=b,
     what="Engine",
 )
 theory = pd.concat(
@@ -115,8 +115,14 @@ theory = pd.concat(
     ignore_index=True,
 )
 
+if b is not None and "target_power" not in inspect.signature(mc.simulate).parameters:
+    fail(
+        "This installation's Monte Carlo simulator does not draw structured targets; choose the isotropic "
+        "target to compare with it (the theory pages handle every target)."
+    )
 settings = (
     choice.label,
+    None if b is None else tuple(map(float, b)),
     tuple(map(float, lam)),
     tuple(map(float, lam_star)),
     tuple(map(float, w)),
@@ -141,7 +147,7 @@ if st.button("Run Monte Carlo", type="primary", key="mc_run"):
                 min(1.0, (i + done / max(total, 1)) / len(sizes)), text=f"N/n = {s:g}: {done}/{total} trials"
             )
 
-        est = cp.guarded(
+        est = guarded(
             mc.simulate,
             choice.spec,
             n0=n0,
@@ -184,16 +190,26 @@ layers = [
     .encode(
         x=alt.X("N_over_n:Q", title="N/n (features per sample)", scale=alt.Scale(type="log")),
         y=alt.Y("value:Q", title="test error", scale=alt.Scale(type="log")),
-        strokeDash=alt.StrokeDash("test:N", scale=alt.Scale(domain=["OOD", "ID"], range=[[1, 0], [6, 3]])),
-        color=alt.Color("test:N", scale=alt.Scale(domain=["OOD", "ID"], range=["#1f77b4", "#ff7f0e"])),
+        strokeDash=alt.StrokeDash(
+            "test:N",
+            scale=alt.Scale(domain=["OOD", "ID"], range=[[1, 0], [6, 3]]),
+            legend=alt.Legend(title="test law (lines: the limit)"),
+        ),
+        color=alt.Color(
+            "test:N",
+            scale=alt.Scale(domain=["OOD", "ID"], range=["#1f77b4", "#ff7f0e"]),
+            legend=alt.Legend(title="test law (lines: the limit)"),
+        ),
     )
 ]
+MC_LABEL = "Monte Carlo mean ± 2 s.e."
 if res is not None:
     pts = res[res["quantity"].isin(["error", "error_id"])].copy()
     pts["test"] = np.where(pts["quantity"] == "error", "OOD", "ID")
     pts["lo"] = pts["mc"] - 2 * pts["se"]
     pts["hi"] = pts["mc"] + 2 * pts["se"]
     pts["lo"] = pts["lo"].where(pts["lo"] > 0, pts["mc"] * 1e-3)
+    pts["mark"] = MC_LABEL
     layers.append(
         alt.Chart(pts).mark_rule().encode(x="N_over_n:Q", y="lo:Q", y2="hi:Q", color=alt.Color("test:N"))
     )
@@ -204,6 +220,11 @@ if res is not None:
             x="N_over_n:Q",
             y="mc:Q",
             color=alt.Color("test:N"),
+            shape=alt.Shape(
+                "mark:N",
+                scale=alt.Scale(domain=[MC_LABEL], range=["circle"]),
+                legend=alt.Legend(title="points"),
+            ),
             tooltip=[
                 "test:N",
                 alt.Tooltip("N_over_n:Q", format=".3g"),
@@ -254,7 +275,7 @@ else:
         st.dataframe(res, hide_index=True)
 
     def _png() -> bytes:
-        fig, ax = cp._figure()
+        fig, ax = export.figure()
         for test, color in (("OOD", "#1f77b4"), ("ID", "#ff7f0e")):
             th = theory[theory["test"] == test]
             ax.plot(
@@ -281,21 +302,8 @@ else:
         ax.set_title(f"{choice.label}, {activation}, d={n0}, trials={trials}", fontsize=9)
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=8)
-        return cp._png(fig)
+        return export.png(fig)
 
-    cp.downloads(res, _png, "monte_carlo_check", key="mc")
+    export.downloads(res, _png, "monte_carlo_check", key="mc")
 
-cp.share_box(
-    {
-        "shift": choice.family or "upload",
-        **{f"{choice.family}_{k}": v for k, v in choice.params.items()},
-        "act": activation,
-        "noise": noise_var,
-        "nd": n_over_d,
-        "gamma": gamma,
-        "mc_sizes": sizes,
-        "n0": n0,
-        "trials": trials,
-        "seed": seed,
-    }
-)
+state.share_box()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import components as cp
 import pandas as pd
 import streamlit as st
+from ui import cache, state
+from ui import widgets as wd
+from ui.fmt import fmt, fmt_gamma
+from ui.guard import guarded, optional_module
+from ui.pickers import spectrum_picker, target_explainer, target_picker
 
 st.title("Formulas")
 st.caption(
@@ -15,33 +19,34 @@ st.caption(
 )
 
 sb = st.sidebar
-choice = cp.spectrum_picker()
-activation = cp.activation_select()
-noise_var = cp.noise_slider()
-n_over_d = cp.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
-N_over_n = cp.ratio_slider("N/n = φ/ψ (features per sample)", "Nn", 2.0)
-gamma = cp.gamma_slider(default=0.01)
+choice = target_picker(spectrum_picker())
+activation = wd.activation_select()
+noise_var = wd.noise_slider()
+n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
+N_over_n = wd.ratio_slider("N/n = φ/ψ (features per sample)", "Nn", 2.0)
+gamma = wd.gamma_slider(default=0.01)
+state.report_ignored()
 phi, psi = 1.0 / n_over_d, 1.0 / n_over_d / N_over_n
 
-res = cp.point(choice, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=activation)
+res = cache.point(choice, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=activation)
 spec = choice.spec
 tr, te = res.train_constants, res.test_constants
 
 st.subheader("Solved at the current settings")
 st.markdown(
     f"`{choice.label}` · {spec.n_atoms} atoms · activation **{activation}** · φ = {phi:.4g}, "
-    f"ψ = {psi:.4g}, γ = {cp._fmt_gamma(gamma)}, σ² = {noise_var:g}"
+    f"ψ = {psi:.4g}, γ = {fmt_gamma(gamma)}, σ² = {noise_var:g}"
 )
 m = st.columns(5)
-m[0].metric("κ", cp.fmt(res.kappa, 8))
-m[1].metric("k_x = φ/κ", cp.fmt(res.k_x, 8))
-m[2].metric("t = γτ", cp.fmt(res.t, 8))
-m[3].metric("t̄ = γτ̄", cp.fmt(res.t_bar, 8))
-m[4].metric("OOD error", cp.fmt(res.error, 8))
+m[0].metric("κ", fmt(res.kappa, 8))
+m[1].metric("k_x = φ/κ", fmt(res.k_x, 8))
+m[2].metric("t = γτ", fmt(res.t, 8))
+m[3].metric("t̄ = γτ̄", fmt(res.t_bar, 8))
+m[4].metric("OOD error", fmt(res.error, 8))
 
 
 def _row(name: str, symbol: str, value: float, meaning: str) -> dict[str, Any]:
-    return {"quantity": name, "symbol": symbol, "value": cp.fmt(value, 12), "meaning": meaning}
+    return {"quantity": name, "symbol": symbol, "value": fmt(value, 12), "meaning": meaning}
 
 
 rows = [
@@ -52,6 +57,14 @@ rows = [
     _row("delta", "1 − df₂/m", res.delta, "0 at the interpolation peak"),
     _row("s", "s = tr Σ/d", spec.s, "training pre-activation variance"),
     _row("s_star", "s* = tr Σ*/d", spec.s_star, "test pre-activation variance"),
+    *(
+        [
+            _row("signal", "⟨bλ⟩", spec.signal, "training signal energy of the target (= s when b ≡ 1)"),
+            _row("signal_star", "⟨bλ*⟩", spec.signal_star, "test signal energy of the target"),
+        ]
+        if hasattr(spec, "signal")
+        else []
+    ),
     _row("mu0", "μ0(s)", tr.mu0, "E σ(g), g ~ N(0, s) (does not enter the limit)"),
     _row("mu1", "μ1(s)", tr.mu1, "E σ'(g)"),
     _row("mu_perp2", "μ⊥²(s)", tr.mu_perp2, "E σ(g)² − μ0² − s μ1²"),
@@ -85,6 +98,8 @@ st.download_button(
 if bool(res.interpolation_peak):
     st.warning("Interpolation peak (γ = 0, N = n): the variance and error are +∞ here.")
 
+target_explainer(choice)
+
 st.subheader("Equations")
 TITLES = {
     "I_ab": "Moments (THEORY §4)",
@@ -110,7 +125,7 @@ TITLES = {
 
 @st.cache_data(show_spinner="Rendering the equations…")
 def _latex() -> list[tuple[str, str]]:
-    symbolic = cp.optional_module("rfshift.symbolic")
+    symbolic = optional_module("rfshift.symbolic")
     fn = getattr(symbolic, "latex_equations", None) if symbolic is not None else None
     if fn is None:
         return []
@@ -120,7 +135,7 @@ def _latex() -> list[tuple[str, str]]:
     return [(str(e[0]), str(e[1])) if isinstance(e, tuple) else ("", str(e)) for e in eqs]
 
 
-equations = cp.guarded(_latex, what="Rendering the equations")
+equations = guarded(_latex, what="Rendering the equations")
 if not equations:
     st.warning(
         "`rfshift.symbolic.latex_equations` is not available in this installation of rfshift, so the "
@@ -131,14 +146,4 @@ for key, tex in equations:
         st.markdown(f"**{TITLES.get(key, key)}**")
     st.latex(tex)
 
-cp.share_box(
-    {
-        "shift": choice.family or "upload",
-        **{f"{choice.family}_{k}": v for k, v in choice.params.items()},
-        "act": activation,
-        "noise": noise_var,
-        "nd": n_over_d,
-        "Nn": N_over_n,
-        "gamma": gamma,
-    }
-)
+state.share_box()

@@ -3,7 +3,8 @@
     .venv/bin/python docs/screenshots/make_screenshots.py [--mc]
 
 Starts ``streamlit run app/streamlit_app.py`` on a free localhost port, opens every page with its
-default settings and saves a full-page PNG. ``--mc`` also presses "Run Monte Carlo" on the Monte Carlo
+default settings (plus a few chosen views: the target explanation, finite sizes, robustness) and saves
+a full-page PNG. ``--mc`` also presses "Run Monte Carlo" on the Monte Carlo
 page (small settings: d = 64, 4 trials) before the screenshot; it needs JAX and takes a minute.
 """
 
@@ -22,10 +23,24 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, start_app, stop_ap
 PAGES = [  # (URL path and query, file name, what to wait for, page height in px)
     ("", "0_overview.png", '[data-testid="stMetric"]', 1100),
     ("curves?terms=true", "1_learning_curves.png", '[data-testid="stVegaLiteChart"]', 1500),
+    (
+        "curves?shift=tilt&target=aligned&target_aligned_tau=1.5",
+        "1c_target.png",
+        '[data-testid="stVegaLiteChart"]',
+        1200,
+    ),
+    (
+        "curves?mode=at+these+sizes&shift=swap&fs_d=32&fs_points=4&fs_draws=3&gamma=0.01&xr_Nn=0.25&xr_Nn=4",
+        "1b_finite_sizes.png",
+        '[data-testid="stVegaLiteChart"]',
+        1900,
+    ),
     ("order", "2_partial_order.png", '[data-testid="stVegaLiteChart"]', 1700),
     ("id-vs-ood", "3_id_vs_ood.png", '[data-testid="stVegaLiteChart"]', 1700),
     ("monte-carlo?n0=64&trials=4", "4_monte_carlo_check.png", '[data-testid="stVegaLiteChart"]', 1400),
     ("formulas", "5_formulas.png", ".katex", 2000),
+    ("disagreement", "6_disagreement.png", '[data-testid="stVegaLiteChart"]', 2300),
+    ("id-vs-ood?shifts=swap&shifts=tilt&xr_Nn=1.5&xr_Nn=100", "3b_robustness.png", "text=Robustness", 2600),
 ]
 
 
@@ -52,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
                 # the app scrolls inside its own container, so the viewport sets what is captured
                 page.set_viewport_size({"width": 1440, "height": height})
                 page.goto(f"http://127.0.0.1:{port}/{path}", wait_until="domcontentloaded")
-                page.wait_for_selector(ready, timeout=60_000)
+                page.wait_for_selector(ready, timeout=60_000, state="attached")
+                if name.startswith("1b_"):  # press "Compute at these sizes" (seconds)
+                    page.get_by_role("button", name="Compute at these sizes").click()
+                    page.wait_for_selector("text=Largest s.e.", timeout=600_000)
+                if name.startswith("1c_"):  # open the target explanation
+                    page.get_by_text("The target: where its power lies").click()
                 if args.mc and name.startswith("4_"):
                     page.get_by_role("button", name="Run Monte Carlo").click()
                     page.wait_for_selector("text=max |z|", timeout=600_000)
