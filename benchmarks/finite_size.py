@@ -8,7 +8,7 @@ For n0 = n1/2 and m = n1 (ReLU, Σ a 1/k power law, Σ* its reversal, γ = 0.01)
 * ``MC trial`` (the baseline a user would write without rfshift): one trial of the finite model at the
   same sizes with the exact test expectation (``tests/_numpy_sim.py``: sample X, train, exact E_x).
   One trial gives one noisy sample of the error (W and X random); a finite-size draw gives the
-  X-averaged deterministic equivalent for its W (docs/validation.md §8.5 compares their s.e.).
+  X-averaged deterministic equivalent for its W (docs/validation.md §9.5 compares their s.e.).
 
 Both run in this process with BLAS limited to ``--threads`` (default 2), after a warm-up; each time is
 the minimum over ``--repeats`` (default 3) runs, the least disturbed by other processes. Prints a

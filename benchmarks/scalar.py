@@ -34,7 +34,7 @@ from rfshift._moments import point_moments
 def own_formulas(spec: rf.Spectrum, activation: str) -> Callable[..., dict[str, float]]:
     """Baseline 2, "a lean scalar brentq over rfshift's own formulas": brentq in log k_x on rfshift's
     residual (``engine._ridge_residual`` with exact one-point moments), then rfshift's closed
-    formulas (``engine._evaluate`` on NumPy scalars) — the one-point path minus its root solver."""
+    formulas (``engine._evaluate`` on scalars) — the one-point path minus its root solver."""
     act = rf.get_activation(activation)
     tr, te = act.constants(spec.s), act.constants(spec.s_star)
     rho, cols = tr.mu1**2, engine._columns(spec)
@@ -60,8 +60,8 @@ def own_formulas(spec: rf.Spectrum, activation: str) -> Callable[..., dict[str, 
             while F(hi) <= 0:
                 hi, step = hi + step, 2 * step
             kx = np.float64(math.exp(brentq(F, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)))
-            m = {key: engine._PointMoments(v) for key, v in point_moments(kx, spec.lam, cols, mask).items()}
-            flat = engine._evaluate(spec, lambda _k: m, kx, ph, ps, ga, np.float64(noise), mu1=tr.mu1,
+            m = engine._point_select(kx, spec, cols, mask)
+            flat = engine._evaluate(spec, lambda _k, select: m, kx, ph, ps, ga, np.float64(noise), mu1=tr.mu1,
                                     mu_perp2=tr.mu_perp2, mu1_t=te.mu1, mu_perp2_t=te.mu_perp2)
         return {"error": float(flat["error"]), "error_id": float(flat["error_id"]),
                 "kappa": float(flat["kappa"])}

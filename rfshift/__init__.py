@@ -23,6 +23,7 @@ from .activations import (
     get_activation,
 )
 from .analysis import (
+    DISAGREEMENT_KINDS,
     CertifiedRegion,
     DisagreementRelation,
     LinearRelation,
@@ -33,20 +34,24 @@ from .analysis import (
     ShiftEffect,
     certified_region,
     compare_shifts,
+    deviation,
+    disagreement_deviation,
     disagreement_relation,
     linear_relation,
     ood_error_estimate,
     optimal_ridge,
+    regret,
     robustness_curve,
     shift_effect,
 )
 from .engine import Asymptotics, Disagreement, Ensemble, VarianceTerms, asymptotics
 from .finite_size import FiniteSize, finite_size, finite_size_from_samples
-from .spectra import Spectrum
+from .spectra import DataSpectrum, Spectrum
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DISAGREEMENT_KINDS",
     "Activation",
     "ActivationConstants",
     "Asymptotics",
@@ -54,6 +59,7 @@ __all__ = [
     "Concentration",
     "ConcentrationWarning",
     "ConvergenceError",
+    "DataSpectrum",
     "Disagreement",
     "DisagreementRelation",
     "Ensemble",
@@ -74,6 +80,8 @@ __all__ = [
     "certified_region",
     "compare_shifts",
     "concentration",
+    "deviation",
+    "disagreement_deviation",
     "disagreement_relation",
     "finite_size",
     "finite_size_from_samples",
@@ -81,6 +89,7 @@ __all__ = [
     "linear_relation",
     "ood_error_estimate",
     "optimal_ridge",
+    "regret",
     "robustness_curve",
     "shift_effect",
 ]

@@ -23,6 +23,7 @@ Core module: imports only NumPy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -87,7 +88,7 @@ _SCALARS = frozenset({float, np.float64})
 def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
     if type(num) in _SCALARS and type(den) in _SCALARS:  # the engine's one-point path: no array calls
-        return 0.0 if num == 0 else (np.inf if den == 0 else np.float64(num) / den)  # type: ignore[return-value]
+        return 0.0 if num == 0 else (np.inf if den == 0 else num / den)  # type: ignore[return-value]
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / den
     return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
@@ -96,7 +97,7 @@ def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def safe_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a·b with 0·inf := 0 (a vanishing factor wins at the ridgeless thresholds)."""
     if type(a) in _SCALARS and type(b) in _SCALARS:
-        return 0.0 if (a == 0 or b == 0) else np.float64(a) * b  # type: ignore[return-value]
+        return 0.0 if (a == 0 or b == 0) else a * b  # type: ignore[return-value]
     with np.errstate(invalid="ignore"):
         return np.where((a == 0) | (b == 0), 0.0, a * b)
 
@@ -183,10 +184,14 @@ def fine_terms(
         rr * phi * phi * psi * c1_t * x_sum * x_sum, v_delta_q))
     tau_beta = safe_mul(safe_div(rho_g, delta), d_star)  # τ²_β T* (with σ_g²)
     tau_eps = safe_mul(safe_div(noise_var, delta), d_star)  # τ²_ε T*
-    zeros = np.zeros_like(v_w)
+    scalar = type(v_w) in _SCALARS  # the engine's one-point path: no array calls
+    zeros = np.float64(0.0) if scalar else np.zeros_like(v_w)
     terms = VarianceTerms(w=v_w, x=v_x, eps=zeros, wx=v_wx, w_eps=zeros, x_eps=v_xe, wx_eps=v_wxe)
     # V = V_W + (τ²_β + τ²_ε) T*; where a threshold makes it +inf, the terms say which.
-    variance = np.where(np.isfinite(tau_beta + tau_eps), terms.total, v_w + tau_beta + tau_eps)
+    if scalar:
+        variance = terms.total if math.isfinite(tau_beta + tau_eps) else v_w + tau_beta + tau_eps
+    else:
+        variance = np.where(np.isfinite(tau_beta + tau_eps), terms.total, v_w + tau_beta + tau_eps)
     return variance, terms
 
 

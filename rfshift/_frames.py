@@ -8,7 +8,11 @@ conversion is generic over the dataclass fields, so fields added later appear wi
 * a :class:`rfshift.VarianceTerms` field ``variance_terms`` (``variance_terms_id``) becomes the
   columns ``variance_w``, ``variance_x``, ``variance_eps``, ``variance_wx``, ``variance_w_eps``,
   ``variance_x_eps``, ``variance_wx_eps`` (``variance_id_w``, …): the ANOVA terms of ``variance``;
-* scalars of the whole result (activation name, ρ, ω, …) go to ``DataFrame.attrs`` / ``Dataset.attrs``;
+* the broadcast parameters (``params``: phi, psi, gamma, noise_var, nonlinear_var, …) are always
+  per-point columns / coordinates, even where the result stores one as a plain number;
+* scalars of the whole result (activation name, ρ, ω, … named in ``scalars``, fields annotated
+  ``float``/``int``/``str``/``bool``) always go to ``DataFrame.attrs`` / ``Dataset.attrs``, for 0-d
+  results as for arrays;
 * ``extra`` adds named per-point arrays (e.g. derived properties such as ``error_noisy``).
 
 pandas and xarray are imported only when a conversion is asked for; a missing one raises an
@@ -38,17 +42,32 @@ def _require(module: str, what: str) -> Any:
                           f"(or pip install {module}); original error: {exc}") from None
 
 
-def columns(result: object, shape: tuple[int, ...], extra: Mapping[str, object] | None = None
+_SCALAR_TYPES = ("float", "int", "str", "bool")
+
+
+def columns(result: object, shape: tuple[int, ...], extra: Mapping[str, object] | None = None,
+            params: Sequence[str] = (), scalars: Sequence[str] = ()
             ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """(per-point arrays of ``shape`` by column name, whole-result scalars) of a result dataclass."""
+    """(per-point arrays of ``shape`` by column name, whole-result scalars) of a result dataclass.
+
+    Names in ``params`` are broadcast to ``shape``; names in ``scalars`` and fields annotated as a
+    plain scalar type go to the attrs (when they are 0-d numbers or strings) whatever ``shape`` is.
+    """
     if not is_dataclass(result):
         raise TypeError(f"expected a result dataclass, got {type(result).__name__}")
     cols: dict[str, np.ndarray] = {}
     attrs: dict[str, object] = {}
 
+    scalar_names = set(scalars) | {f.name for f in fields(result)  # type: ignore[arg-type]
+                                   if str(f.type) in _SCALAR_TYPES and f.name not in params}
+
     def add(name: str, value: object) -> None:
         arr = np.asarray(value)
-        if arr.shape == shape or (arr.ndim == 0 and shape == ()):
+        if name in params and arr.dtype.kind in "iufb":
+            cols[name] = np.broadcast_to(arr, shape)
+        elif name in scalar_names and arr.ndim == 0 and arr.dtype.kind in "iufb":
+            attrs[name] = arr.item()
+        elif arr.shape == shape or (arr.ndim == 0 and shape == ()):
             cols[name] = arr
         elif arr.ndim == 0 and arr.dtype.kind in "iufb":
             attrs[name] = arr.item()
@@ -72,10 +91,11 @@ def columns(result: object, shape: tuple[int, ...], extra: Mapping[str, object] 
 
 
 def to_dataframe(result: object, shape: tuple[int, ...], params: Sequence[str],
-                 extra: Mapping[str, object] | None = None) -> Any:
-    """One row per broadcast point (C order); parameter columns first, then every output."""
+                 extra: Mapping[str, object] | None = None, scalars: Sequence[str] = ()) -> Any:
+    """One row per broadcast point (C order); parameter columns first, then every output; the
+    whole-result scalars in ``DataFrame.attrs``."""
     pd = _require("pandas", "to_dataframe()")
-    cols, attrs = columns(result, shape, extra)
+    cols, attrs = columns(result, shape, extra, params, scalars)
     order = [p for p in params if p in cols] + [c for c in cols if c not in params]
     df = pd.DataFrame({c: np.broadcast_to(cols[c], shape).reshape(-1) for c in order})
     df.attrs.update(attrs)
@@ -88,17 +108,18 @@ def _varies_along(arr: np.ndarray, axis: int) -> bool:
 
 
 def to_xarray(result: object, shape: tuple[int, ...], params: Sequence[str],
-              extra: Mapping[str, object] | None = None) -> Any:
+              extra: Mapping[str, object] | None = None, scalars: Sequence[str] = ()) -> Any:
     """An ``xarray.Dataset`` on the broadcast grid.
 
     Each axis is named after the parameter (first in ``params`` order) that varies along it and
     along no other axis, and that parameter's values are the axis coordinate; other parameters that
     vary only along the same axis are extra coordinates on it, parameters varying along several axes
     are multi-dimensional coordinates, and constant ones are scalar coordinates. An axis along
-    which nothing varies (length 1) is named ``axis<i>``.
+    which nothing varies (length 1) is named ``axis<i>``. Whole-result scalars go to
+    ``Dataset.attrs`` (also for a 0-d result, whose parameters are scalar coordinates).
     """
     xr = _require("xarray", "to_xarray()")
-    cols, attrs = columns(result, shape, extra)
+    cols, attrs = columns(result, shape, extra, params, scalars)
     full = {p: np.broadcast_to(cols[p], shape) for p in params if p in cols}
     along = {p: [ax for ax in range(len(shape)) if _varies_along(a, ax)] for p, a in full.items()}
     dims: list[str] = []

@@ -18,6 +18,8 @@ with weight columns such as p, pλ*, pλ. Two evaluators return the same table:
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 __all__ = ["KINDS", "MARGIN", "WIDTH", "ChebyshevMoments", "exact_moments", "point_moments"]
@@ -36,6 +38,9 @@ MARGIN = 10.0
 _DECAY_TOL = 1e-15
 
 
+_QUIET = contextlib.nullcontext()
+
+
 def _blocks(n_points: int, n_atoms: int) -> list[slice]:
     size = max(1, _BLOCK // max(n_atoms, 1))
     return [slice(i, min(i + size, n_points)) for i in range(0, n_points, size)]
@@ -48,7 +53,9 @@ def _kernels(k: np.ndarray | float, lam: np.ndarray, pos: np.ndarray | None,
     ``pos`` is the mask λ > 0, or None when every λ > 0 (then no masking is needed). Exact at k = 0
     as well (u = 1[λ=0], q = 1[λ>0], d2 = 1[λ>0]/λ).
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # (one k > 0 needs no errstate: λ + k > 0; the call is the engine's one-point path)
+    one_k = type(k) in (float, np.float64) and k > 0
+    with _QUIET if one_k else np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / (lam + k)
         q = lam * inv if pos is None else np.where(pos, lam * inv, 0.0)
         u = k * inv if pos is None else np.where(pos, k * inv, 1.0)
@@ -177,14 +184,21 @@ class ChebyshevMoments:
         self.built[new] = True
 
     def __call__(
-        self, kx: np.ndarray, kinds: tuple[str, ...] | None = None, first_column: bool = False
-    ) -> dict[str, np.ndarray]:
-        """Moments at ``kx`` for ``kinds`` (all weight columns, or only the first one)."""
+        self, kx: np.ndarray, kinds: tuple[str, ...] | None = None, first_column: bool = False,
+        select: tuple[tuple[str, int], ...] | None = None,
+    ) -> dict:
+        """Moments at ``kx`` for ``kinds`` (all weight columns, or only the first one):
+        ``{kind: (points × J)}``; or, with ``select`` = ((kind, column), ...), only those moments:
+        ``{(kind, column): (points,)}`` (fewer table rows to evaluate)."""
         kinds = self.kinds if kinds is None else kinds
         kx = np.asarray(kx, dtype=float)
         Jall = self.cols.shape[1]
         J = 1 if first_column else Jall
-        fidx = np.concatenate([np.arange(J) + Jall * self.kinds.index(k) for k in kinds])
+        if select is not None:
+            fidx = np.array([Jall * self.kinds.index(k) + c for k, c in select], dtype=np.int64)
+            J = Jall
+        else:
+            fidx = np.concatenate([np.arange(J) + Jall * self.kinds.index(k) for k in kinds])
         # Results are assembled function-major, (functions × points): each moment column handed out
         # is then a contiguous row.
         out = np.empty((fidx.size, kx.size))
@@ -204,8 +218,13 @@ class ChebyshevMoments:
             inside[inside] = ~bad
             all_in = False
         if not all_in:
-            ex = exact_moments(kx[~inside], self.lam, self.cols[:, :J], kinds)
-            out[:, ~inside] = np.concatenate([ex[k] for k in kinds], axis=1).T
+            if select is not None:
+                used = tuple(dict.fromkeys(k for k, _ in select))
+                ex = exact_moments(kx[~inside], self.lam, self.cols, used)
+                out[:, ~inside] = np.stack([ex[k][:, c] for k, c in select])
+            else:
+                ex = exact_moments(kx[~inside], self.lam, self.cols[:, :J], kinds)
+                out[:, ~inside] = np.concatenate([ex[k] for k in kinds], axis=1).T
         idx = np.arange(kx.size) if all_in else np.flatnonzero(inside)
         if idx.size:
             # sort the points by panel; one (functions × nodes) @ (nodes × points) product per panel
@@ -225,4 +244,6 @@ class ChebyshevMoments:
                 np.take(res, inv, axis=1, out=out)
             else:
                 out[:, order] = res
+        if select is not None:
+            return {sel: out[i] for i, sel in enumerate(select)}
         return {k: out[i * J:(i + 1) * J].T for i, k in enumerate(kinds)}

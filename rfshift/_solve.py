@@ -124,14 +124,15 @@ def solve_increasing(
             done = (np.abs(step) <= tol) | ((np.abs(step) <= 1e-6) & (5.0 * curv * step * step <= tol))
             ynew = base + step
             inside = np.isfinite(ynew) & (ynew > l_) & (ynew < h_)
-            alt = np.where(use_lo, h_ - fh / dh, l_ - fl / dl)
-            alt_in = ~inside & np.isfinite(alt) & (alt > l_) & (alt < h_)
-            ynew = np.where(alt_in, alt, ynew)
-            inside |= alt_in
-            secant = l_ - fl * (h_ - l_) / (fh - fl)
-            sec_in = ~inside & np.isfinite(secant) & (secant > l_) & (secant < h_)
-            ynew = np.where(sec_in, secant, ynew)
-            inside |= sec_in
+            if not inside.all():  # (only then: a Newton step from the other end, or regula falsi)
+                alt = np.where(use_lo, h_ - fh / dh, l_ - fl / dl)
+                alt_in = ~inside & np.isfinite(alt) & (alt > l_) & (alt < h_)
+                ynew = np.where(alt_in, alt, ynew)
+                inside |= alt_in
+                secant = l_ - fl * (h_ - l_) / (fh - fl)
+                sec_in = ~inside & np.isfinite(secant) & (secant > l_) & (secant < h_)
+                ynew = np.where(sec_in, secant, ynew)
+                inside |= sec_in
         if it % 3 == 2:  # |f| must halve every three steps, else bisect (guaranteed progress)
             fbest = np.minimum(np.abs(fl), np.abs(fh))
             inside &= ~(fbest > 0.5 * fbest_old[idx])

@@ -495,6 +495,9 @@ def get_activation(activation: str | Activation) -> Activation:
     if isinstance(activation, Activation):
         return activation
     if isinstance(activation, str):
+        hit = _REGISTRY.get(activation)  # (a registered name as given: no normalising)
+        if hit is not None:
+            return hit
         key = activation.strip().lower().replace("-", "_")
         key = _ALIASES.get(key, key)
         if key in _REGISTRY:

@@ -280,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quick", action="store_true")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--fine", action="store_true", help="also check the fine-grained variance terms")
+    v.add_argument("--case", action="append", default=None, metavar="NAME",
+                   help="run only this case (repeatable; names in rfshift/montecarlo/validate.py)")
     v.set_defaults(func=_cmd_validate)
 
     f = sub.add_parser("finite",

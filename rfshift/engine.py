@@ -255,16 +255,19 @@ class Asymptotics:
         return self.error_id_noisy
 
     def _frame_args(self) -> tuple:
+        scalars = ("rho", "omega", "rho_star", "omega_star", "r")
         extra = {"error_noisy": self.error_noisy, "error_id_noisy": self.error_id_noisy,
-                 "rho": self.rho, "omega": self.omega, "rho_star": self.rho_star,
-                 "omega_star": self.omega_star, "r": self.r}
-        return self, self.shape, ("phi", "psi", "gamma", "noise_var"), extra
+                 **{name: getattr(self, name) for name in scalars}}
+        params = ("phi", "psi", "gamma", "noise_var", "nonlinear_var", "nonlinear_var_test")
+        return self, self.shape, params, extra, scalars
 
     def to_dataframe(self):  # -> pandas.DataFrame
-        """One row per broadcast point: phi, psi, gamma, noise_var, then every per-point output
-        (error, bias, variance, their ``_id`` twins, error_noisy, kappa, k_x, t, t_bar, delta,
-        interpolation_peak, …) and the ANOVA terms as ``variance_w`` … ``variance_wx_eps`` and
-        ``variance_id_w`` …; the activation and ρ, ω, ρ*, ω*, r in ``DataFrame.attrs``.
+        """One row per broadcast point: phi, psi, gamma, noise_var, nonlinear_var,
+        nonlinear_var_test, then every per-point output (error, bias, variance, their ``_id``
+        twins, error_noisy, kappa, k_x, t, t_bar, delta, interpolation_peak, …) and the ANOVA terms
+        as ``variance_w`` … ``variance_wx_eps`` and ``variance_id_w`` …; the activation (and
+        teacher) and ρ, ω, ρ*, ω*, r, target_linear, target_linear_test in ``DataFrame.attrs``,
+        for a 0-d result as for arrays.
 
         Needs pandas (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
 
@@ -279,8 +282,10 @@ class Asymptotics:
 
     def to_xarray(self):  # -> xarray.Dataset
         """The results as an ``xarray.Dataset`` on the broadcast grid: each axis is named after the
-        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``; ``axis<i>`` if
-        none does) with that parameter's values as coordinates; variables as in :meth:`to_dataframe`.
+        parameter that varies along it (``phi``, ``psi``, ``gamma``, ``noise_var``,
+        ``nonlinear_var``, ``nonlinear_var_test``; ``axis<i>`` if none does) with that parameter's
+        values as coordinates (constant parameters: scalar coordinates); variables as in
+        :meth:`to_dataframe`, whole-result scalars in ``Dataset.attrs``.
 
         Needs xarray (``pip install 'rfshift[frames]'``); raises ImportError naming it otherwise.
         """
@@ -362,7 +367,11 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
         return spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
 
-    def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False) -> dict:
+    def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False,
+              select: tuple[tuple[str, int], ...] | None = None) -> dict:
+        if select is not None:
+            ex = exact_moments(kx, lam, cols, tuple(dict.fromkeys(k for k, _ in select)))
+            return {(k, c): ex[k][:, c] for k, c in select}
         return exact_moments(kx, lam, cols[:, :1] if first_column else cols, kinds)
 
     return exact
@@ -373,24 +382,44 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
 
 def _where(cond: object, a: object, b: object) -> object:
     """``np.where`` for arrays; a plain conditional for a scalar condition (the one-point path runs
-    the same formulas on NumPy scalars, where ``np.where`` would cost more than the arithmetic)."""
+    the same formulas on Python floats, where ``np.where`` would cost more than the arithmetic)."""
     if type(cond) is np.bool_ or type(cond) is bool:
         return a if cond else b
     return np.where(cond, a, b)
 
 
 def _any(mask: object) -> bool:
-    """``mask.any()``, without the reduction call for a NumPy scalar."""
-    return bool(mask) if type(mask) is np.bool_ else bool(mask.any())  # type: ignore[attr-defined]
+    """``mask.any()``, without the reduction call for a scalar."""
+    if type(mask) is np.bool_ or type(mask) is bool:
+        return bool(mask)
+    return bool(mask.any())  # type: ignore[attr-defined]
 
 
 _QUIET = contextlib.nullcontext()
+_SCALAR_TYPES = (float, np.float64)
+
+
+def _finite(x: object) -> object:
+    """``np.isfinite``, as ``math.isfinite`` for a scalar (one-point path)."""
+    return math.isfinite(x) if type(x) in _SCALAR_TYPES else np.isfinite(x)  # type: ignore[arg-type]
+
+
+def _invalid(x: object, ridgeless: object) -> object:
+    """NaN, or ±inf where not ``ridgeless`` (only a ridgeless threshold makes a value infinite)."""
+    if type(x) in _SCALAR_TYPES:
+        return math.isnan(x) or (math.isinf(x) and not ridgeless)  # type: ignore[arg-type]
+    return np.isnan(x) | (np.isinf(x) & ~ridgeless)
+
+
+def _sqrt(x: object) -> object:
+    """``np.sqrt``, as ``math.sqrt`` for a scalar (one-point path; its arguments are >= 0)."""
+    return math.sqrt(x) if type(x) in _SCALAR_TYPES else np.sqrt(x)  # type: ignore[arg-type]
 
 
 def _quiet(x: object) -> contextlib.AbstractContextManager:
-    """``np.errstate`` silencing divide/invalid/overflow for arrays; nothing for NumPy scalars, whose
+    """``np.errstate`` silencing divide/invalid/overflow for arrays; nothing for scalars, whose
     one-point path runs inside a single such ``errstate`` (see :func:`_evaluate_point`)."""
-    if type(x) is np.float64:
+    if type(x) in _SCALAR_TYPES:
         return _QUIET
     return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
@@ -404,7 +433,7 @@ def _factor_f2(g: np.ndarray, c: np.ndarray, psi: np.ndarray) -> np.ndarray:
     scalars.
     """
     with _quiet(g):
-        disc = np.sqrt(c * c + 4.0 * psi * g)
+        disc = _sqrt(c * c + 4.0 * psi * g)
         return _where(c >= 0, 2.0 * g / _where(c + disc > 0, c + disc, 1.0),
                       (disc - c) / (2.0 * _where(psi > 0, psi, 1.0)))
 
@@ -443,11 +472,11 @@ def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarr
             x0 = inv_phi - P
             return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma), None
         g = gamma / A
-        disc = np.sqrt(c * c + 4.0 * psi * g)
-        S = q_cap + a1 + mterm + 2.0 * g / (np.abs(c) + disc)
+        disc = _sqrt(c * c + 4.0 * psi * g)
+        S = q_cap + a1 + mterm + 2.0 * g / (abs(c) + disc)
         f = (2.0 * q_cap) / S - 1.0
         d = 2.0 * q_cap * (uq + mterm + g / disc) / (S * S)
-    return f, _where(np.isfinite(d), d, 0.0)
+    return f, _where(_finite(d), d, 0.0)
 
 
 #: Newton steps on the cubic Hermite interpolant (one already gives the solver's iteration count on
@@ -460,15 +489,15 @@ def _hermite_root(f0: np.ndarray, f1: np.ndarray, m0: np.ndarray, m1: np.ndarray
     at t = 0, 1: regula falsi, then four Newton steps on the cubic kept inside (0, 1)."""
     t = f0 / (f0 - f1)
     with _quiet(t):
+        # the interpolant f0 + m0 t + a2 t² + a3 t³ (Horner form), its slope m0 + b2 t + b3 t²
+        a3 = 2.0 * (f0 - f1) + m0 + m1
+        a2 = 3.0 * (f1 - f0) - 2.0 * m0 - m1
+        b2, b3 = 2.0 * a2, 3.0 * a3
         for _ in range(_HERMITE_STEPS):
-            t2 = t * t
-            t3 = t2 * t
-            h = (f0 * (2 * t3 - 3 * t2 + 1) + m0 * (t3 - 2 * t2 + t) + f1 * (3 * t2 - 2 * t3)
-                 + m1 * (t3 - t2))
-            dh = (f0 * (6 * t2 - 6 * t) + m0 * (3 * t2 - 4 * t + 1) + f1 * (6 * t - 6 * t2)
-                  + m1 * (3 * t2 - 2 * t))
+            h = ((a3 * t + a2) * t + m0) * t + f0
+            dh = (b3 * t + b2) * t + m0
             t_new = t - h / dh
-            t = _where(np.isfinite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
+            t = _where(_finite(t_new) & (t_new > 0) & (t_new < 1), t_new, t)
     return t
 
 
@@ -515,52 +544,75 @@ def solve_kx(
     c_all = (phi - psi) / phi  # c = 1 − ψ/φ
     inv_phi = 1.0 / phi
 
-    # Residuals in y = log k, given k and the moments a1 = ⟨q⟩, uq = ⟨uq⟩ there; the slope only with
-    # ``deriv`` (the edge bisection needs signs only).
-    def boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
-                          deriv: bool = True):
-        return _boundary_residual(k, a1, uq, q_cap[idx], rho, mu_perp2, deriv)
+    # Residuals in y = log k of the points ``idx`` (parameters gathered once), given k and the
+    # moments a1 = ⟨q⟩, uq = ⟨uq⟩ there, at the points ``sub`` of ``idx`` (None: all of them); the
+    # slope only with ``deriv`` (the edge search needs signs only).
+    def boundary_residual(idx: np.ndarray):  # type: ignore[no-untyped-def]
+        qc = q_cap[idx]
 
-    def ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, idx: np.ndarray,
-                       deriv: bool = True):
-        return _ridge_residual(k, a1, uq, psi[idx], c_all[idx], inv_phi[idx], q_cap[idx], gamma[idx], rho,
-                               mu_perp2, deriv)
+        def res(k, a1, uq, sub=None, deriv=True):  # type: ignore[no-untyped-def]
+            return _boundary_residual(k, a1, uq, qc if sub is None else qc[sub], rho, mu_perp2, deriv)
+        return res
 
-    def solve(residual, idx: np.ndarray) -> np.ndarray:
-        def fun(y: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def ridge_residual(idx: np.ndarray):  # type: ignore[no-untyped-def]
+        pars = tuple(a[idx] for a in (psi, c_all, inv_phi, q_cap, gamma))
+
+        def res(k, a1, uq, sub=None, deriv=True):  # type: ignore[no-untyped-def]
+            ps_, c_, ip_, qc_, ga_ = pars if sub is None else (a[sub] for a in pars)
+            return _ridge_residual(k, a1, uq, ps_, c_, ip_, qc_, ga_, rho, mu_perp2, deriv)
+        return res
+
+    def solve(make_residual, idx: np.ndarray) -> np.ndarray:
+        residual = make_residual(idx)
+
+        def fun(y: np.ndarray, sub: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
             k = np.exp(y)
             mom = moments(k, ("q", "uq"), first_column=True)
-            return residual(k, mom["q"][:, 0], mom["uq"][:, 0], idx[sub])
+            return residual(k, mom["q"][:, 0], mom["uq"][:, 0], sub)
 
         m_pts = idx.size
         nan = np.full(m_pts, np.nan)
         lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
         y0 = np.full(m_pts, np.log(spec.s))
         if grid is not None:
-            # Bisection over the table's panel edges (moments known exactly there) ...
+            # Binary search over the table's panel edges (moments known exactly there; the residual
+            # increases along them): the last edge with a negative residual, by steps 2^j, ..., 1 ...
             y_e, a1_e, uq_e = grid
             k_e = np.exp(y_e)
-            i_lo, i_hi = np.zeros(m_pts, dtype=np.int64), np.full(m_pts, y_e.size - 1)
+            last = y_e.size - 1
+            i_lo = np.zeros(m_pts, dtype=np.int64)
+            step = 1 << (last.bit_length() - 1)
+            while step:
+                cand = np.minimum(i_lo + step, last)
+                neg = residual(k_e[cand], a1_e[cand], None, None, False)[0] < 0
+                i_lo = np.where(neg, cand, i_lo)
+                step >>= 1
+            i_hi = np.minimum(i_lo + 1, last)
             # (a root outside the edges ends at an edge pair that fails the check with the full
             # residual below; such points get no bracket here)
-            inside = np.ones(m_pts, dtype=bool)
-            while True:
-                go = inside & (i_hi - i_lo > 1)
-                if not go.any():
-                    break
-                mid = (i_lo + i_hi) // 2
-                neg = residual(k_e[mid], a1_e[mid], None, idx, False)[0] < 0
-                i_lo, i_hi = np.where(go & neg, mid, i_lo), np.where(go & ~neg, mid, i_hi)
-            fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo], idx)
-            fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi], idx)
-            inside &= (fl < 0) & (fh > 0)
-            lo, hi = np.where(inside, y_e[i_lo], nan), np.where(inside, y_e[i_hi], nan)
-            f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
-            d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
+            fl, dl = residual(k_e[i_lo], a1_e[i_lo], uq_e[i_lo])
+            fh, dh = residual(k_e[i_hi], a1_e[i_hi], uq_e[i_hi])
+            inside = (fl < 0) & (fh > 0)
+            lo, hi = y_e[i_lo], y_e[i_hi]
+            all_in = bool(inside.all())  # (the usual case: no masking, no gathers)
+            if all_in:
+                f_lo, f_hi, d_lo, d_hi = fl, fh, dl, dh
+            else:
+                lo, hi = np.where(inside, lo, nan), np.where(inside, hi, nan)
+                f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
+                d_lo, d_hi = np.where(inside, dl, nan), np.where(inside, dh, nan)
             # ... then one evaluation at the root of the cubic Hermite interpolant of the residual on
             # the bracket (error ~ width⁴), which becomes the near end of a tighter bracket.
-            sub = np.flatnonzero(inside)
-            if sub.size:
+            # (an exact zero f_h == 0 leaves the bracket as it was; the solver converges in it)
+            if all_in:
+                w = hi - lo
+                y_h = lo + w * _hermite_root(f_lo, f_hi, d_lo * w, d_hi * w)
+                f_h, d_h = fun(y_h, None)
+                neg, pos = f_h < 0, f_h > 0
+                lo, f_lo, d_lo = np.where(neg, y_h, lo), np.where(neg, f_h, f_lo), np.where(neg, d_h, d_lo)
+                hi, f_hi, d_hi = np.where(pos, y_h, hi), np.where(pos, f_h, f_hi), np.where(pos, d_h, d_hi)
+            elif inside.any():
+                sub = np.flatnonzero(inside)
                 y_h = lo[sub] + (hi[sub] - lo[sub]) * _hermite_root(
                     f_lo[sub], f_hi[sub], d_lo[sub] * (hi[sub] - lo[sub]), d_hi[sub] * (hi[sub] - lo[sub]))
                 f_h, d_h = fun(y_h, sub)
@@ -569,7 +621,6 @@ def solve_kx(
                                                  np.where(neg, d_h, d_lo[sub]))
                 hi[sub], f_hi[sub], d_hi[sub] = (np.where(pos, y_h, hi[sub]), np.where(pos, f_h, f_hi[sub]),
                                                  np.where(pos, d_h, d_hi[sub]))
-                # (an exact zero f_h == 0 leaves the bracket as it was; the solver converges in it)
         y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
         if not ok.all():
             bad = idx[~ok][0]
@@ -622,7 +673,8 @@ def _bias(r: float, s_test: float, b0u: np.ndarray, c0u2: np.ndarray, kx: np.nda
     one_m_r = lin_t - rl
     bias = one_m_r**2 * s_test + 2.0 * rl * one_m_r * b0u + rl * rl * c0u2
     size = one_m_r**2 * s_test + 2.0 * abs(rl * one_m_r) * b0u + rl * rl * c0u2
-    redo_mask = ~(bias > BIAS_CANCELLATION * size)
+    kept = bias > BIAS_CANCELLATION * size
+    redo_mask = (not kept) if type(kept) is bool else ~kept
     if not _any(redo_mask):
         return bias
     redo = np.flatnonzero(redo_mask)  # (the one-point path hands such a point to the array path)
@@ -677,10 +729,10 @@ def _side(
     noise that lives on X) and ``nonlin_t`` at test (irreducible, counted in the bias).
     """
     r = mu1_t / mu1
-    c0u2 = m["uu"][:, col]  # ⟨λ* u²⟩ = k_x² c0*
-    c1 = m["d2"][:, col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
-    b0u_b = m["u"][:, tcol]  # ⟨b λ* u⟩
-    c0u2_b = m["uu"][:, tcol]  # ⟨b λ* u²⟩
+    c0u2 = m["uu", col]  # ⟨λ* u²⟩ = k_x² c0*
+    c1 = m["d2", col]  # ⟨λ* λ/(λ+k)²⟩ = c1*
+    b0u_b = m["u", tcol]  # ⟨b λ* u⟩
+    c0u2_b = m["uu", tcol]  # ⟨b λ* u²⟩
     # Bias: ∫ b λ* ((c1* − r c1) + r c1 u)² dμ + test nonlinear variance (docs/theory.md §19;
     # THEORY.md §5 for b ≡ 1, c1 = c1* = 1)
     bias = _bias(r, signal_test, b0u_b, c0u2_b, kx, lam, test_w, lin, lin_t) + nonlin_t
@@ -695,6 +747,32 @@ def _side(
         mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,
         c1_t=c1, xi_t=xi, a2_b=a2_b, uq_b=uq_b, lin2=lin * lin, nonlin=nonlin)
     return bias, variance, terms
+
+
+def _test_weights(spec: Spectrum) -> tuple[np.ndarray, np.ndarray]:
+    """Per-atom test weights (p b λ*, p b λ) of the exact bias sums (:func:`_bias`); cached."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        pb = spec.weights * spec.b
+        out = pb * spec.lam_star, pb * spec.lam
+        for a in out:
+            a.flags.writeable = False
+        return out
+
+    return spec._derived("engine.test_weights", make)
+
+
+def _moments_used(target: bool) -> tuple[tuple[str, int], ...]:
+    """The (kind, weight column) moments :func:`_evaluate` and :func:`_side` read (columns of
+    :func:`_columns`: p, pλ*, pλ, then pb, pbλ*, pbλ with a target)."""
+    t0 = 3 if target else 0
+    sel = [("q", 0), ("qq", 0), ("d2", 0), ("uq", 0), ("qq", t0), ("uq", t0)]
+    for col in (1, 2):
+        sel += [("uu", col), ("d2", col), ("u", t0 + col), ("uu", t0 + col)]
+    return tuple(dict.fromkeys(sel))
+
+
+#: ``moments(kx, select=...)`` argument of :func:`_evaluate`, by ``spec.has_target``.
+_SELECT = {False: _moments_used(False), True: _moments_used(True)}
 
 
 def _evaluate(
@@ -720,10 +798,10 @@ def _evaluate(
     coefficient under the train/test law, ``nl``/``nl_t`` its nonlinear variance there)."""
     mup2 = mu_perp2
     rho = mu1 * mu1
-    m = moments(kx)
-    a1, a2, c0, uq = m["q"][:, 0], m["qq"][:, 0], m["d2"][:, 0], m["uq"][:, 0]
+    m = moments(kx, select=_SELECT[spec.has_target])
+    a1, a2, c0, uq = m["q", 0], m["qq", 0], m["d2", 0], m["uq", 0]
     ridgeless = ga == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with _quiet(kx):
         mterm = _where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
         mterm2 = _where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
         # Factors t̄ = 1 − ψP and t/φ = 1/φ − P. They obey f1 − ψ f2 = c := 1 − ψ/φ exactly and, at
@@ -755,7 +833,7 @@ def _evaluate(
     delta = t + _ratio(ph * t_bar * (uq + mterm), v)
     target = spec.has_target
     t0 = 3 if target else 0  # first target-weighted column (pb), or p itself for b ≡ 1
-    a2_b, uq_b = m["qq"][:, t0], m["uq"][:, t0]
+    a2_b, uq_b = m["qq", t0], m["uq", t0]
     if target:
         # ρ_β = k_x²⟨bλ/(λ+k)²⟩ + ψ a2_b (k_x² c0 + μ⊥²/μ1²)/v   (docs/theory.md, targets)
         rho_beta = _ratio(kx * uq_b * v + ps * a2_b * (kx * uq + mup2 / rho), v)
@@ -763,18 +841,18 @@ def _evaluate(
         # ρ_β = k_x(a1 − ψk a2/v) = (k_x⟨u(1−u)⟩ + ψ a2 μ⊥²/μ1²)/v
         rho_beta = _ratio(kx * uq + ps * a2 * mup2 / rho, v)
     rho_beta = (lin * lin) * rho_beta
-    if type(kx) is not np.float64:  # (the one-point path passes NumPy scalars)
+    if type(kx) not in _SCALAR_TYPES:  # (the one-point path passes scalars)
         nl = np.broadcast_to(np.asarray(nl, dtype=float), kx.shape)
         nl_t = np.broadcast_to(np.asarray(nl_t, dtype=float), kx.shape)
     common = dict(kx=kx, phi=ph, psi=ps, noise_var=nv, a1=a1, a2=a2, c0=c0, uq=uq, v=v,
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
                   mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam, a2_b=a2_b, uq_b=uq_b,
                   lin=lin, nonlin=nl)
-    pb = spec.weights * spec.b
+    w_ood, w_id = _test_weights(spec)
     bias, var, terms = _side(m, 1, t0 + 1, signal_test=spec.signal_star, lin_t=lin_t, nonlin_t=nl_t,
-                             mu1_t=mu1_t, mu_perp2_t=mu_perp2_t, test_w=pb * spec.lam_star, **common)
+                             mu1_t=mu1_t, mu_perp2_t=mu_perp2_t, test_w=w_ood, **common)
     bias_id, var_id, terms_id = _side(m, 2, t0 + 2, signal_test=spec.signal, lin_t=lin, nonlin_t=nl,
-                                      mu1_t=mu1, mu_perp2_t=mup2, test_w=pb * spec.lam, **common)
+                                      mu1_t=mu1, mu_perp2_t=mup2, test_w=w_id, **common)
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
@@ -791,33 +869,30 @@ def _evaluate(
     # +inf is a limit only in the ridgeless case (flagged per point, ID and OOD separately since test
     # mass on null training directions can diverge under Σ* alone); NaN, or inf with γ > 0, is a bug.
     for name, arr in (("error", err), ("error_id", err_id), ("k_x", kx)):
-        bad = np.isnan(arr) | (np.isinf(arr) & ~ridgeless)
+        bad = _invalid(arr, ridgeless)
         if _any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ConvergenceError(
                 f"non-finite {name} at phi={ph[i]!r}, psi={ps[i]!r}, gamma={ga[i]!r}, "
                 f"noise_var={nv[i]!r}; please report this configuration"
             )
-    peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
+    if type(var) in _SCALAR_TYPES and type(var_id) in _SCALAR_TYPES:
+        peak = np.bool_(ridgeless and (math.isinf(var) or math.isinf(var_id)))
+    else:
+        peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
 
-    with np.errstate(divide="ignore"):
+    with _quiet(kx):
         kappa = _where(kx > 0, ph / _where(kx > 0, kx, 1.0), np.inf)
     return dict(error=err, bias=bias, variance=var, error_id=err_id, bias_id=bias_id,
                 variance_id=var_id, terms=terms, terms_id=terms_id, kappa=kappa, t=t,
                 t_bar=t_bar, delta=delta, peak=peak)
 
 
-class _PointMoments:
-    """One point's moments for one kind, read as ``m[kind][:, col]`` like the (points × columns)
-    arrays of the table, so that :func:`_evaluate` runs unchanged on NumPy scalars."""
-
-    __slots__ = ("values",)
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-
-    def __getitem__(self, key: tuple[slice, int]) -> np.float64:
-        return self.values[key[1]]  # type: ignore[no-any-return]
+def _point_select(kx: float, spec: Spectrum, cols: np.ndarray, mask: np.ndarray | None) -> dict:
+    """One point's moments as ``{(kind, column): float}``, the form :func:`_evaluate` reads from
+    ``moments(kx, select=...)``, so that it runs unchanged on scalars."""
+    pm = point_moments(kx, spec.lam, cols, mask)
+    return {(k, c): float(pm[k][c]) for k, c in _SELECT[spec.has_target]}
 
 
 def _point_data(spec: Spectrum) -> tuple:
@@ -829,15 +904,16 @@ def _point_data(spec: Spectrum) -> tuple:
         cols = _columns(spec)
         table = spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
         y_e, a1_e, uq_e = table.edges
-        return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e, np.exp(y_e),
-                a1_e, uq_e)
+        # (edges as Python lists: the one-point path computes on Python floats)
+        return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e.tolist(),
+                np.exp(y_e).tolist(), a1_e.tolist(), uq_e.tolist())
 
     return spec._derived("engine.point", make)
 
 
-def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, mu1: float,
+def _solve_kx_point(spec: Spectrum, ph: float, ps: float, ga: float, mu1: float,
                     mu_perp2: float) -> float | None:
-    """k_x at one point (the residuals of :func:`solve_kx`, solved with NumPy scalars): bracket from
+    """k_x at one point (the residuals of :func:`solve_kx`, solved on Python floats): bracket from
     the table's panel edges, one step to the root of the Hermite interpolant, then
     :func:`solve_bracketed_point`. None where the edges do not bracket the root or the solve fails
     (the caller then uses :func:`solve_kx`, which searches further or raises)."""
@@ -857,7 +933,7 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
             return _ridge_residual(k, a1, uq, ps, c, inv_phi, q_cap, ga, rho, mu_perp2, deriv)
 
     # bisection over the panel edges (signs only), then the residual and slope at the two ends
-    i_lo, i_hi = 0, y_e.size - 1
+    i_lo, i_hi = 0, len(y_e) - 1
     if not (residual(k_e[i_lo], a1_e[i_lo], None, False)[0] < 0 < residual(k_e[i_hi], a1_e[i_hi], None,
                                                                            False)[0]):
         return None
@@ -875,9 +951,9 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
     col0 = cols[:, :1]
 
     def fun(y: float) -> tuple[float, float]:
-        k = np.float64(math.exp(y))
+        k = math.exp(y)
         m = point_moments(k, spec.lam, col0, mask, ("q", "uq"))
-        return residual(k, m["q"][0], m["uq"][0])  # type: ignore[no-any-return]
+        return residual(k, float(m["q"][0]), float(m["uq"][0]))  # type: ignore[no-any-return]
 
     y_h = lo + (hi - lo) * _hermite_root(f_lo, f_hi, d_lo * (hi - lo), d_hi * (hi - lo))
     f_h, d_h = fun(y_h)
@@ -889,23 +965,24 @@ def _solve_kx_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float
     return math.exp(y) if ok else None
 
 
-def _evaluate_point(spec: Spectrum, ph: np.float64, ps: np.float64, ga: np.float64, nv: np.float64,
-                    nl: np.float64, nlt: np.float64, mu1: float, mu_perp2: float,
-                    te_c: ActivationConstants) -> tuple | None:
-    """(k_x, :func:`_evaluate` output) at one point, on NumPy scalars; None hands the point to the
-    array path (no bracket from the edges, or a case that raises there with its message)."""
+def _evaluate_point(spec: Spectrum, ph: float, ps: float, ga: float, nv: float, nl: float, nlt: float,
+                    mu1: float, mu_perp2: float, te_c: ActivationConstants) -> tuple | None:
+    """(k_x, :func:`_evaluate` output) at one point, computed on Python floats by the same residuals
+    and formulas as arrays; None hands the point to the array path (no bracket from the edges, or a
+    case that raises there with its message). Python floats raise where NumPy would return inf or
+    NaN with a warning (a division by zero, e.g. at k_x = 0; an overflowing power): such points
+    are handed to the array path too, which evaluates the limits."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        kx = _solve_kx_point(spec, ph, ps, ga, mu1, mu_perp2)
-        if kx is None:
-            return None
-        cols, mask = _point_data(spec)[:2]
-        kx = np.float64(kx)
-        m = {key: _PointMoments(v) for key, v in point_moments(kx, spec.lam, cols, mask).items()}
-    try:
-        flat = _evaluate(spec, lambda _k: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
-                         mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2, nl=nl, nl_t=nlt)
-    except (ConvergenceError, TypeError, IndexError):
-        return None  # the array path evaluates the point again and raises with the parameters
+        try:
+            kx = _solve_kx_point(spec, ph, ps, ga, mu1, mu_perp2)
+            if kx is None:
+                return None
+            cols, mask = _point_data(spec)[:2]
+            m = _point_select(kx, spec, cols, mask)
+            flat = _evaluate(spec, lambda _k, select: m, kx, ph, ps, ga, nv, mu1=mu1, mu_perp2=mu_perp2,
+                             mu1_t=te_c.mu1, mu_perp2_t=te_c.mu_perp2, nl=nl, nl_t=nlt)
+        except (ConvergenceError, TypeError, IndexError, ZeroDivisionError, OverflowError, ValueError):
+            return None  # the array path evaluates the point again and raises with the parameters
     return kx, flat
 
 
@@ -964,7 +1041,10 @@ def asymptotics(
         ``None`` (default): float64, vectorised. An integer number of decimal digits re-solves one
         scalar point in arbitrary precision with mpmath and returns
         :class:`rfshift.symbolic.MPAsymptotics` (``mpf`` fields) instead — used to certify the
-        float64 results near the interpolation peak.
+        float64 results near the interpolation peak. It supports only the isotropic linear
+        target: with ``spec.target_power``, ``nonlinear_var``, ``nonlinear_var_test`` or
+        ``teacher`` set it raises ValueError (use ``precision=None`` for those), and every
+        parameter must be a scalar.
 
     ``phi``, ``psi``, ``gamma``, ``noise_var``, ``nonlinear_var`` and ``nonlinear_var_test``
     broadcast like NumPy arrays.
@@ -981,6 +1061,19 @@ def asymptotics(
         Invalid parameters, or an activation with μ1(s) = 0.
     rfshift.ConvergenceError
         The fixed point could not be solved (never a silent wrong value).
+    ValueError
+        ``precision=`` with a structured or nonlinear target (``spec.target_power``,
+        ``nonlinear_var``, ``nonlinear_var_test``, ``teacher``) or with an array parameter.
+
+    Warns
+    -----
+    rfshift.ConcentrationWarning
+        (defined in ``rfshift._diagnostics``, a ``UserWarning``) when ``spec`` knows its input
+        dimension n0 (``Spectrum.from_covariances``/``from_samples``/``from_data`` or ``n0=``) and
+        is too concentrated for the proportional limit: effective rank (tr Σ)²/tr Σ² (or its test
+        twin) below 50 (:func:`rfshift.concentration` gives the numbers). The result is still
+        returned; for the error at the actual sizes use :func:`rfshift.finite_size`
+        (docs/theory.md §20, docs/validation.md §9.3 for the calibration).
 
     Examples
     --------
@@ -1025,7 +1118,7 @@ def asymptotics(
     teach, lin, lin_t = None, 1.0, 1.0
     if point is not None:
         shape = ()
-        ph, ps, ga, nv, nl, nlt = (np.float64(x) for x in point)
+        ph, ps, ga, nv, nl, nlt = point  # Python floats
     else:
         phi_a = check_parameter(phi, "phi", allow_zero=False, description="n0/m")
         psi_a = check_parameter(psi, "psi", allow_zero=True, description="n0/n1")
@@ -1089,6 +1182,8 @@ def asymptotics(
 
     def shaped(a: np.ndarray) -> np.ndarray:
         if not shape:  # one point: a NumPy scalar, as for 0-d input on the array path
+            if type(a) is float:
+                return np.float64(a)
             return a if type(a) is np.float64 else np.asarray(a, dtype=float).reshape(())[()]
         a = np.asarray(a, dtype=float).reshape(shape)
         return a[()] if a.ndim == 0 else a

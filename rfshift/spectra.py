@@ -314,9 +314,34 @@ class Spectrum:
 
         (E θ̂_k² = θ_k² + τ²/((m − 1)λ_k) given X, so the unclipped b̂ is unbiased for b_k; clipping
         biases it upward by at most the clipped amount, reported as ``signal_raw`` − ``signal``).
-        Directions with λ_k <= 1e-12 max λ get b̂ = 0. Requires m > n0 + 1 (ValueError otherwise;
-        reduce the dimension or add samples). Returns a :class:`DataSpectrum`; unpack as
-        ``spec, noise_var = Spectrum.from_data(X_train, y_train, X_test)``.
+        Directions with λ_k <= 1e-12 max λ get b̂ = 0.
+
+        Parameters
+        ----------
+        X_train:
+            Training inputs, shape (m, n0), rows are samples; needs m > n0 + 1.
+        y_train:
+            Training labels, shape (m,), one per row of ``X_train``.
+        X_test:
+            Unlabelled test inputs, shape (m*, n0) (m* >= 2; any number of rows, same columns).
+
+        Returns
+        -------
+        DataSpectrum
+            ``spectrum`` (a :class:`Spectrum` with n0 atoms (λ_k, λ*_k), uniform weights, the
+            estimated ``target_power`` b̂ of shape (n0,), and ``n0`` set), ``noise_var`` τ̂²
+            (float), ``signal``/``signal_raw`` (floats) and ``n_samples`` = m. Unpacks as
+            ``spec, noise_var = Spectrum.from_data(X_train, y_train, X_test)``.
+
+        Raises
+        ------
+        ValueError
+            ``X_train``/``X_test`` not 2-D, with fewer than 2 rows, no columns, NaN/inf, or
+            different numbers of columns; ``y_train`` not of shape (m,) or not finite;
+            m <= n0 + 1 (reduce the dimension, e.g. PCA, or add samples); and
+            "no linear signal detected (every estimated target power is <= 0)" when every b̂_k
+            clips to 0 (the labels look like pure noise to OLS: the spectrum would have no target
+            to predict).
         """
         Xa = _samples(X_train, "X_train")
         Xb = _samples(X_test, "X_test")

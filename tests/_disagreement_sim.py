@@ -1,4 +1,4 @@
-"""Plain-NumPy Monte Carlo of disagreement, K = 2 ensembles and training error (docs/theory.md §15).
+"""Plain-NumPy Monte Carlo of disagreement, K = 2 ensembles and training error (docs/theory.md §18).
 
 Same design as ``_numpy_sim.py`` (and reusing its exact test-point moments): a trial draws two
 feature matrices W1, W2 and two training inputs X1, X2; everything else (β, ε, the test point) is

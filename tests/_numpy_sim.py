@@ -493,11 +493,12 @@ def _full_trial(rng, act, teacher, half, Sigma, Sigma_star, Bhalf, n1, m, gamma,
         diag = np.diag(Gm)
         out["error" + sfx] = float(np.mean(lin + diag))
         ens = list(range(n_ens))  # models sharing the data, independent W
-        off = [Gm[a, c] for a in ens for c in ens if a != c]
+        off = [Gm[a, c] for a in ens for c in ens if a != c] or [math.nan]  # n_ens = 1: not estimable
         out["dis_shared_data" + sfx] = 2 * (float(np.mean(diag[ens])) - float(np.mean(off)))
         o = P - 1  # model (W_0, data 1)
         out["dis_shared_features" + sfx] = diag[0] + diag[o] - 2 * Gm[0, o]
-        out["dis_independent" + sfx] = float(np.mean([diag[a] + diag[o] - 2 * Gm[a, o] for a in ens[1:]]))
+        out["dis_independent" + sfx] = (float(np.mean([diag[a] + diag[o] - 2 * Gm[a, o] for a in ens[1:]]))
+                                        if n_ens > 1 else math.nan)
         lin_e = float(np.mean(lin[ens]))
         out["ens_inf" + sfx] = lin_e + float(np.mean(off))
         out["ens_wvar" + sfx] = float(np.mean(diag[ens])) - float(np.mean(off))

@@ -377,3 +377,48 @@ def test_every_variance_term_has_its_sources():
     t = res.variance_terms
     assert float(t.shared(("w", "x", "eps"))) == pytest.approx(float(res.variance), rel=1e-13)
     assert float(res.disagreement.shared_features) == pytest.approx(2 * float(res.variance - t.w), rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["shared_data", "independent", "shared_features"])
+def test_disagreement_relation_with_structured_nonlinear_target(kind):
+    """With a structured target, a nonlinear part and a teacher (docs/theory.md §19) the relation still
+    reproduces the engine's disagreements along ψ, its slope is the error line's, and the
+    shared-data/independent points lie on the line (checked at ψ not used to build it)."""
+    spec = rf.Spectrum([1.5, 0.5, 0.2], [0.5, 1.5, 1.0], [0.3, 0.3, 0.4]).with_target([2.0, 0.5, 1.0])
+    kw = dict(phi=2.0, noise_var=0.2, activation="relu", nonlinear_var=0.1,
+              nonlinear_var_test=0.15, teacher="tanh")
+    psi = np.array([0.2, 0.7, 1.3, 1.8])
+    rel = rf.disagreement_relation(spec, kind=kind, **kw)
+    lin = rf.linear_relation(spec, **kw)
+    assert rel.slope == lin.slope == rel.error_slope
+    res = rf.asymptotics(spec, psi=psi, gamma=0.0, **kw)
+    d_id, d_ood = getattr(res.disagreement_id, kind), getattr(res.disagreement, kind)
+    assert np.all(d_id > 0)
+    r_id, r_ood = rel.disagreements(psi)
+    np.testing.assert_allclose(r_id, d_id, rtol=1e-10)
+    np.testing.assert_allclose(r_ood, d_ood, rtol=1e-10)
+    # an independent least-squares line through the engine's points has the error slope
+    fit_slope = np.polyfit(d_id, d_ood, 1)[0]
+    dev = rf.analysis.disagreement_deviation(spec, psi=psi, gamma=0.0, kind=kind, **kw)
+    if kind == "shared_features":
+        assert not np.all(rel.is_line)
+        np.testing.assert_allclose(dev, rel.departure(psi), rtol=1e-9, atol=1e-13)
+    else:
+        assert abs(fit_slope - lin.slope) < 1e-10 * abs(lin.slope)
+        np.testing.assert_allclose(dev, 0.0, atol=1e-12)
+    # the target really changes the numbers (not the untargeted relation in disguise)
+    plain = rf.disagreement_relation(spec.with_target(None), kind=kind, phi=2.0, noise_var=0.2)
+    # (the slope is label-free; the coefficients and the error intercept are not)
+    assert abs(float(plain.b_id) - float(rel.b_id)) > 1e-3 * abs(float(rel.b_id))
+    assert abs(float(plain.error_intercept) - float(rel.error_intercept)) > 1e-3
+
+
+def test_ood_error_estimate_with_target_has_constant_ratio_bias():
+    spec = rf.Spectrum([1.5, 0.5, 0.2], [0.5, 1.5, 1.0], [0.3, 0.3, 0.4]).with_target([2.0, 0.5, 1.0])
+    kw = dict(phi=2.0, noise_var=0.2, nonlinear_var=0.1, teacher="tanh")
+    est = rf.ood_error_estimate(spec, psi=[0.2, 0.7, 1.3, 1.8], gamma=0.0, **kw)
+    rel = rf.disagreement_relation(spec, **kw)
+    np.testing.assert_allclose(est.slope, rel.slope, rtol=1e-10)
+    np.testing.assert_allclose(est.bias, -rel.error_intercept, rtol=1e-9, atol=1e-13)
+    res = rf.asymptotics(spec, psi=[0.2, 0.7, 1.3, 1.8], gamma=0.0, **kw)
+    np.testing.assert_allclose(est.error, res.error, rtol=1e-12)

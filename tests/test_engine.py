@@ -20,6 +20,7 @@ from _numpy_sim import simulate_linear_ridge, simulate_rf
 from scipy import integrate, optimize
 
 import rfshift as rf
+from rfshift import engine
 
 # --- independent activation constants --------------------------------------------------------------
 
@@ -853,7 +854,7 @@ def _all_fields(res):
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "linear"])
 def test_one_point_path_matches_array_path(act):
-    """A call with plain numbers (the one-point path: NumPy scalars, a scalar root solver) gives the
+    """A call with plain numbers (the one-point path: Python floats, a scalar root solver) gives the
     array path's numbers — same formulas, same root to round-off — at random points including γ = 0,
     ψ = 0, spectra with null directions and linear features (k_x = 0)."""
     rng = np.random.default_rng(["relu", "tanh", "linear"].index(act) + 40)
@@ -878,6 +879,23 @@ def test_one_point_path_matches_array_path(act):
                 assert float(val) == pytest.approx(want, rel=1e-12, abs=tol), (name, kw, lam, ls)
             n_checked += 1
     assert n_checked == 60
+
+
+def test_one_point_path_is_taken_quietly():
+    """Plain-number calls at ordinary points stay on the one-point path (Python floats; an exception
+    there would silently hand every point to the slower array path) and emit no warning."""
+    from rfshift.activations import get_activation
+
+    spec = rf.Spectrum([2.0, 1.0, 0.3, 0.0], [0.5, 1.0, 2.0, 0.7], [0.2, 0.3, 0.4, 0.1])
+    tr, te = (get_activation("tanh").constants(v) for v in (spec.s, spec.s_star))
+    for phi, psi, gamma, noise in ((0.5, 0.25, 0.01, 0.2), (2.0, 0.7, 0.0, 0.1), (0.8, 0.0, 1e-3, 0.0),
+                                   (0.3, 40.0, 1e-6, 1.0), (5.0, 5.0, 0.0, 0.5)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = engine._evaluate_point(spec, phi, psi, gamma, noise, 0.0, 0.0, tr.mu1, tr.mu_perp2, te)
+            res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise, activation="tanh")
+        assert got is not None, (phi, psi, gamma)
+        assert float(res.error) == float(got[1]["error"]) and type(res.error) is np.float64
 
 
 def test_one_point_path_errors_match_array_path():

@@ -321,7 +321,7 @@ def test_warning_silent_on_well_spread_spectra_and_bundled_shift_families():
 
 def test_bias_and_variance_approach_the_limit_on_a_well_spread_spectrum():
     # The W-averaged bias from pairs of draws vs the engine's bias (an independent formula, THEORY §5):
-    # docs/validation.md §8.2 measures gaps of +0.5% at n0 = 100 and +0.03% at n0 = 1600.
+    # docs/validation.md §9.2 measures gaps of +0.5% at n0 = 100 and +0.03% at n0 = 1600.
     n0 = 150
     lam = np.linspace(0.5, 1.5, n0)
     fs = rf.finite_size(np.diag(lam), np.diag(lam[::-1]), m=2 * n0, n1=n0, gamma=0.05, noise_var=0.1,

@@ -75,6 +75,46 @@ def test_analysis_results_to_frames() -> None:
     assert tuple(rel.to_xarray()["slope"].dims) == ("phi",)
 
 
+SCALARS = ("activation", "rho", "omega", "rho_star", "omega_star", "r", "target_linear",
+           "target_linear_test")
+
+
+def test_every_broadcast_parameter_names_its_axis() -> None:
+    pytest.importorskip("xarray")
+    res = rf.asymptotics(SPEC, phi=0.5, psi=[0.25, 0.3], gamma=0.01, nonlinear_var=[[0.0], [0.1]])
+    ds = res.to_xarray()
+    assert dict(ds.sizes) == {"nonlinear_var": 2, "psi": 2}
+    np.testing.assert_array_equal(ds["nonlinear_var"], [0.0, 0.1])
+    np.testing.assert_array_equal(ds["error"].sel(nonlinear_var=0.1, psi=0.3), res.error[1, 1])
+    assert ds["nonlinear_var_test"].dims == ("nonlinear_var",)  # defaults to nonlinear_var: rides along
+    t = rf.asymptotics(SPEC, phi=0.5, psi=0.25, gamma=[0.01, 0.1], nonlinear_var_test=[[0.0], [0.2]])
+    assert dict(t.to_xarray().sizes) == {"nonlinear_var_test": 2, "gamma": 2}
+    df = res.to_dataframe()
+    assert list(df.columns[:6]) == ["phi", "psi", "gamma", "noise_var", "nonlinear_var",
+                                    "nonlinear_var_test"]
+    np.testing.assert_array_equal(df["nonlinear_var"], [0.0, 0.0, 0.1, 0.1])
+    # a plain-number nonlinear_var is still a per-point column / scalar coordinate
+    plain = _grid()
+    assert (plain.to_dataframe()["nonlinear_var"] == 0.0).all()
+    assert plain.to_xarray()["nonlinear_var"].dims == ()
+
+
+@pytest.mark.parametrize("point", [dict(psi=0.25), dict(psi=[0.25, 1.0])])
+def test_whole_result_scalars_in_attrs_for_0d_and_arrays(point) -> None:
+    pytest.importorskip("pandas")
+    pytest.importorskip("xarray")
+    res = rf.asymptotics(SPEC, phi=0.5, gamma=0.01, teacher="tanh", **point)
+    df, ds = res.to_dataframe(), res.to_xarray()
+    for name in SCALARS:
+        assert name not in df.columns and name not in ds.data_vars and name not in ds.coords
+    for attrs in (df.attrs, ds.attrs):
+        assert set(SCALARS) | {"teacher"} <= set(attrs)
+        assert attrs["rho"] == pytest.approx(res.rho) and attrs["teacher"] == "tanh"
+        assert attrs["target_linear"] == pytest.approx(res.target_linear)
+    assert "error" in df.columns and "error" in ds.data_vars
+    assert ds["psi"].ndim == np.ndim(point["psi"]) and "psi" in ds.coords
+
+
 def test_missing_extra_names_it(monkeypatch) -> None:
     real_import = builtins.__import__
 

@@ -123,18 +123,53 @@ def disagreement_relation(
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
     kind: str = "shared_data",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> DisagreementRelation:
     """Slope and intercept of OOD vs ID disagreement as the number of features varies.
 
-    Exact along the ridgeless (γ = 0), overparameterised (ψ < φ) family of
-    :func:`rfshift.linear_relation`; ``phi`` and ``noise_var`` broadcast. ``kind`` is one of
-    ``"shared_data"`` (default; two models trained on the same data with independent features),
-    ``"shared_features"`` or ``"independent"``. For ``shared_features`` the slope and intercept
-    are those of the asymptote (the independent line) and :meth:`DisagreementRelation.departure`
-    is the exact, generally non-zero, distance from it.
+    Source: docs/theory.md §18.4 (disagreement-on-the-line; with targets §19.2–19.3). Exact along
+    the ridgeless (γ = 0), overparameterised (ψ < φ) family of :func:`rfshift.linear_relation`,
+    on which D_x(ψ) = a_x + b_x·ψ/(φ − ψ) − c_x·ψ/(1 − ψ a2) for x ∈ {ID, OOD}.
 
-    Raises ValueError for bad input or where κ = ∞ (ridgeless linear model with at least as many
-    samples as non-null directions, as in :func:`rfshift.linear_relation`).
+    Parameters
+    ----------
+    spec:
+        The joint spectrum (:class:`rfshift.Spectrum`); its ``target_power`` is honoured.
+    phi:
+        φ = n0/m > 0; broadcasts with ``noise_var``.
+    noise_var:
+        Training label-noise variance σ² >= 0 (the slope does not depend on it).
+    activation:
+        Name or :class:`rfshift.Activation`.
+    kind:
+        ``"shared_data"`` (default; two models trained on the same data with independent
+        features), ``"shared_features"`` or ``"independent"`` (:data:`DISAGREEMENT_KINDS`).
+        For ``shared_features`` the slope and intercept are those of the asymptote (the
+        independent line) and :meth:`DisagreementRelation.departure` is the exact, generally
+        non-zero, distance from it.
+    nonlinear_var, nonlinear_var_test, teacher:
+        Structured/nonlinear target (docs/theory.md §19), passed to :func:`rfshift.asymptotics`;
+        scalars only when set (as in :func:`rfshift.linear_relation`). The slope still equals the
+        error line's slope; the coefficients are then read off the engine at ψ = 0 and ψ = φ/2.
+
+    Returns
+    -------
+    DisagreementRelation
+        Every array field (``slope``, ``intercept``, ``phi``, ``noise_var``, ``a_id``, ``b_id``,
+        ``a_ood``, ``b_ood``, ``c_id``, ``c_ood``, ``a2``, ``error_slope``, ``error_intercept``,
+        ``kappa``) has the broadcast shape of (``phi``, ``noise_var``); 0-d inputs give NumPy
+        scalars. ``kind`` is a str.
+
+    Raises
+    ------
+    ValueError
+        Bad input (naming the argument), an unknown ``kind``, an array ``nonlinear_var`` with a
+        target, or κ = ∞ (ridgeless linear model with at least as many samples as non-null
+        directions, as in :func:`rfshift.linear_relation`).
+    TypeError
+        ``spec`` is not a :class:`rfshift.Spectrum`.
 
     Examples
     --------
@@ -150,31 +185,53 @@ def disagreement_relation(
     if not isinstance(spec, Spectrum):
         raise TypeError(f"spec must be an rfshift.Spectrum, got {type(spec).__name__}")
     act = get_activation(activation)
-    lin = linear_relation(spec, phi=phi, noise_var=noise_var, activation=act)
+    tkw = dict(nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+    lin = linear_relation(spec, phi=phi, noise_var=noise_var, activation=act, **tkw)
     shape = np.shape(lin.slope)
     ph, nv = np.ravel(lin.phi), np.ravel(lin.noise_var)
     # Bias does not depend on ψ on this family (k_x does not): evaluate it at ψ = φ/2.
-    res = asymptotics(spec, phi=ph, psi=0.5 * ph, gamma=0.0, noise_var=nv, activation=act)
+    res = asymptotics(spec, phi=ph, psi=0.5 * ph, gamma=0.0, noise_var=nv, activation=act, **tkw)
     bias_id, bias_ood = np.ravel(res.bias_id), np.ravel(res.bias)
     kx = np.ravel(res.k_x)
     lam, lam_s, p = spec.lam, spec.lam_star, spec.weights
     u = atom_u(kx, lam)
     a2 = ((1.0 - u) ** 2) @ p  # ⟨λ²/(λ + k_x)²⟩
-    tr, te = res.train_constants, res.test_constants
-    xi_id = tr.mu1**2 * ((u * u) @ (p * lam)) + tr.mu_perp2  # Ξ = μ1² k_x² c0 + μ⊥²
-    xi_ood = te.mu1**2 * ((u * u) @ (p * lam_s)) + te.mu_perp2  # Ξ* (THEORY.md §7)
     slope = np.ravel(lin.slope)
-    b_id, b_ood = 2.0 * np.ravel(lin.b_id), 2.0 * np.ravel(lin.b_ood)
     zeros = np.zeros_like(slope)
-    if kind == "shared_data":
-        a_id, a_ood, c_id, c_ood = zeros, zeros, zeros, zeros
-    else:
-        a_id = 2.0 * (np.ravel(lin.a_id) - bias_id)  # 2(V_X + V_Xε), ID
-        a_ood = 2.0 * (np.ravel(lin.a_ood) - bias_ood)
-        if kind == "independent":
-            c_id, c_ood = zeros, zeros
+    targeted = (spec.has_target or teacher is not None or np.any(np.asarray(nonlinear_var) != 0)
+                or (nonlinear_var_test is not None and np.any(np.asarray(nonlinear_var_test) != 0)))
+    if targeted:
+        # docs/theory.md §19.2–19.3: the target changes the ψ-free scalars only (k_x, B, V_X, V_Xε,
+        # Ξ do not move with ψ), so D = a + b·ψ/(φ − ψ) − c·ψ/(1 − ψa2) keeps its form; read a at
+        # ψ = 0, a + b at ψ = φ/2 (x = 1) and c from V_W(φ/2) = (c/2)·(φ/2)/(1 − (φ/2)a2)
+        # (V_W = ψ a2_b Ξ/(μ1²(1 − ψa2)), a2_b the target-weighted a2).
+        res0 = asymptotics(spec, phi=ph, psi=0.0, gamma=0.0, noise_var=nv, activation=act, **tkw)
+        pair = "independent" if kind == "shared_features" else kind
+        d0_id = np.ravel(getattr(res0.disagreement_id, pair))
+        d0_ood = np.ravel(getattr(res0.disagreement, pair))
+        a_id, a_ood = (zeros, zeros) if kind == "shared_data" else (d0_id, d0_ood)
+        b_id = np.ravel(getattr(res.disagreement_id, pair)) - d0_id
+        b_ood = np.ravel(getattr(res.disagreement, pair)) - d0_ood
+        if kind == "shared_features":
+            to_c = 2.0 * (1.0 - 0.5 * ph * a2) / (0.5 * ph)
+            c_id = to_c * np.ravel(res.variance_terms_id.w)
+            c_ood = to_c * np.ravel(res.variance_terms.w)
         else:
-            c_id, c_ood = 2.0 * a2 * xi_id / tr.mu1**2, 2.0 * a2 * xi_ood / tr.mu1**2
+            c_id, c_ood = zeros, zeros
+    else:
+        tr, te = res.train_constants, res.test_constants
+        xi_id = tr.mu1**2 * ((u * u) @ (p * lam)) + tr.mu_perp2  # Ξ = μ1² k_x² c0 + μ⊥²
+        xi_ood = te.mu1**2 * ((u * u) @ (p * lam_s)) + te.mu_perp2  # Ξ* (THEORY.md §7)
+        b_id, b_ood = 2.0 * np.ravel(lin.b_id), 2.0 * np.ravel(lin.b_ood)
+        if kind == "shared_data":
+            a_id, a_ood, c_id, c_ood = zeros, zeros, zeros, zeros
+        else:
+            a_id = 2.0 * (np.ravel(lin.a_id) - bias_id)  # 2(V_X + V_Xε), ID
+            a_ood = 2.0 * (np.ravel(lin.a_ood) - bias_ood)
+            if kind == "independent":
+                c_id, c_ood = zeros, zeros
+            else:
+                c_id, c_ood = 2.0 * a2 * xi_id / tr.mu1**2, 2.0 * a2 * xi_ood / tr.mu1**2
     intercept = a_ood - slope * a_id
 
     def shaped(a: np.ndarray) -> np.ndarray:
@@ -198,19 +255,28 @@ def disagreement_deviation(
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
     kind: str = "shared_data",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> np.ndarray:
     """Signed distance of the engine's (D_ID, D_OOD) from the γ = 0 disagreement line of ``kind``.
 
     0 (to rounding) for γ = 0, ψ < φ and kind ``shared_data``/``independent``; measures how far the
-    points leave the line for γ > 0 or ψ > φ. Raises ValueError at the interpolation peak.
+    points leave the line for γ > 0 or ψ > φ (docs/theory.md §18.4). Parameters broadcast as in
+    :func:`rfshift.asymptotics`; the result has their broadcast shape. ``nonlinear_var``,
+    ``nonlinear_var_test`` and ``teacher`` (scalars) are passed to the engine and to
+    :func:`disagreement_relation`. Raises ValueError at the interpolation peak.
     """
     kind = _check_kind(kind)
     act = get_activation(activation)
-    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act)
+    tkw = dict(nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act,
+                      **tkw)
     if np.any(res.interpolation_peak):
         raise ValueError("the disagreement deviation is undefined at the interpolation peak "
                          "(gamma = 0, psi = phi): the disagreements are infinite")
-    rel = disagreement_relation(spec, phi=res.phi, noise_var=res.noise_var, activation=act, kind=kind)
+    rel = disagreement_relation(spec, phi=res.phi, noise_var=res.noise_var, activation=act, kind=kind,
+                                **tkw)
     d_ood = getattr(res.disagreement, kind)
     d_id = getattr(res.disagreement_id, kind)
     return np.asarray(d_ood - rel.predict(d_id))[()]
@@ -241,8 +307,18 @@ def ood_error_estimate(
     noise_var: object = 0.0,
     activation: str | Activation = "relu",
     method: str = "ratio",
+    nonlinear_var: object = 0.0,
+    nonlinear_var_test: object | None = None,
+    teacher: str | Activation | None = None,
 ) -> OODEstimate:
     """Estimate the OOD error without OOD labels, and its exact bias, at any (φ, ψ, γ, σ²).
+
+    Source: docs/theory.md §18.5. ``phi``, ``psi``, ``gamma``, ``noise_var`` (and
+    ``nonlinear_var``, ``nonlinear_var_test``) broadcast as in :func:`rfshift.asymptotics`; the
+    structured/nonlinear target keywords ``nonlinear_var``, ``nonlinear_var_test``, ``teacher``
+    (docs/theory.md §19) are passed to it, and ``spec.target_power`` is honoured. Returns an
+    :class:`OODEstimate` whose ``estimate``, ``error``, ``bias`` and ``slope`` all have that
+    broadcast shape (NumPy scalars for 0-d input); ``method`` is the str given.
 
     With ŝ = D^sd_OOD/D^sd_ID (shared-data disagreements: retrain with new features on the same
     data and compare predictions on unlabelled ID and OOD inputs):
@@ -260,7 +336,9 @@ def ood_error_estimate(
     if method not in ("ratio", "variance"):
         raise ValueError(f"method must be 'ratio' or 'variance', got {method!r}")
     act = get_activation(activation)
-    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act)
+    tkw = dict(nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+    res = asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=act,
+                      **tkw)
     if np.any(res.interpolation_peak):
         raise ValueError("the label-free estimate is undefined at the interpolation peak "
                          "(gamma = 0, psi = phi): the disagreements are infinite")

@@ -13,7 +13,18 @@ other sources are independent draws; Q_{WXε} is the mean of the diagonal G[p, p
     bias     = yy − 2·mean_p yf[p] + Q_∅                    (E_{β,x}(E_{W,X,ε} ŷ − y)²)
     variance = Q_{WXε} − Q_∅,     error = bias + variance exactly,
 
-and the seven ANOVA terms are the Möbius differences of the Q_S. Every per-trial estimate is unbiased
+and the seven ANOVA terms are the Möbius differences of the Q_S.
+
+Disagreement and ensembles (issue 11; β always shared): two models sharing the sources S disagree by
+E_x(ŷ₁ − ŷ₂)² = 2(Q_{WXε} − Q_S), so per trial
+
+    shared_data = 2(Q_{WXε} − Q_{Xε}),  shared_features = 2(Q_{WXε} − Q_W),  independent = 2(Q_{WXε} − Q_∅).
+
+The average of K models with independent W on the same data (X, ε) has, by exchangeability,
+E_K = yy − 2·E yf + Q_{WXε}/K + (1 − 1/K) Q_{Xε} = E_∞ + (E_1 − E_∞)/K with E_∞ = yy − 2·mean yf + Q_{Xε}
+and E_1 − E_∞ = Q_{WXε} − Q_{Xε} (the W-variance): exact for every K, estimated from the pairs.
+
+Every per-trial estimate is unbiased
 for its expectation given β; trials are independent, so the mean over trials is unbiased and its
 standard error is the sample standard deviation over trials / √trials. (A per-trial bias estimate can
 be negative: it is unbiased, not a square.)
@@ -27,7 +38,7 @@ import numpy as np
 
 from .sampling import Design
 
-__all__ = ["FINE_TERMS", "pair_means", "summarise", "trial_estimates"]
+__all__ = ["FINE_TERMS", "pair_means", "summarise", "summarise_columns", "trial_estimates"]
 
 #: ANOVA terms (names of rfshift.VarianceTerms) as Möbius sums over shared-source patterns (W, X, ε).
 FINE_TERMS: dict[str, dict[tuple[int, int, int], int]] = {}
@@ -59,9 +70,12 @@ def pair_means(G: np.ndarray, design: Design) -> dict[tuple[int, int, int], np.n
 
 
 def trial_estimates(yy: np.ndarray, yf: np.ndarray, G: np.ndarray, design: Design,
-                    fine: bool = False) -> dict[str, np.ndarray]:
-    """Per-trial unbiased estimates (arrays over the leading trial axis) of error, bias, variance
-    and, when ``fine`` (factorial design), the seven ANOVA terms ``var_<name>``."""
+                    fine: bool = False, disagreement: bool = False,
+                    ensemble: tuple[float, ...] | None = None) -> dict[str, np.ndarray]:
+    """Per-trial unbiased estimates (arrays over the leading trial axis) of error, bias, variance;
+    when ``fine`` (factorial design) the seven ANOVA terms ``var_<name>``; when ``disagreement``,
+    ``dis_shared_data``, ``dis_shared_features``, ``dis_independent``; for ``ensemble`` = (K, ...)
+    (K >= 1, ``math.inf`` allowed), ``ensemble`` of shape (trials, len(K)) and ``ensemble_wvar``."""
     Q = pair_means(G, design)
     if (0, 0, 0) not in Q:
         raise ValueError("the design needs at least one pair of trainings sharing only β")
@@ -73,6 +87,21 @@ def trial_estimates(yy: np.ndarray, yf: np.ndarray, G: np.ndarray, design: Desig
             raise ValueError("fine-grained terms need the 2×2×2 factorial design")
         for name, coeffs in FINE_TERMS.items():
             out[f"var_{name}"] = sum(c * Q[pat] for pat, c in coeffs.items())
+    if disagreement or ensemble is not None:
+        need = [(0, 1, 1)] + ([(1, 0, 0)] if disagreement else [])
+        missing = [p for p in need if p not in Q]
+        if missing:
+            raise ValueError(f"the design has no pairs sharing exactly the sources {missing} (W, X, ε); "
+                             "use sampling.disagreement_design() or the factorial design")
+    if disagreement:
+        out["dis_shared_data"] = 2.0 * (diag - Q[(0, 1, 1)])
+        out["dis_shared_features"] = 2.0 * (diag - Q[(1, 0, 0)])
+        out["dis_independent"] = 2.0 * (diag - Q[(0, 0, 0)])
+    if ensemble is not None:
+        ks = np.asarray(ensemble, dtype=float)
+        wvar = diag - Q[(0, 1, 1)]
+        out["ensemble_wvar"] = wvar
+        out["ensemble"] = (lin + Q[(0, 1, 1)])[..., None] + wvar[..., None] / ks
     return out
 
 
@@ -82,3 +111,11 @@ def summarise(samples: np.ndarray) -> tuple[float, float]:
     if x.size < 2:
         raise ValueError("a standard error needs at least 2 trials")
     return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
+
+
+def summarise_columns(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column-wise mean over trials (axis 0) and standard error, for (trials, k) samples."""
+    x = np.asarray(samples, dtype=float)
+    if x.shape[0] < 2:
+        raise ValueError("a standard error needs at least 2 trials")
+    return x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
