@@ -343,6 +343,59 @@ def test_mc_page_runs_a_tiny_simulation():
     assert np.isfinite(zmax)
 
 
+@pytest.mark.slow
+@needs_targets
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX not installed")
+def test_mc_page_runs_a_tiny_simulation_with_a_power_law_target():
+    """The page draws β ~ N(0, B) for the picked target and compares with rf.asymptotics at the same
+    Spectrum (with its target_power), not at the isotropic one."""
+    from rfshift.shifts import make_target
+
+    at = open_page("mc")
+    at.selectbox(key="target").set_value("power_law").run()
+    at.slider(key="target_power_law_alpha").set_value(2.0).run()
+    at.multiselect(key="mc_sizes").set_value([2.0])
+    at.select_slider(key="n0").set_value(16)
+    at.slider(key="trials").set_value(2).run()
+    at.button(key="mc_run").click().run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    assert np.isfinite(float(metric(at, "max |z|")))
+    res = next(d.value for d in at.dataframe if "theory" in d.value.columns)
+    theory = dict(zip(res["quantity"], res["theory"], strict=True))
+    spec = make_target(make_shift("swap"), "power_law", alpha=2.0)  # 2 atoms of weight 1/2: exact at d = 16
+    ref = rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    iso = rf.asymptotics(make_shift("swap"), phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    assert abs(ref.error - iso.error) > 1e-3 * iso.error  # the target matters here
+    for q in ("error", "bias", "error_id", "bias_id"):
+        assert theory[q] == pytest.approx(float(getattr(ref, q)), rel=1e-9), q
+    assert all(np.isfinite(res["mc"])) and all(res["se"] > 0)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX not installed")
+def test_mc_page_runs_a_tiny_simulation_with_a_teacher():
+    """A single-index teacher reaches both the simulator and the limit (rf.asymptotics(teacher=...))."""
+    at = open_page("mc")
+    at.selectbox(key="mc_teacher").set_value("tanh").run()
+    at.multiselect(key="mc_sizes").set_value([2.0])
+    at.select_slider(key="n0").set_value(16)
+    at.slider(key="trials").set_value(2).run()
+    at.button(key="mc_run").click().run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    res = next(d.value for d in at.dataframe if "theory" in d.value.columns)
+    theory = dict(zip(res["quantity"], res["theory"], strict=True))
+    spec = make_shift("swap")
+    ref = rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1, teacher="tanh")
+    lin = rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1)
+    assert abs(ref.error - lin.error) > 1e-3 * lin.error  # the teacher matters here
+    for q in ("error", "error_id"):
+        assert theory[q] == pytest.approx(float(getattr(ref, q)), rel=1e-9), q
+    assert np.isfinite(float(metric(at, "max |z|")))
+    assert all(np.isfinite(res["mc"])) and all(res["se"] > 0)
+
+
 # --- settings carry between pages; the URL reproduces a page ----------------------------------------
 
 

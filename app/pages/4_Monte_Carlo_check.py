@@ -14,6 +14,8 @@ from ui.fmt import fmt_gamma, fmt_ratio
 from ui.guard import fail, guarded
 from ui.pickers import spectrum_picker, target_picker
 
+import rfshift as rf
+
 st.title("Monte Carlo check")
 st.caption(
     "Train actual random-feature ridge regressors at finite size d = n0 with the JAX simulator "
@@ -36,6 +38,17 @@ mc, why = _load_mc()
 sb = st.sidebar
 choice = target_picker(spectrum_picker(default="swap"))
 activation = wd.activation_select()
+NO_TEACHER = "none (linear target)"
+teacher_opt = wd.selectbox(
+    "Teacher f* (labels y = f*(βᵀx/√d) + ε)",
+    "mc_teacher",
+    [NO_TEACHER, *rf.available_activations()],
+    NO_TEACHER,
+    help="A single-index teacher: the limit adds its nonlinear part μ⊥² as label noise on X "
+    "(docs/theory.md, targets). Its test expectation is exact (Mehler series) and a run whose series "
+    "would be truncated too early is refused with a message.",
+)
+teacher = None if teacher_opt == NO_TEACHER else str(teacher_opt)
 noise_var = wd.noise_slider()
 n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
 gamma = wd.gamma_slider(default=0.01)
@@ -77,7 +90,8 @@ phi = 1.0 / n_over_d
 m_samples = max(1, round(n0 / phi))
 n1s = [max(1, round(n0 / (phi / s))) for s in sizes]
 st.markdown(
-    f"**Shift:** `{choice.label}` · activation **{activation}** · σ² = {noise_var:g} · γ = {fmt_gamma(gamma)}"
+    f"**Shift:** `{choice.label}` · activation **{activation}** · "
+    f"{'' if teacher is None else f'teacher **{teacher}** · '}σ² = {noise_var:g} · γ = {fmt_gamma(gamma)}"
 )
 c = st.columns(4)
 c[0].metric("Input dimension d", f"{n0}")
@@ -103,6 +117,7 @@ curve = guarded(
     noise_var=noise_var,
     activation=activation,
     target_power=b,
+    teacher=teacher,
     what="Engine",
 )
 theory = pd.concat(
@@ -120,8 +135,11 @@ if b is not None and "target_power" not in inspect.signature(mc.simulate).parame
         "This installation's Monte Carlo simulator does not draw structured targets; choose the isotropic "
         "target to compare with it (the theory pages handle every target)."
     )
+if teacher is not None and "teacher" not in inspect.signature(mc.simulate).parameters:
+    fail("This installation's Monte Carlo simulator has no single-index teacher; choose no teacher.")
 settings = (
     choice.label,
+    teacher,
     None if b is None else tuple(map(float, b)),
     tuple(map(float, lam)),
     tuple(map(float, lam_star)),
@@ -159,6 +177,7 @@ if st.button("Run Monte Carlo", type="primary", key="mc_run"):
             trials=trials,
             seed=seed,
             progress=progress,
+            **({} if teacher is None else {"teacher": teacher}),
             what=f"Monte Carlo at N/n = {s:g}",
         )
         th = est.theory()
@@ -299,7 +318,8 @@ else:
         ax.set_yscale("log")
         ax.set_xlabel("N/n (features per sample)")
         ax.set_ylabel("test error")
-        ax.set_title(f"{choice.label}, {activation}, d={n0}, trials={trials}", fontsize=9)
+        who = activation if teacher is None else f"{activation}, teacher {teacher}"
+        ax.set_title(f"{choice.label}, {who}, d={n0}, trials={trials}", fontsize=9)
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=8)
         return export.png(fig)

@@ -28,12 +28,17 @@ def compute_curve(
     activation: str,
     terms: bool = False,
     target_power: np.ndarray | None = None,
+    teacher: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Engine call for a sweep: the error/bias/variance arrays (ID and OOD), the peak mask and,
     with ``terms``, the fine-grained OOD variance terms ``term_<name>``; ``target_power`` is the
-    target's b per atom (None: isotropic)."""
+    target's b per atom (None: isotropic); ``teacher`` a built-in activation name f* for labels
+    y = f*(βᵀx/√d) + ε (None: the linear target; passed only when set)."""
     spec = make_spectrum(lam, lam_star, weights, target_power)
-    res = rf.asymptotics(spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=activation)
+    extra = {} if teacher is None else {"teacher": teacher}
+    res = rf.asymptotics(
+        spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=activation, **extra
+    )
     out = {f: np.asarray(getattr(res, f), dtype=float) for f in CURVE_FIELDS}
     out["peak"] = np.asarray(res.interpolation_peak, dtype=bool)
     if terms:
@@ -55,6 +60,7 @@ def cached_curve(
     activation: str,
     terms: bool = False,
     target_power: np.ndarray | None = None,
+    teacher: str | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`compute_curve` cached on all its arguments (page-boundary cache)."""
     return compute_curve(
@@ -68,6 +74,7 @@ def cached_curve(
         activation=activation,
         terms=terms,
         target_power=target_power,
+        teacher=teacher,
     )
 
 
