@@ -34,7 +34,7 @@ from ._validation import as_real_array
 from .activations import Activation, get_activation
 from .spectra import _covariance, _samples
 
-__all__ = ["MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
+__all__ = ["MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
 
 #: Refuse sizes whose working arrays would exceed this many GiB (a clear error instead of an OOM kill).
 MAX_MEMORY_GIB = 16.0
@@ -482,3 +482,5 @@ def finite_size_from_samples(
 
 
 finite_size.from_samples = finite_size_from_samples  # type: ignore[attr-defined]
+finite_size.MAX_DRAWS = MAX_DRAWS  # type: ignore[attr-defined]
+finite_size.MAX_MEMORY_GIB = MAX_MEMORY_GIB  # type: ignore[attr-defined]
