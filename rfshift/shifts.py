@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,11 +52,12 @@ def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = Fal
 
 def _param(kind: str, family: str, name: str, value: object) -> float:
     """Check ``value`` of parameter ``name`` of a named shift (``kind="shift"``) or target
-    (``kind="target"``) family against its (default, lo, hi) entry in :data:`FAMILIES` /
-    :data:`TARGETS`: the one source of truth for the allowed range. Raises TypeError (not a real
-    number) or ValueError (NaN, or outside [lo, hi]), naming the family and the parameter."""
+    (``kind="target"``) family against its accepted range in :data:`FAMILIES` / :data:`TARGETS`
+    (``limits``, else the slider range of ``params``). Raises TypeError (not a real number) or
+    ValueError (NaN, or outside [lo, hi]), naming the family and the parameter."""
     table = FAMILIES if kind == "shift" else TARGETS
-    _, lo, hi = table[family].params[name]
+    fam = table[family]
+    lo, hi = fam.limits[name] if name in fam.limits else fam.params[name][1:]
     where = f"{family} {kind}: {name}"
     try:
         x = float(value)  # type: ignore[arg-type]
@@ -135,12 +136,15 @@ def rotation(angle: float = 45.0, high: float = 1.5, low: float = 0.5) -> Spectr
 
 @dataclass(frozen=True)
 class ShiftFamily:
-    """A named family: ``fn(**params)`` returns a Spectrum; ``params`` maps name -> (default, lo, hi)."""
+    """A named family: ``fn(**params)`` returns a Spectrum; ``params`` maps name -> (default, lo, hi),
+    the suggested (slider) range; ``limits`` the wider accepted range where there is one."""
 
     name: str
     fn: Callable[..., Spectrum]
     params: dict[str, tuple[float, float, float]]
     description: str
+    #: Accepted range (lo, hi) per parameter where wider than the slider range of ``params``.
+    limits: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __call__(self, **kwargs: float) -> Spectrum:
         unknown = set(kwargs) - set(self.params)
@@ -154,18 +158,23 @@ class ShiftFamily:
 
 FAMILIES: dict[str, ShiftFamily] = {
     "none": ShiftFamily("none", lambda: Spectrum.isotropic(), {}, "no shift, Σ = Σ* = I"),
-    "scaling": ShiftFamily("scaling", isotropic_scaling, {"c": (2.0, 0.05, 10.0)}, "Σ* = cΣ"),
+    "scaling": ShiftFamily("scaling", isotropic_scaling, {"c": (2.0, 0.05, 10.0)}, "Σ* = cΣ",
+                           {"c": (1e-6, 1e6)}),
     "swap": ShiftFamily("swap", swap, {"high": (1.5, 0.05, 10.0), "low": (0.5, 0.0, 10.0)},
-                        "two directions whose variances swap at test time"),
+                        "two directions whose variances swap at test time",
+                        {"high": (1e-6, 1e6), "low": (0.0, 1e6)}),
     "power_law": ShiftFamily("power_law", power_law,
                              {"exponent": (1.0, 0.0, 3.0), "alpha": (0.5, -2.0, 3.0)},
-                             "λ_k ∝ k^-exponent, Σ* ∝ Σ^alpha at equal trace"),
+                             "λ_k ∝ k^-exponent, Σ* ∝ Σ^alpha at equal trace",
+                             {"exponent": (0.0, 10.0), "alpha": (-5.0, 5.0)}),
     "tilt": ShiftFamily("tilt", tilt, {"tau": (1.0, -3.0, 3.0)},
-                        "test mass tilted toward large (tau>0) or small (tau<0) directions"),
+                        "test mass tilted toward large (tau>0) or small (tau<0) directions",
+                        {"tau": (-10.0, 10.0)}),
     "rotation": ShiftFamily("rotation", rotation,
                             {"angle": (45.0, -90.0, 90.0), "high": (1.5, 0.05, 10.0),
                              "low": (0.5, 0.0, 10.0)},
-                            "Σ* a rotated copy of Σ (non-commuting)"),
+                            "Σ* a rotated copy of Σ (non-commuting)",
+                            {"angle": (-360.0, 360.0), "high": (1e-6, 1e6), "low": (0.0, 1e6)}),
 }
 
 
@@ -216,7 +225,7 @@ def aligned_target(spec: Spectrum, tau: float = 1.0) -> Spectrum:
 
     tau > 0 puts the target where the shift adds test mass relative to training (the harmful case:
     the shift moves test mass onto directions the target needs and training rarely saw); tau = 0 is
-    isotropic. tau must lie in the range of ``TARGETS["aligned"]`` ([0, 3]); the opposite direction
+    isotropic. tau must lie in the accepted range of ``TARGETS["aligned"]`` ([0, 10]); the opposite direction
     is :func:`against_target`. Raises TypeError/ValueError naming the family and tau.
     """
     return _aligned_power(spec, _param("target", "aligned", "tau", tau))
@@ -225,7 +234,7 @@ def aligned_target(spec: Spectrum, tau: float = 1.0) -> Spectrum:
 def against_target(spec: Spectrum, tau: float = 1.0) -> Spectrum:
     """Target power against the shift: b_k ∝ (1/ρ_k)^tau (ρ_k as in :func:`aligned_target`), i.e.
     the target sits where the shift removes test mass; tau in the range of ``TARGETS["against"]``
-    ([0, 3]). Raises TypeError/ValueError naming the family and tau."""
+    ([0, 10]). Raises TypeError/ValueError naming the family and tau."""
     return _aligned_power(spec, -_param("target", "against", "tau", tau))
 
 
@@ -238,6 +247,8 @@ class TargetFamily:
     fn: Callable[..., Spectrum]
     params: dict[str, tuple[float, float, float]]
     description: str
+    #: Accepted range (lo, hi) per parameter where wider than the slider range of ``params``.
+    limits: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __call__(self, spec: Spectrum, **kwargs: float) -> Spectrum:
         unknown = set(kwargs) - set(self.params)
@@ -253,12 +264,14 @@ TARGETS: dict[str, TargetFamily] = {
     "isotropic": TargetFamily("isotropic", lambda spec: spec.with_target(None), {},
                               "β ~ N(0, I): b ≡ 1"),
     "power_law": TargetFamily("power_law", source_target, {"alpha": (1.0, -3.0, 3.0)},
-                              "source condition b ∝ λ^alpha, ⟨bλ⟩ = s"),
+                              "source condition b ∝ λ^alpha, ⟨bλ⟩ = s", {"alpha": (-5.0, 5.0)}),
     "aligned": TargetFamily("aligned", aligned_target, {"tau": (1.0, 0.0, 3.0)},
-                            "b ∝ (λ*/λ)^tau: target where the shift adds test mass"),
+                            "b ∝ (λ*/λ)^tau: target where the shift adds test mass",
+                            {"tau": (0.0, 10.0)}),
     "against": TargetFamily("against", against_target,
                             {"tau": (1.0, 0.0, 3.0)},
-                            "b ∝ (λ/λ*)^tau: target where the shift removes test mass"),
+                            "b ∝ (λ/λ*)^tau: target where the shift removes test mass",
+                            {"tau": (0.0, 10.0)}),
 }
 
 

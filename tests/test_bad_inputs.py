@@ -162,7 +162,7 @@ API_CASES = [
      r"unknown parameter.*hgh.*'swap'"),
     ("shift-swap-high-negative", lambda: swap(high=-1.0), ValueError, r"high must be in"),
     ("shift-scaling-c-zero", lambda: make_shift("scaling", c=0.0), ValueError,
-     r"scaling shift: c must be in \[0.05, 10\]"),
+     r"scaling shift: c must be in \[1e-06, 1e\+06\]"),
     ("shift-power-law-trace", lambda: power_law(trace="same"), ValueError, r"trace must be 'equal'"),
     ("shift-rotation-angle-nan", lambda: rotation(angle=float("nan")), ValueError,
      r"rotation shift: angle is NaN"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -110,14 +111,27 @@ def test_help_states_noise_default(cmd):
     assert f"(default {NOISE_VAR_DEFAULT:g}; the Python API's noise_var defaults to 0)" in text
 
 
-# --- 4. one range table per named parameter, enforced by the functions ----------------------------
+# --- 4. one table per named parameter: the slider range (params) inside the accepted range (limits),
+# and the functions enforce exactly the accepted range ----------------------------------------------
 
-_CASES = [("shift", n, p, r) for n, f in FAMILIES.items() for p, r in f.params.items()] + [
-    ("target", n, p, r) for n, f in TARGETS.items() for p, r in f.params.items()]
+def _accepted(fam, p):
+    return fam.limits.get(p, fam.params[p][1:])
+
+
+_CASES = [("shift", n, p, (f.params[p][0], *_accepted(f, p))) for n, f in FAMILIES.items()
+          for p in f.params] + [
+    ("target", n, p, (f.params[p][0], *_accepted(f, p))) for n, f in TARGETS.items() for p in f.params]
 
 
 @pytest.mark.parametrize("kind, name, param, rng", _CASES, ids=[f"{c[1]}-{c[0]}-{c[2]}" for c in _CASES])
-def test_table_range_is_the_enforced_range(kind, name, param, rng):
+def test_slider_range_inside_accepted_range(kind, name, param, rng):
+    fam = (FAMILIES if kind == "shift" else TARGETS)[name]
+    default, lo, hi = fam.params[param]
+    assert rng[1] <= lo <= default <= hi <= rng[2]
+
+
+@pytest.mark.parametrize("kind, name, param, rng", _CASES, ids=[f"{c[1]}-{c[0]}-{c[2]}" for c in _CASES])
+def test_accepted_range_is_the_enforced_range(kind, name, param, rng):
     _, lo, hi = rng
     base = make_shift("swap")
 
@@ -126,8 +140,9 @@ def test_table_range_is_the_enforced_range(kind, name, param, rng):
 
     for v in (lo, hi):
         build(v)
+    message = "^" + re.escape(f"{name} {kind}: {param} must be in [{lo:g}, {hi:g}]")
     for v in (lo - 1e-9 * max(1.0, abs(lo)), hi + 1e-9 * max(1.0, abs(hi))):
-        with pytest.raises(ValueError, match=rf"^{name} {kind}: {param} must be in \[{lo:g}, {hi:g}\]"):
+        with pytest.raises(ValueError, match=message):
             build(v)
     with pytest.raises(ValueError, match=rf"^{name} {kind}: {param} is NaN"):
         build(float("nan"))
@@ -135,7 +150,7 @@ def test_table_range_is_the_enforced_range(kind, name, param, rng):
 
 def test_cli_refuses_negative_aligned_tau(capsys):
     code, out, err = _run(capsys, "curve", "--num", "2", "--target", "aligned", "--target-param", "tau=-1")
-    assert code == 2 and out == "" and "aligned target: tau must be in [0, 3]" in err
+    assert code == 2 and out == "" and "aligned target: tau must be in [0, 10]" in err
 
 
 # --- 5. activations without a linear part ---------------------------------------------------------
