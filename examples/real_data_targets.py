@@ -34,26 +34,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
 import rfshift as rf
 
-OUT = Path(__file__).resolve().parent / "output"
-ACTIVATIONS = {"relu": lambda z: np.maximum(z, 0.0), "erf": special.erf}
-
-
-def load_images() -> dict[str, np.ndarray]:
-    try:
-        from sklearn.datasets import load_sample_images
-    except ImportError as exc:  # pragma: no cover
-        raise SystemExit("this example needs scikit-learn: pip install 'rfshift[dev]'") from exc
-    data = load_sample_images()
-    return {Path(n).stem: img.astype(float).mean(axis=2) / 255.0
-            for n, img in zip(data.filenames, data.images, strict=True)}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_data import ACTIVATIONS, OUT, load_images
 
 
 def pixel_task(img: np.ndarray, p: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
