@@ -40,8 +40,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.linalg import solve_triangular
-from scipy.sparse.linalg import LinearOperator, gmres
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -49,6 +47,7 @@ from finite_size_anatomy import CASES as ANATOMY_CASES
 from finite_size_anatomy import solve_g, sqrt_psd, test_error, threadpool_limits
 from finite_size_validation import power, rotation, spiked
 
+from rfshift import _generalized as gz
 from rfshift.activations import get_activation
 
 fsm = importlib.import_module("rfshift.finite_size")
@@ -65,156 +64,27 @@ CASES.update({
 })
 
 
-def _regime(m: int, n1: int, gamma: float) -> tuple[float, float]:
-    """(ε, κ) of D(x) = 1/(ε + fᵀRf/m), R = (E[D ffᵀ] + κ)^{-1}."""
-    lam = n1 * gamma / m
-    if lam > 0:
-        return 1.0, lam
-    if n1 < m:
-        return 1.0, 0.0
-    if n1 > m:
-        return 0.0, 1.0
-    raise ValueError("ridgeless with n1 = m: interpolation threshold")
-
-
-def _anderson(step, x0, tol, maxit, what, depth=6):
-    """Anderson-accelerated fixed point x = step(x) (sup-norm tolerance)."""
-    x = x0
-    hx, hg = [], []
-    res = np.inf
-    for it in range(maxit):
-        g = step(x)
-        res = float(np.max(np.abs(g - x)))
-        if res < tol:
-            return g, it
-        hx.append(x.copy())
-        hg.append(g.copy())
-        if len(hx) > depth:
-            hx.pop(0)
-            hg.pop(0)
-        if len(hx) >= 2:
-            Rk = np.array(hg) - np.array(hx)
-            coef, *_ = np.linalg.lstsq(np.diff(Rk, axis=0).T, g - x, rcond=None)
-            x = g - coef @ np.diff(np.array(hg), axis=0)
-        else:
-            x = g
-    raise RuntimeError(f"{what}: no convergence in {maxit} iterations (residual {res:.2e})")
-
-
-def _pool_matrix(F, wdev, N):
-    """F diag(wdev) Fᵀ / N in chunks (n1 × n1)."""
-    n1 = F.shape[0]
-    out = np.zeros((n1, n1))
-    for i in range(0, N, 4096):
-        Fc = F[:, i:i + 4096]
-        out += (Fc * wdev[i:i + 4096]) @ Fc.T
-    return out / N
-
-
-def _solve_d(F, Phi, m, eps, kap, d0, tol=1e-11, maxit=300):
-    """Fixed point D_k = 1/(ε + s_k/m), s_k = f_kᵀ R_{−k} f_k, R = (D̄Φ + F diag(D − D̄) Fᵀ/N + κ)^{-1}.
-
-    R_{−k} drops the pool point's own term (D_k − D̄) f_k f_kᵀ/N (Sherman–Morrison), so the pool
-    average has no self-interaction. Anderson-accelerated iteration on log D."""
-    n1, N = F.shape
-    I = np.eye(n1)
-
-    def parts(D):
-        Db = D.mean()
-        P = Db * Phi + _pool_matrix(F, D - Db, N) + kap * I
-        L = np.linalg.cholesky(0.5 * (P + P.T))
-        Z = solve_triangular(L, F, lower=True, check_finite=False)
-        s = np.einsum("ij,ij->j", Z, Z)  # f_kᵀ R f_k
-        a = (D - Db) / N
-        return s / (1.0 - a * s), a, s, P
-
-    def step(logd):
-        s_loo, *_ = parts(np.exp(logd))
-        return -np.log(eps + s_loo / m)
-
-    logd, it = _anderson(step, np.log(d0), tol, maxit, "D(x) fixed point")
-    D = np.exp(logd)
-    _, a, s, P = parts(D)
-    return D, it, a, s, P
-
-
 def generalized(S, laws, W, act, m, n1, gamma, noise_var, pool, rng, constant=False):
-    """Generalized DE given W. ``laws``: list of (Phi_T, Psi_T, t_T) test laws.
-
-    Returns dict with per-law errors, their mean and variance parts, and diagnostics.
-    ``constant=True`` replaces D(x), u(x), ρ(x) by their expectations (the current DE, as a check)."""
+    """Generalized equivalent given W (rfshift._generalized) on a fresh pool of ``pool`` inputs
+    x ~ N(0, S). ``laws``: list of (Φ_T, Ψ_T, t_T). ``constant=True``: D, u, ρ frozen at their means
+    (must equal the current DE). Returns dict(laws=[dict(error, mean, var)], D, iters, delta_cv)."""
     n0 = S.shape[0]
-    a_ = get_activation(act)
-    train = fsm._GaussianLaw(S, a_)
+    a = get_activation(act)
+    train = fsm._GaussianLaw(S, a)
     st = train.prepare(W)
     Phi, _ = train.second(st, st, True)
-    Psi = st["Psi"]
-    eps, kap = _regime(m, n1, gamma)
-    # constant-D starting point from the current DE
-    e, _ = np.linalg.eigh(Phi)
-    e = np.maximum(e, 0.0)
-    k_de = fsm._solve_kappa(e, m, n1 * gamma / m, int(np.sum(e > e[-1] * n1 * 1e-13)))
-    df1 = float(np.sum(e / (e + k_de)))
-    D0 = (1.0 - df1 / m) if eps == 1.0 else 1.0 / k_de
+    kw = dict(m=m, n1=n1, gamma=gamma, noise_var=noise_var)
     if constant:
-        # the current DE in the generalized notation: D constant = D0, R = (D0 Φ + κ)^{-1}
-        R = np.linalg.inv(D0 * Phi + kap * np.eye(n1))
-        A = D0 * R @ Psi
-        out = []
-        PhiR = Phi @ R
-        df2D = D0 ** 2 * float(np.sum(PhiR * PhiR.T))  # D² tr(ΦRΦR)
-        rho = train.target2(None) - 2 * float(np.sum(Psi * A)) + float(np.sum((Phi @ A) * A))
-        for PhiT, PsiT, tT in laws:
-            mean = tT - 2 * float(np.sum(PsiT * A)) + float(np.sum((PhiT @ A) * A))
-            trPTM = float(np.sum((R @ Phi @ R) * PhiT))  # tr(Φ R M R)
-            var = D0 ** 2 * trPTM / (1 - df2D / m) * (rho + noise_var) / m
-            out.append(dict(error=mean + var, mean=mean, var=var))
-        return dict(laws=out, D=np.full(1, D0), iters=0)
-    half = sqrt_psd(S)
-    X = half @ rng.standard_normal((n0, pool))  # n0 × N
-    with np.errstate(all="ignore"):
-        F = np.asarray(a_.fn(W @ X / math.sqrt(n0)), dtype=float)  # n1 × N
-    N = pool
-    D, iters, a, s, P = _solve_d(F, Phi, m, eps, kap, np.full(N, D0))
-    c = 1.0 / (1.0 - a * s)  # R_{−k} f_k = c_k R f_k
-    Db = D.mean()
-    R = np.linalg.inv(0.5 * (P + P.T))
-    R = 0.5 * (R + R.T)
-    PsiD = Db * Psi + (F * (D - Db)) @ X.T / (N * math.sqrt(n0))
-    A = R @ PsiD  # ā = A β
-    RF = R @ F
-    # leave-one-out fitted value at pool point k: f_kᵀ A_{−k} = c_k (f_kᵀ A − a_k s_k x_kᵀ/√n0)
-    fitted = c[None, :] * (A.T @ F - (a * s)[None, :] * X / math.sqrt(n0))  # n0 × N
-    Rres = X / math.sqrt(n0) - fitted
-    rho = np.einsum("ij,ij->j", Rres, Rres)  # E_β r(x_k)², B = I
-    h = np.einsum("ij,ij->j", RF, Phi @ RF)  # f_kᵀ R Φ R f_k
-    omega = D * D * (rho + noise_var) / m
-    # u_M = u0_M + L u_M with (L u)_k = c_k² [h_k w̄ + Σ_{l≠k} G_kl² (w_l − w̄)/N]/m, w = D² u, w̄ = mean w
-    # (G = FᵀRF; c_k the leave-one-out factor). Variance = mean(ω u_M) = ω_Nᵀ (I − L)^{-1} u0_M: solve
-    # the adjoint (I − Lᵀ) v = ω/N once, then variance_M = vᵀ u0_M for every test law M.
-    c2m = c * c / m
-
-    def sandwich(z):  # Σ_{l≠k} G_kl² z_l
-        Y = _pool_matrix(F, z, N) * N
-        return np.einsum("ij,ij->j", RF, Y @ RF) - s * s * z
-
-    def lt(v):
-        z = c2m * v
-        t = sandwich(z)
-        return D * D * ((h @ z) / N + (t - t.mean()) / N)
-
-    op = LinearOperator((N, N), matvec=lambda v: v - lt(v), dtype=float)
-    v, info = gmres(op, omega / N, rtol=1e-9, atol=0.0, restart=80, maxiter=20)
-    if info != 0:
-        raise RuntimeError(f"adjoint u system: GMRES info {info}")
-    out = []
-    for PhiT, PsiT, tT in laws:
-        mean = tT - 2 * float(np.sum(PsiT * A)) + float(np.sum((PhiT @ A) * A))
-        u0 = c * c * np.einsum("ij,ij->j", RF, PhiT @ RF)
-        var = float(v @ u0)
-        out.append(dict(error=mean + var, mean=mean, var=var))
-    delta_cv = float(np.std(1 / D - eps) / np.mean(1 / D - eps))
-    return dict(laws=out, D=D, iters=iters, delta_cv=delta_cv, rho_mean=float(rho.mean()))
+        g = gz.constant_draw(Phi, st["Psi"], train.target2(None), laws, **kw)
+    else:
+        X = sqrt_psd(S) @ rng.standard_normal((n0, pool))  # n0 × N
+        with np.errstate(all="ignore"):
+            F = np.asarray(a.fn(W @ X / math.sqrt(n0)), dtype=float)  # n1 × N
+        g = gz.generalized_draw(Phi, st["Psi"], F, X, laws, **kw)
+    eps = gz.regime(m, n1, gamma)[0]
+    delta = 1 / g.D - eps
+    per_law = [dict(error=e, mean=mu, var=v) for e, mu, v in zip(g.error, g.mean, g.variance, strict=True)]
+    return dict(laws=per_law, D=g.D, iters=g.iterations, delta_cv=float(np.std(delta) / np.mean(delta)))
 
 
 def real_mc(S, laws, W, act, m, gamma, noise_var, trials, rng, gcm=False):
@@ -244,6 +114,20 @@ def real_mc(S, laws, W, act, m, gamma, noise_var, trials, rng, gcm=False):
                 gaus.append([test_error(G2, Z[n1:], P, Q, t, noise_var)
                              for (P, Q), t in zip(mom, tT, strict=True)])
     return np.array(real), (np.array(gaus) if gcm else None)
+
+
+def draw_de(S, Ss, act, W, m, n1, gamma, noise_var) -> list[float]:
+    """The current DE given W from rfshift.finite_size's private ``_draw`` (OOD, ID), for either of
+    its signatures (with or without the target blocks of the nonlinear-targets branch)."""
+    a = get_activation(act)
+    train, test = fsm._GaussianLaw(S, a), fsm._GaussianLaw(Ss, a)
+    laws = (test, train)
+    if hasattr(fsm, "_linear_target"):
+        out, *_ = fsm._draw(train, laws, W, m, n1, gamma, noise_var, fsm._linear_target(None, laws))
+        return [float(sum(o)) for o in out]
+    out, *_ = fsm._draw(train, laws, W, m, n1, gamma, noise_var, None, train.target2(None),
+                        (test.target2(None), train.target2(None)))
+    return [float(o) for o in out]
 
 
 def setup(case, k, seed, act_override=None):
@@ -293,9 +177,8 @@ def run_table(only: str, pool: int, max_draws: int) -> list[dict]:
                 st = L.prepare(W)
                 PhiT, _ = L.second(st, st, True)
                 laws.append((PhiT, st["Psi"], L.target2(None)))
-            out, *_ = fsm._draw(tr_, (te_, tr_), W, m, n1, c["gamma"], c["noise_var"], None, laws[1][2],
-                                (laws[0][2], laws[1][2]))
-            de.append(out)
+            cst = generalized(S, laws, W, c["act"], m, n1, c["gamma"], c["noise_var"], 0, None, constant=True)
+            de.append([x["error"] for x in cst["laws"]])
             g = generalized(S, laws, W, c["act"], m, n1, c["gamma"], c["noise_var"], pool,
                             np.random.default_rng(10_000 + 100 * i + d))
             ge.append([x["error"] for x in g["laws"]])
@@ -349,16 +232,14 @@ def main(argv=None) -> int:
         return 0
     name, S, Ss, act, m, n1, gamma, noise_var, W, laws, rng = setup(args.case, args.k, args.seed, args.act)
     n0 = S.shape[0]
-    a = get_activation(act)
-    train, test = fsm._GaussianLaw(S, a), fsm._GaussianLaw(Ss, a)
-    de, kappa, _, _ = fsm._draw(train, (test, train), W, m, n1, gamma, noise_var, None, laws[1][2],
-                                (laws[0][2], laws[1][2]))
-    print(f"{name} k={args.k} seed={args.seed}: n0={n0} m={m} n1={n1} gamma={gamma} kappa_DE={kappa:.4g}")
+    cst = generalized(S, laws, W, act, m, n1, gamma, noise_var, 0, None, constant=True)
+    de = [x["error"] for x in cst["laws"]]
+    print(f"{name} k={args.k} seed={args.seed}: n0={n0} m={m} n1={n1} gamma={gamma}")
     if args.check:
-        c = generalized(S, laws, W, act, m, n1, gamma, noise_var, 0, None, constant=True)
+        ref = draw_de(S, Ss, act, W, m, n1, gamma, noise_var)
         for j, side in enumerate(("OOD", "ID")):
-            print(f"  check {side}: constant-D generalized {c['laws'][j]['error']:.12f}  DE {de[j]:.12f}  "
-                  f"rel diff {abs(c['laws'][j]['error'] - de[j]) / de[j]:.1e}")
+            print(f"  check {side}: constant-D generalized {de[j]:.12f}  finite_size._draw {ref[j]:.12f}  "
+                  f"rel diff {abs(de[j] - ref[j]) / ref[j]:.1e}")
     gen = []
     t0 = time.perf_counter()
     prng = np.random.default_rng(1000 + args.seed)
