@@ -136,9 +136,9 @@ def _de_given_w(train, test, W, m, gamma, noise_var):
     import importlib
 
     fsm = importlib.import_module("rfshift.finite_size")
-    t = (test.target2(None), train.target2(None))
-    out, _, _, _ = fsm._draw(train, (test, train), W, m, W.shape[0], gamma, noise_var, None, t[1], t)
-    return np.array(out)
+    laws = (test, train)
+    out, _, _, _ = fsm._draw(train, laws, W, m, W.shape[0], gamma, noise_var, fsm._linear_target(None, laws))
+    return np.array([sum(o) for o in out])
 
 
 @pytest.mark.parametrize("act", ["erf", "tanh"])
