@@ -194,11 +194,19 @@ def feature_moments(
     if rmax > 1.0 + 1e-9:
         raise ValueError(f"|correlation| {rmax:.6g} > 1: C is not a covariance of (g, h)")
     rmax = min(rmax, 1.0)
+    if act2 is not None:  # few teacher variances: choose the order with T_K(v1) <= E σ(g)², then
+        h2, m2 = _hermite(act2, v2, max_order)  # compute the many features' coefficients only to it
+        m1 = _hermite(act, v1, 0)[1]
+        t2 = np.maximum(m2 - np.cumsum(h2**2, axis=0), 0.0)
+        pre = np.sqrt(float(m1.max()) * t2.max(axis=1)) * rmax ** np.arange(1, max_order + 2)
+        ok = np.flatnonzero(pre <= tol * max(float(m1.max()), float(m2.max()), np.finfo(float).tiny))
+        max_order = int(ok[0]) if ok.size else max_order
+        h2, m2 = h2[:max_order + 1], m2
     h1, m1 = _hermite(act, v1, max_order)
     if same:
         h2, m2 = h1, m1
-    else:
-        h2, m2 = _hermite(act if act2 is None else act2, v2, max_order)
+    elif act2 is None:
+        h2, m2 = _hermite(act, v2, max_order)
     t1 = np.maximum(m1 - np.cumsum(h1**2, axis=0), 0.0)  # T_K(v1), K = 0..max_order
     t2 = np.maximum(m2 - np.cumsum(h2**2, axis=0), 0.0)
     scale = max(float(m1.max()), float(m2.max()), np.finfo(float).tiny)
