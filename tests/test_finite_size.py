@@ -357,7 +357,7 @@ def test_cli_finite_prints_finite_size_and_limit(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-# --- nonlinear targets and the variance split (docs/theory.md §20.2) -------------------------------
+# --- nonlinear targets and the variance split (docs/theory.md §20.1) -------------------------------
 
 def test_variance_split_sums_to_the_variance_and_is_non_negative():
     S = np.diag(power(60, 1.0))
