@@ -51,37 +51,8 @@ def compute_curve(
     return out
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def cached_curve(
-    lam: np.ndarray,
-    lam_star: np.ndarray,
-    weights: np.ndarray,
-    *,
-    phi: Any,
-    psi: Any,
-    gamma: Any,
-    noise_var: float,
-    activation: str,
-    terms: bool = False,
-    target_power: np.ndarray | None = None,
-    teacher: str | None = None,
-    nonlinear_var: float = 0.0,
-) -> dict[str, np.ndarray]:
-    """:func:`compute_curve` cached on all its arguments (page-boundary cache)."""
-    return compute_curve(
-        lam,
-        lam_star,
-        weights,
-        phi=phi,
-        psi=psi,
-        gamma=gamma,
-        noise_var=noise_var,
-        activation=activation,
-        terms=terms,
-        target_power=target_power,
-        teacher=teacher,
-        nonlinear_var=nonlinear_var,
-    )
+#: :func:`compute_curve` cached on all its arguments (page-boundary cache).
+cached_curve = st.cache_data(show_spinner=False, max_entries=256)(compute_curve)
 
 
 def point(
