@@ -14,6 +14,12 @@ computes the error of the finite model of THEORY.md §1 at the given (n0, m, n1)
 3. averaging over ``draws`` independent W (mean ± jackknife standard error), with the bias of
    THEORY.md §1 (the predictor averaged over W, X, ε) estimated from pairs of independent draws.
 
+Targets (docs/theory.md §20.1): β ~ N(0, B) averaged exactly; a single-index ``teacher`` through the
+exact two-activation moments E[f y], E y² given W and β (β sampled, two per draw); a number-valued
+nonlinear part as noise on X uncorrelated with the features. The variance is split into
+``variance_w`` (the engine's V_W), ``variance_noise`` (V_Xε + V_WXε) and ``variance_sampling``
+(V_X + V_WX).
+
 Derivation, approximations and validation: docs/theory.md, section "Finite-size deterministic
 equivalents"; docs/validation.md, section "Finite-size mode".
 
