@@ -1,6 +1,6 @@
 """Generalized (x-dependent) deterministic equivalent at one fixed W, against ridge on the real features.
 
-Research prototype for issue 10 (docs/theory.md §20.1, docs/validation.md §9.7). The finite-size mode
+Research prototype for issue 10 (docs/theory.md §20.2, docs/validation.md §9.9). The finite-size mode
 (:func:`rfshift.finite_size`, docs/theory.md §20) uses the Gaussian-covariate-model deterministic
 equivalent (DE) given W, which assumes that the quadratic forms f(x)ᵀQ₋f(x)/m concentrate over x. The
 *generalized* equivalent keeps their x-dependence (leave-one-out, each input a point mass):
@@ -11,19 +11,21 @@ equivalent (DE) given W, which assumes that the quadratic forms f(x)ᵀQ₋f(x)/
     u_M(x) = f(x)ᵀ T_M f(x),  T_M = R M R + R E_x[D² (u_M/m) f fᵀ] R,
 
 with (ε, κ) = (1, λ) (λ = n1γ/m the ridge on FFᵀ/m), (1, 0) ridgeless with n1 < m, and (0, 1) ridgeless
-with n1 > m (the λ → 0 limit, rescaled). Derivation: docs/theory.md §20.1 (our own, by the
+with n1 > m (the λ → 0 limit, rescaled). Derivation: docs/theory.md §20.2 (our own, by the
 envelope theorem on the training loss with regulariser λ + tM). When D(x) and u(x) are replaced by
 constants it is *exactly* the current DE (checked here: ``--check``).
 
-The expectations over x are pool averages over N inputs x ~ N(0, Σ) with the exact closed-form Φ, Ψ
-as control variates (E[D f fᵀ] ≈ D̄ Φ + mean_k (D_k − D̄) f_k f_kᵀ, the same for Ψ and for the
-second-order kernel, self-pairs excluded); its sampling error is measured by repeating with
-independent pools.
+The computation is :mod:`rfshift._generalized` (core): x-expectations are averages over a pool of N
+inputs x ~ N(0, Σ) with the exact closed-form Φ, Ψ as control variates, each pool point's own term
+removed from what is evaluated at it (leave-one-out), matrix-free (O(iterations · n1² · N)). The pool's
+sampling error is measured by repeating with independent pools (``--pools``), or, W-averaged
+(``table``), by one fresh pool per W draw.
 
 Usage (repository root)::
 
     PYTHONPATH=$PWD python examples/finite_size_generalized.py CASE [--trials T] [--pool N] [--pools P]
-        [--k K] [--seed S] [--gcm] [--check]
+        [--k K] [--seed S] [--gcm] [--check] [--act ACT]
+    PYTHONPATH=$PWD python examples/finite_size_generalized.py table [--only ROWS] [--pool N]
 
 CASE: heavy, patch8, patch10, over, under (the six misses of docs/validation.md §9.1) or spiked, iso,
 noncomm, n1000 (passing rows). W is the anatomy script's (examples/finite_size_anatomy.py, same seed),

@@ -1,4 +1,4 @@
-"""Generalized deterministic equivalent of ridge regression on features given W (docs/theory.md §20.3).
+"""Generalized deterministic equivalent of ridge regression on features given W (docs/theory.md §20.2).
 
 The Gaussian-covariate-model equivalent used by :mod:`rfshift.finite_size` (docs/theory.md §20,
 step 2) replaces every leave-one-out quadratic form f(x_i)ᵀQ₋ᵢf(x_i)/m by its mean. The generalized
@@ -12,7 +12,7 @@ equivalent keeps its dependence on the input x (each input a point mass):
 
 with (ε, κ) = (1, λ) for λ = n1γ/m > 0, (1, 0) ridgeless with n1 < m and (0, 1) ridgeless with n1 > m
 (the rescaled λ → 0 limit). Our own derivation (leave-one-out plus the envelope theorem), in
-docs/theory.md §20.3, where the exact reduction to step 2 when D and u are constant is shown.
+docs/theory.md §20.2, where the exact reduction to step 2 when D and u are constant is shown.
 
 The x-expectations are pool averages over N inputs (columns of ``X``, features ``F``), with the exact
 moments Φ, Ψ as control variates, pool point k's own term removed from everything evaluated at x_k
@@ -55,7 +55,7 @@ class GeneralizedDraw:
 
 
 def regime(m: int, n1: int, gamma: float) -> tuple[float, float]:
-    """(ε, κ) of D(x) = 1/(ε + fᵀRf/m), R = (E[D ffᵀ] + κ)^{-1} (docs/theory.md §20.3, ridgeless).
+    """(ε, κ) of D(x) = 1/(ε + fᵀRf/m), R = (E[D ffᵀ] + κ)^{-1} (docs/theory.md §20.2, ridgeless).
 
     Raises ValueError at the interpolation threshold (γ = 0 and n1 = m)."""
     lam = n1 * gamma / m
@@ -157,7 +157,7 @@ def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
         covariance of β (None: I).
 
     Raises ConvergenceError if the D(x) fixed point or the u-system does not converge, ValueError at
-    the interpolation threshold. Source: docs/theory.md §20.3.
+    the interpolation threshold. Source: docs/theory.md §20.2.
     """
     n0, N = X.shape
     if F.shape != (n1, N):

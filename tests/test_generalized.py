@@ -1,4 +1,4 @@
-"""Generalized (x-dependent) deterministic equivalent given W (rfshift._generalized, theory.md §20.3)."""
+"""Generalized (x-dependent) deterministic equivalent given W (rfshift._generalized, theory.md §20.2)."""
 
 from __future__ import annotations
 
