@@ -18,7 +18,7 @@ The x-expectations are pool averages over N inputs (columns of ``X``, features `
 moments Φ, Ψ as control variates, pool point k's own term removed from everything evaluated at x_k
 (Sherman–Morrison), and matrix-free linear algebra: cost O(iterations · n1² · N), memory O(n1·N).
 
-Core layer: NumPy/SciPy only. Research prototype: not yet an option of :func:`rfshift.finite_size`.
+Core layer: NumPy/SciPy only. Reached through ``rfshift.finite_size(..., equivalent="generalized")``.
 """
 
 from __future__ import annotations
@@ -42,16 +42,22 @@ class GeneralizedDraw:
     """Generalized equivalent given W, one entry per test law.
 
     ``error = mean + variance``: ``mean`` is the error of the mean predictor ā (exact test
-    expectation with Φ_T, Ψ_T), ``variance`` the fluctuation term (1/m)E_x[D²u_T(ρ + σ²)].
+    expectation with Φ_T, Ψ_T), ``variance`` the fluctuation term (1/m)E_x[D²u_T(ρ + σ²)] =
+    ``variance_noise`` (the σ² part) + ``variance_sampling`` (the ρ part).
     ``D``: D(x_k) on the pool (the constant value for :func:`constant_draw`); ``A``: ā = Aβ
-    (n1 × n0); ``iterations``: of the D(x) fixed point."""
+    (n1 × n0); ``iterations``: of the D(x) fixed point; ``kappa``: κ/mean(D), the effective
+    regulariser (R = (E[D ffᵀ] + κ)^{-1} = D̄^{-1}(E[(D/D̄) ffᵀ] + κ/D̄)^{-1}; it is §20's κ when D is
+    constant)."""
 
     error: tuple[float, ...]
     mean: tuple[float, ...]
     variance: tuple[float, ...]
+    variance_noise: tuple[float, ...]
+    variance_sampling: tuple[float, ...]
     D: np.ndarray
     A: np.ndarray
     iterations: int
+    kappa: float
 
 
 def regime(m: int, n1: int, gamma: float) -> tuple[float, float]:
@@ -132,12 +138,19 @@ def constant_draw(Phi, Psi, t_train, tests, *, m, n1, gamma, noise_var, B=None) 
     PhiR = Phi @ R
     slack = 1.0 - D0 ** 2 * float(np.sum(PhiR * PhiR.T)) / m  # 1 − df₂/m
     rho = _mean_term(t_train, Psi, Phi, A, B)
-    means, vars_ = [], []
+    means, vn, vs = [], [], []
     for PhiT, PsiT, tT in tests:
         means.append(_mean_term(tT, PsiT, PhiT, A, B))
-        vars_.append(D0 ** 2 * float(np.sum((R @ Phi @ R) * PhiT)) / slack * (rho + noise_var) / m)
-    return GeneralizedDraw(tuple(a + b for a, b in zip(means, vars_, strict=True)), tuple(means),
-                           tuple(vars_), np.full(1, D0), A, 0)
+        amp = D0 ** 2 * float(np.sum((R @ Phi @ R) * PhiT)) / slack / m
+        vn.append(amp * noise_var)
+        vs.append(amp * rho)
+    return _result(means, vn, vs, np.full(1, D0), A, 0, kap)
+
+
+def _result(means, vn, vs, D, A, iters, kap) -> GeneralizedDraw:
+    var = [a + b for a, b in zip(vn, vs, strict=True)]
+    return GeneralizedDraw(tuple(a + b for a, b in zip(means, var, strict=True)), tuple(means), tuple(var),
+                           tuple(vn), tuple(vs), D, A, iters, float(kap / np.mean(D)))
 
 
 def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
@@ -201,7 +214,6 @@ def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
     resid = X / sq - c[None, :] * (A.T @ F - (a * s)[None, :] * X / sq)
     rho = np.einsum("ij,ij->j", resid, resid if B is None else B @ resid)
     h = np.einsum("ij,ij->j", RF, Phi @ RF)  # f_kᵀ R Φ R f_k
-    omega = D * D * (rho + noise_var) / m
     c2m = c * c / m
 
     def sandwich(z):  # Σ_{l≠k} (f_kᵀ R f_l)² z_l
@@ -214,12 +226,21 @@ def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
         return D * D * ((h @ z) / N + (t - t.mean()) / N)
 
     op = LinearOperator((N, N), matvec=lambda v: v - adjoint(v), dtype=float)
-    v, info = gmres(op, omega / N, rtol=gmres_rtol, atol=0.0, restart=80, maxiter=20)
-    if info != 0:
-        raise ConvergenceError(f"u-system (GMRES) did not converge (info {info}, m = {m}, n1 = {n1})")
-    means, vars_ = [], []
+
+    def solve(omega):  # v with (I − Lᵀ)v = ω/N: then mean(ω u_M) = vᵀ u0_M for every test law M
+        if not np.any(omega):
+            return np.zeros(N)
+        v, info = gmres(op, omega / N, rtol=gmres_rtol, atol=0.0, restart=80, maxiter=20)
+        if info != 0:
+            raise ConvergenceError(f"u-system (GMRES) did not converge (info {info}, m = {m}, n1 = {n1})")
+        return v
+
+    v_noise = solve(D * D * noise_var / m)
+    v_samp = solve(D * D * rho / m)
+    means, vn, vs = [], [], []
     for PhiT, PsiT, tT in tests:
         means.append(_mean_term(tT, PsiT, PhiT, A, B))
-        vars_.append(float(v @ (c * c * np.einsum("ij,ij->j", RF, PhiT @ RF))))
-    return GeneralizedDraw(tuple(a_ + b_ for a_, b_ in zip(means, vars_, strict=True)), tuple(means),
-                           tuple(vars_), D, A, iters)
+        u0 = c * c * np.einsum("ij,ij->j", RF, PhiT @ RF)
+        vn.append(float(v_noise @ u0))
+        vs.append(float(v_samp @ u0))
+    return _result(means, vn, vs, D, A, iters, kap)

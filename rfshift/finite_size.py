@@ -77,7 +77,8 @@ class FiniteSize:
     ``error_draws``/``error_id_draws``: the per-draw errors (conditional on W); ``kappa``: the
     per-draw effective regulariser κ; ``kernel_bound``: the largest truncation bound of a Mehler
     series (0 for closed-form kernels); ``source``: ``"gaussian"`` (moments of N(0, Σ)) or
-    ``"samples"`` (empirical moments of the given inputs).
+    ``"samples"`` (empirical moments of the given inputs); ``equivalent``: ``"gaussian"`` (§20 step 2)
+    or ``"generalized"`` (docs/theory.md §20.2; ``kappa`` is then κ/mean D(x)).
     """
 
     error: float
@@ -121,6 +122,7 @@ class FiniteSize:
     nonlinear_var: float = 0.0
     nonlinear_var_test: float = 0.0
     teacher: str | None = None
+    equivalent: str = "gaussian"
 
     @property
     def phi(self) -> float:
@@ -388,8 +390,62 @@ def _teacher(teacher: object, train, test, B: np.ndarray | None) -> Activation |
     return _teacher_parts(teacher, signals)[0]  # type: ignore[arg-type]
 
 
+def _pool_of(train, W, st: dict, pool: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (n0 × N) and features (n1 × N) of the generalized equivalent's pool: ``pool`` fresh
+    draws x ~ N(0, Σ) for a Gaussian law, the rows themselves for samples (docs/theory.md §20.2)."""
+    if isinstance(train, _SampleLaw):
+        return train.X.T, st["F"].T
+    if not hasattr(train, "_half"):
+        lam, V = np.linalg.eigh(train.S)
+        train._half = (V * np.sqrt(np.maximum(lam, 0.0))) @ V.T
+    X = train._half @ rng.standard_normal((train.n0, pool))
+    with np.errstate(all="ignore"):
+        F = np.asarray(train.act.fn(W @ X / math.sqrt(train.n0)), dtype=float)
+    if not np.all(np.isfinite(F)):
+        raise ValueError(f"activation {train.act.name!r} returns NaN/inf on the pool inputs")
+    return X, F
+
+
+def _generalized_draw(train, tests, W, m, n1, gamma, noise_var, B, pool, rng):
+    """One W draw with the generalized equivalent (docs/theory.md §20.2; ``rfshift._generalized``):
+    the same returns as :func:`_draw` (linear target β ~ N(0, B) only)."""
+    from . import _generalized
+
+    st = train.prepare(W)
+    Phi, bound = train.second(st, st, same=True)
+    X, F = _pool_of(train, W, st, pool, rng)
+    laws = []
+    for law in tests:
+        if law is train:
+            stL, PhiL = st, Phi
+        else:
+            stL = law.prepare(W)
+            PhiL, b2 = law.second(stL, stL, same=True)
+            bound = max(bound, b2)
+        laws.append((stL, PhiL, law.target2(B)))
+    g = _generalized.generalized_draw(Phi, st["Psi"], F, X, [(P, stL["Psi"], t) for stL, P, t in laws],
+                                      m=m, n1=n1, gamma=gamma, noise_var=noise_var, B=B)
+    AG = g.A if B is None else g.A @ B
+    out, states = [], []
+    for k, (stL, _, t) in enumerate(laws):
+        out.append((g.mean[k], g.variance_noise[k], g.variance_sampling[k]))
+        states.append({"st": stL, "A": [g.A], "AG": [AG], "cross": [float(np.sum(stL["Psi"] * AG))],
+                       "t": [t], "mean": [g.mean[k]]})
+    return out, g.kappa, bound, states
+
+
+EQUIVALENTS = ("gaussian", "generalized")
+
+
 def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_cov, source,
-         nonlinear_var=0.0, nonlinear_var_test=None, teacher=None):
+         nonlinear_var=0.0, nonlinear_var_test=None, teacher=None, equivalent="gaussian", pool=8000):
+    if equivalent not in EQUIVALENTS:
+        raise ValueError(f"equivalent must be one of {EQUIVALENTS}, got {equivalent!r}")
+    pool = _check_int(pool, "pool", 1000)
+    if equivalent == "generalized" and (teacher is not None or nonlinear_var or nonlinear_var_test):
+        raise ValueError("equivalent='generalized' supports the linear target y = βᵀx/√n0 (with "
+                         "target_cov) only; teacher=, nonlinear_var and nonlinear_var_test need "
+                         "equivalent='gaussian'")
     m = _check_int(m, "m", 1)
     n1 = _check_int(n1, "n1", 1)
     draws = _check_int(draws, "draws", 3)
@@ -404,6 +460,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     f_star = _teacher(teacher, train, test, B)
     # about ten n1 × n1 and n1 × n0 float64 arrays are alive at once (two draws' states, kernels)
     need = 8 * (10 * n1 * n1 + 8 * n1 * n0 + train.rows * n1 + test.rows * n1) / 2**30
+    if equivalent == "generalized":  # the pool's inputs, features and three n1 × N work arrays
+        rows = train.X.shape[0] if isinstance(train, _SampleLaw) else pool
+        need += 8 * rows * (n0 * 2 + n1 * 4) / 2**30
     if need > MAX_MEMORY_GIB:
         raise ValueError(f"n1 = {n1} with n0 = {n0} would need about {need:.1f} GiB of memory "
                          f"(limit MAX_MEMORY_GIB = {MAX_MEMORY_GIB:g}); use fewer features")
@@ -420,6 +479,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         def blocks(law, st, d):
             return [(P, None, t, b) for P, t, b in (law.teacher(st, f_star, betas[k]) for k in (d - 1, d))]
     rng = np.random.default_rng(seed)
+    pool_rng = np.random.default_rng([seed, 2])  # the generalized equivalent's pools: fresh per draw
     per = np.empty((draws, 2, 3))  # draw, (OOD, ID), (mean-predictor error, noise var., sampling var.)
     kappas = np.empty(draws)
     bound = 0.0
@@ -427,8 +487,12 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     first = prev = None
     for d in range(draws):
         W = rng.standard_normal((n1, n0))
-        out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var,
-                                          lambda law, st, d=d: blocks(law, st, d), nl, (nl_test, nl))
+        if equivalent == "generalized":
+            out, kappas[d], b, states = _generalized_draw(train, laws, W, m, n1, gamma, noise_var, B, pool,
+                                                          pool_rng)
+        else:
+            out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var,
+                                              lambda law, st, d=d: blocks(law, st, d), nl, (nl_test, nl))
         per[d] = out
         bound = max(bound, b)
         if prev is not None:
@@ -483,6 +547,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         source=source, error_draws=errs[:, 0].copy(), error_id_draws=errs[:, 1].copy(), kappa=kappas,
         kernel_bound=float(bound), interpolation_peak=not finite,
         nonlinear_var=nl, nonlinear_var_test=nl_test, teacher=None if f_star is None else f_star.name,
+        equivalent=equivalent,
     )
 
 
@@ -501,6 +566,8 @@ def finite_size(
     nonlinear_var: float = 0.0,
     nonlinear_var_test: float | None = None,
     teacher: str | Activation | None = None,
+    equivalent: str = "gaussian",
+    pool: int = 8000,
 ) -> FiniteSize:
     """Test error of random-feature ridge regression at finite sizes (deterministic equivalent given W).
 
@@ -544,6 +611,16 @@ def finite_size(
         sampled, two per draw (docs/theory.md §20.1), so the s.e. includes its spread. Refused like
         :func:`rfshift.asymptotics` (ValueError) if f* has a non-zero Gaussian mean at the train or
         test signal variance tr(ΣB)/n0, tr(Σ*B)/n0. Adds to ``nonlinear_var``.
+    equivalent:
+        ``"gaussian"`` (default): the Gaussian-covariate-model equivalent given W (docs/theory.md §20
+        step 2). ``"generalized"``: keeps the dependence on x of the leave-one-out quadratic forms
+        f(x)ᵀQ₋f(x)/m (docs/theory.md §20.2), which removes most of the Gaussian equivalent's residual
+        on concentrated spectra (docs/validation.md §9.9); linear targets only (with ``target_cov``;
+        ValueError with ``teacher``/``nonlinear_var``). Its x-expectations are averages over a pool
+        of fresh inputs per W draw, whose sampling error is part of every ``*_se``. Cost per draw
+        O(iterations · n1² · pool), 5–20× the default's.
+    pool:
+        Pool size N >= 1000 of the generalized equivalent (ignored by ``"gaussian"``; default 8000).
 
     Returns
     -------
@@ -585,7 +662,8 @@ def finite_size(
     test = _GaussianLaw(S_star, act)
     return _run(train, test, n0=S.shape[0], m=m, n1=n1, gamma=gamma, noise_var=noise_var, act=act,
                 draws=draws, seed=seed, target_cov=target_cov, source="gaussian",
-                nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+                nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher,
+                equivalent=equivalent, pool=pool)
 
 
 def finite_size_from_samples(
@@ -603,6 +681,8 @@ def finite_size_from_samples(
     nonlinear_var: float = 0.0,
     nonlinear_var_test: float | None = None,
     teacher: str | Activation | None = None,
+    equivalent: str = "gaussian",
+    pool: int = 8000,
 ) -> FiniteSize:
     """Like :func:`finite_size`, with the feature moments taken from the inputs themselves.
 
@@ -614,7 +694,8 @@ def finite_size_from_samples(
     rows (``*_id``). The moments carry a sampling error from the finite N (relative O(1/√N));
     docs/validation.md §9.4 measures it by splitting the rows in halves (≤ 1% relative with 20 000
     image patches). ``teacher``: the labels f*(x·β/√n0) are computed on the rows themselves (no
-    Gaussian assumption); ``nonlinear_var``: as in :func:`finite_size`.
+    Gaussian assumption); ``nonlinear_var``: as in :func:`finite_size`. ``equivalent="generalized"``
+    (docs/theory.md §20.2) uses the training rows themselves as its pool (``pool`` is ignored).
     Also available as ``rfshift.finite_size.from_samples``.
     """
     act = get_activation(activation)
@@ -634,7 +715,7 @@ def finite_size_from_samples(
     return _run(_SampleLaw(Xa, act), _SampleLaw(Xb, act), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,
                 noise_var=noise_var, act=act, draws=draws, seed=seed, target_cov=target_cov,
                 source="samples", nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test,
-                teacher=teacher)
+                teacher=teacher, equivalent=equivalent, pool=pool)
 
 
 finite_size.from_samples = finite_size_from_samples  # type: ignore[attr-defined]

@@ -107,3 +107,42 @@ def test_generalized_matches_real_features_where_the_gaussian_equivalent_misses(
     z_de = (np.array(de) - mc) / mc_se
     assert np.all(np.abs(z_gen) <= 3.5), (g_mean, mc, mc_se, g_se)
     assert abs(z_de[1]) > 3.5, (de, mc, mc_se)  # ID: the Gaussian equivalent misses here
+
+
+def test_finite_size_option_runs_and_splits():
+    """rf.finite_size(..., equivalent="generalized"): finite, error = bias + variance, the variance
+    split adds up, and it differs from the Gaussian equivalent on a steep spectrum."""
+    import rfshift as rf
+
+    n0 = 16
+    S = np.diag(_power(n0, 1.5))
+    kw = dict(m=48, n1=24, gamma=0.01, noise_var=0.2, activation="erf", draws=3, seed=2)
+    g = rf.finite_size(S, np.eye(n0), equivalent="generalized", pool=1000, **kw)
+    d = rf.finite_size(S, np.eye(n0), **kw)
+    assert g.equivalent == "generalized" and d.equivalent == "gaussian"
+    for r in (g, d):
+        for k in ("error", "error_id", "bias", "variance", "error_se", "variance_noise", "variance_sampling"):
+            assert math.isfinite(getattr(r, k)) and getattr(r, k) >= 0, k
+        assert r.error == pytest.approx(r.bias + r.variance, rel=1e-12)
+        assert r.variance == pytest.approx(r.variance_w + r.variance_noise + r.variance_sampling, rel=1e-9)
+    assert abs(g.error_id - d.error_id) > 1e-3  # the x-dependence matters here (r_eff ≈ 5)
+    X = np.random.default_rng(0).standard_normal((1000, n0)) * np.sqrt(np.diag(S))
+    s = rf.finite_size.from_samples(X, X[:500], equivalent="generalized", **kw)
+    assert s.source == "samples" and math.isfinite(s.error) and s.error > 0
+
+
+def test_finite_size_option_bad_input():
+    import rfshift as rf
+
+    S = np.eye(8)
+    kw = dict(m=20, n1=10, gamma=0.1)
+    with pytest.raises(ValueError, match="equivalent must be one of"):
+        rf.finite_size(S, S, equivalent="elliptical", **kw)
+    with pytest.raises(ValueError, match="pool must be >= 1000"):
+        rf.finite_size(S, S, equivalent="generalized", pool=10, **kw)
+    with pytest.raises(TypeError, match="pool must be an integer"):
+        rf.finite_size(S, S, equivalent="generalized", pool=2000.5, **kw)
+    with pytest.raises(ValueError, match="linear target"):
+        rf.finite_size(S, S, equivalent="generalized", teacher="tanh", **kw)
+    with pytest.raises(ValueError, match="linear target"):
+        rf.finite_size(S, S, equivalent="generalized", nonlinear_var=0.1, **kw)
