@@ -111,12 +111,19 @@ def _weighted_gram(F: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _start(Phi: np.ndarray, m: int, n1: int, gamma: float, eps: float) -> float:
-    """The constant D of the current equivalent (docs/theory.md §20 step 2): 1 − df₁/m, or 1/κ."""
+    """The constant D of the current equivalent (docs/theory.md §20 step 2): 1 − df₁/m, or 1/κ.
+
+    Raises ValueError when γ = 0 and Φ is singular (rank < n1): the ridgeless generalized
+    equivalent needs E[D f fᵀ] invertible."""
     from .finite_size import _solve_kappa
 
     e = np.maximum(np.linalg.eigvalsh(Phi), 0.0)
     tol = max(float(e[-1]), np.finfo(float).tiny) * n1 * 1e-13
-    kap = _solve_kappa(np.where(e > tol, e, 0.0), m, n1 * gamma / m, int(np.sum(e > tol)))
+    rank = int(np.sum(e > tol))
+    if gamma == 0 and rank < n1:
+        raise ValueError(f"gamma = 0 with a singular feature second moment (rank {rank} < n1 = {n1}): the "
+                         "generalized equivalent needs gamma > 0 here (or equivalent='gaussian')")
+    kap = _solve_kappa(np.where(e > tol, e, 0.0), m, n1 * gamma / m, rank)
     if eps == 1.0:
         return 1.0 - float(np.sum(e / (e + kap))) / m
     return 1.0 / kap

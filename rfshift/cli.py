@@ -233,7 +233,8 @@ def _cmd_finite(args: argparse.Namespace) -> int:
     target = {"nonlinear_var": args.nonlinear_var, "nonlinear_var_test": args.nonlinear_var_test,
               "teacher": args.teacher}
     res = finite_size(S, S_star, m=args.m, n1=args.n1, gamma=args.gamma, noise_var=args.noise_var,
-                      activation=args.activation, draws=args.draws, seed=args.seed, target_cov=B, **target)
+                      activation=args.activation, draws=args.draws, seed=args.seed, target_cov=B,
+                      equivalent=args.equivalent, pool=args.pool, **target)
     lim, no_limit = None, ""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -264,7 +265,7 @@ def _cmd_finite(args: argparse.Namespace) -> int:
         out = {"n0": res.n0, "m": res.m, "n1": res.n1, "draws": res.draws, "seed": res.seed,
                "gamma": res.gamma, "noise_var": res.noise_var, "activation": res.activation,
                "nonlinear_var": res.nonlinear_var, "nonlinear_var_test": res.nonlinear_var_test,
-               "teacher": res.teacher, "target_cov": args.target_cov,
+               "teacher": res.teacher, "target_cov": args.target_cov, "equivalent": res.equivalent,
                "interpolation_peak": res.interpolation_peak,
                "finite_size": {f: num(getattr(res, f)) for f in fields}
                | {f + "_se": num(getattr(res, f + "_se")) for f in fields},
@@ -277,8 +278,9 @@ def _cmd_finite(args: argparse.Namespace) -> int:
         plain = not (args.teacher or args.nonlinear_var or args.nonlinear_var_test or B is not None)
         tgt = "" if plain else (f" teacher={res.teacher} nonlinear_var={res.nonlinear_var:g} "
                                 f"nonlinear_var_test={res.nonlinear_var_test:g} target_cov={args.target_cov}")
+        eq = "" if res.equivalent == "gaussian" else f" equivalent={res.equivalent} pool={args.pool}"
         print(f"n0={res.n0} m={res.m} n1={res.n1} gamma={res.gamma:g} noise_var={res.noise_var:g} "
-              f"activation={res.activation} draws={res.draws} seed={res.seed}{tgt}")
+              f"activation={res.activation} draws={res.draws} seed={res.seed}{tgt}{eq}")
         print(f"{'':>20} {'finite-size':>12} {'s.e.':>10} {'limit':>12}")
         for f in fields:
             lv = "n/a" if limit is None else f"{limit[f]:.6g}"
@@ -385,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--teacher", default=None,
                    help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean); "
                    "β is sampled, two per W draw")
+    f.add_argument("--equivalent", choices=["gaussian", "generalized"], default="gaussian",
+                   help="deterministic equivalent given W: the Gaussian covariate model (default) or the "
+                   "generalized one that keeps the x-dependence of the quadratic forms (docs/theory.md "
+                   "§20.2; linear targets only, 5-20x slower)")
+    f.add_argument("--pool", type=int, default=8000,
+                   help="inputs per W draw for --equivalent generalized (>= 1000, default 8000)")
     f.add_argument("--draws", type=int, default=8, help="W draws (3..10000, default 8)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--format", choices=["table", "json"], default="table")

@@ -487,7 +487,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     first = prev = None
     for d in range(draws):
         W = rng.standard_normal((n1, n0))
-        if equivalent == "generalized":
+        if equivalent == "generalized" and not (gamma == 0 and n1 == m):
             out, kappas[d], b, states = _generalized_draw(train, laws, W, m, n1, gamma, noise_var, B, pool,
                                                           pool_rng)
         else:
@@ -618,7 +618,9 @@ def finite_size(
         on concentrated spectra (docs/validation.md §9.9); linear targets only (with ``target_cov``;
         ValueError with ``teacher``/``nonlinear_var``). Its x-expectations are averages over a pool
         of fresh inputs per W draw, whose sampling error is part of every ``*_se``. Cost per draw
-        O(iterations · n1² · pool), 5–20× the default's.
+        O(iterations · n1² · pool), 5–20× the default's. At the ridgeless interpolation threshold
+        (γ = 0, n1 = m) both equivalents give ``inf`` (the default's draw is used); with γ = 0 and a
+        singular Φ (e.g. linear features with n1 > n0) it raises ValueError.
     pool:
         Pool size N >= 1000 of the generalized equivalent (ignored by ``"gaussian"``; default 8000).
 

@@ -146,3 +146,24 @@ def test_finite_size_option_bad_input():
         rf.finite_size(S, S, equivalent="generalized", teacher="tanh", **kw)
     with pytest.raises(ValueError, match="linear target"):
         rf.finite_size(S, S, equivalent="generalized", nonlinear_var=0.1, **kw)
+
+
+def test_finite_size_option_edge_cases(capsys, tmp_path):
+    """Interpolation threshold: inf as with the default; ridgeless singular Φ: a clear error; the CLI
+    passes --equivalent/--pool through."""
+    import json
+
+    import rfshift as rf
+    from rfshift.cli import main
+
+    S = np.diag([2.0, 1.0, 0.5, 0.5])
+    res = rf.finite_size(S, S, m=8, n1=8, gamma=0.0, draws=3, equivalent="generalized", pool=1000)
+    assert res.interpolation_peak and math.isinf(res.error)
+    with pytest.raises(ValueError, match="singular feature second moment"):
+        rf.finite_size(S, S, m=5, n1=8, gamma=0.0, draws=3, activation="linear", equivalent="generalized",
+                       pool=1000)
+    np.save(tmp_path / "S.npy", np.diag(_power(12, 1.0)))
+    code = main(["finite", "--sigma", str(tmp_path / "S.npy"), "--m", "24", "--n1", "12", "--draws", "3",
+                 "--equivalent", "generalized", "--pool", "1000", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["equivalent"] == "generalized" and doc["finite_size"]["error"] > 0
