@@ -17,11 +17,14 @@ computes the error of the finite model of THEORY.md §1 at the given (n0, m, n1)
 Derivation, approximations and validation: docs/theory.md, section "Finite-size deterministic
 equivalents"; docs/validation.md, section "Finite-size mode".
 
-Core layer: NumPy/SciPy only.
+Core layer: NumPy/SciPy only. ``backend="jax"`` runs the same formulas (one home: the functions here and
+in :mod:`rfshift._kernels` take the array namespace ``xp``) in jax.numpy; JAX is then imported lazily
+through :mod:`rfshift.montecarlo`, never by ``import rfshift``.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -34,12 +37,14 @@ from ._validation import as_real_array
 from .activations import Activation, get_activation
 from .spectra import _covariance, _samples
 
-__all__ = ["MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
+__all__ = ["BACKENDS", "MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
 
 #: Refuse sizes whose working arrays would exceed this many GiB (a clear error instead of an OOM kill).
 MAX_MEMORY_GIB = 16.0
 #: Largest number of W draws (each costs an n1 × n1 eigendecomposition; the s.e. falls like 1/√draws).
 MAX_DRAWS = 10_000
+#: Array backends of the per-draw linear algebra (``backend=`` of :func:`finite_size`).
+BACKENDS = ("numpy", "jax")
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class FiniteSize:
     ``error_draws``/``error_id_draws``: the per-draw errors (conditional on W); ``kappa``: the
     per-draw effective regulariser κ; ``kernel_bound``: the largest truncation bound of a Mehler
     series (0 for closed-form kernels); ``source``: ``"gaussian"`` (moments of N(0, Σ)) or
-    ``"samples"`` (empirical moments of the given inputs).
+    ``"samples"`` (empirical moments of the given inputs); ``backend``: ``"numpy"`` or ``"jax"``.
     """
 
     error: float
@@ -87,6 +92,7 @@ class FiniteSize:
     kappa: np.ndarray = field(repr=False)
     kernel_bound: float = 0.0
     interpolation_peak: bool = False
+    backend: str = "numpy"
 
     @property
     def phi(self) -> float:
@@ -102,62 +108,83 @@ class FiniteSize:
 # --- input laws: what each needs to provide given W ------------------------------------------------
 
 class _GaussianLaw:
-    """x ~ N(0, S): moments in closed form given W (step 1 of the derivation)."""
+    """x ~ N(0, S): moments in closed form given W (step 1 of the derivation). ``xp`` is the array
+    namespace of the heavy work (``numpy`` or ``jax.numpy``); S is moved to it once."""
 
-    def __init__(self, S: np.ndarray, act: Activation) -> None:
-        self.S = S
+    def __init__(self, S: np.ndarray, act: Activation, xp=np) -> None:
+        self.xp = xp
+        self.S = S if xp is np else xp.asarray(S)
         self.act = act
         self.n0 = S.shape[0]
         self.rows = 0  # no sample rows: moments in closed form
 
-    def prepare(self, W: np.ndarray) -> dict:
+    def prepare(self, W) -> dict:
+        xp = self.xp
         WS = W @ self.S
-        v = np.einsum("ij,ij->i", WS, W) / self.n0  # Var g_i = w_iᵀ S w_i / n0
-        if not np.all(v > 0):
+        v = xp.einsum("ij,ij->i", WS, W) / self.n0  # Var g_i = w_iᵀ S w_i / n0
+        if not bool(xp.all(v > 0)):
             raise ValueError("a feature has zero pre-activation variance (w_iᵀΣw_i = 0)")
-        d = _kernels.mean_slope(self.act, v)
+        d = _kernels.mean_slope(self.act, v, xp)
         return {"W": W, "WS": WS, "v": v, "Psi": (d[:, None] * WS) / self.n0}
 
-    def second(self, a: dict, b: dict, same: bool) -> tuple[np.ndarray, float]:
+    def second(self, a: dict, b: dict, same: bool) -> tuple:
         C = a["WS"] @ b["W"].T / self.n0
-        fm = _kernels.feature_moments(self.act, C, a["v"], b["v"], same=same)
+        fm = _kernels.feature_moments(self.act, C, a["v"], b["v"], same=same, xp=self.xp)
         return fm.M, fm.bound
 
-    def target2(self, B: np.ndarray | None) -> float:
+    def target2(self, B) -> float:
         """E (βᵀx)²/n0 averaged over β ~ N(0, B): tr(S B)/n0."""
         if B is None:
-            return float(np.trace(self.S)) / self.n0
-        return float(np.sum(self.S * B)) / self.n0
+            return float(self.xp.trace(self.S)) / self.n0
+        return float(self.xp.sum(self.S * B)) / self.n0
 
 
 class _SampleLaw:
-    """x uniform on the rows of X: empirical (uncentred) moments given W."""
+    """x uniform on the rows of X: empirical (uncentred) moments given W. ``xp`` as for
+    :class:`_GaussianLaw`; with JAX, σ is the built-in's JAX version (``montecarlo.kernels``), and a
+    custom activation is applied on the host (its ``fn`` is a NumPy callable)."""
 
-    def __init__(self, X: np.ndarray, act: Activation) -> None:
-        self.X = X
+    def __init__(self, X: np.ndarray, act: Activation, xp=np) -> None:
+        self.xp = xp
+        self.X = X if xp is np else xp.asarray(X)
         self.act = act
         self.n0 = X.shape[1]
         self.rows = 3 * X.shape[0]  # feature matrices of up to three draws are alive at once
+        self.fn = act.fn if xp is np else _jax_fn(act)
 
-    def prepare(self, W: np.ndarray) -> dict:
+    def prepare(self, W) -> dict:
+        xp = self.xp
         with np.errstate(all="ignore"):
-            F = np.asarray(self.act.fn(self.X @ W.T / math.sqrt(self.n0)), dtype=float)  # N × n1
-        if not np.all(np.isfinite(F)):
+            F = xp.asarray(self.fn(self.X @ W.T / math.sqrt(self.n0)), dtype=float)  # N × n1
+        if not bool(xp.all(xp.isfinite(F))):
             raise ValueError(f"activation {self.act.name!r} returns NaN/inf on the given inputs")
         N = self.X.shape[0]
         return {"F": F, "Psi": F.T @ self.X / (N * math.sqrt(self.n0))}
 
-    def second(self, a: dict, b: dict, same: bool) -> tuple[np.ndarray, float]:
+    def second(self, a: dict, b: dict, same: bool) -> tuple:
         M = a["F"].T @ b["F"] / self.X.shape[0]
         if same:
             M = 0.5 * (M + M.T)
         return M, 0.0
 
-    def target2(self, B: np.ndarray | None) -> float:
+    def target2(self, B) -> float:
+        xp = self.xp
         N = self.X.shape[0]
         if B is None:
-            return float(np.sum(self.X * self.X)) / (N * self.n0)
-        return float(np.sum((self.X @ B) * self.X)) / (N * self.n0)
+            return float(xp.sum(self.X * self.X)) / (N * self.n0)
+        return float(xp.sum((self.X @ B) * self.X)) / (N * self.n0)
+
+
+def _jax_fn(act: Activation):
+    """σ on JAX arrays: the built-in's JAX version, else ``act.fn`` on the host and back."""
+    import jax.numpy as jnp
+
+    from .montecarlo.kernels import jax_activation, resolve_builtin
+
+    try:
+        return jax_activation(resolve_builtin(act))
+    except ValueError:  # a custom Activation: no JAX version
+        return lambda z: jnp.asarray(np.asarray(act.fn(np.asarray(z)), dtype=float))
 
 
 # --- the feature-space deterministic equivalent ----------------------------------------------------
@@ -202,8 +229,9 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, B, t_train, t_tests):
     """One W draw: per-test-law errors (conditional on W), κ, and what the pair terms need."""
     st = train.prepare(W)
     Phi, bound = train.second(st, st, same=True)
-    e, U = np.linalg.eigh(Phi)
-    e = np.maximum(e, 0.0)
+    xp = train.xp
+    e, U = xp.linalg.eigh(Phi)
+    e = np.maximum(_kernels._host(e), 0.0)  # κ, ranks and traces of e on the host (n1 numbers)
     tol = max(float(e[-1]), np.finfo(float).tiny) * n1 * 1e-13
     rank = int(np.sum(e > tol))
     e = np.where(e > tol, e, 0.0)
@@ -213,12 +241,14 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, B, t_train, t_tests):
         r = np.where(e + kappa > 0, 1.0 / (e + kappa), 0.0)  # pseudo-inverse at κ = 0
     df2 = float(np.sum((e * r) ** 2))
     Psi = st["Psi"]
+    er2 = e * r * r
+    if xp is not np:
+        r, er2 = xp.asarray(r), xp.asarray(er2)
     A = U @ (r[:, None] * (U.T @ Psi))  # ā = A β, A = (Φ + κ)^{-1} Ψ   (n1 × n0)
     AB = A if B is None else A @ B
     # population error of ā under the training law (incl. label noise): the effective noise
-    e_train = noise_var + t_train - 2.0 * float(np.sum(Psi * AB)) + float(np.sum((Phi @ A) * AB))
+    e_train = noise_var + t_train - 2.0 * float(xp.sum(Psi * AB)) + float(xp.sum((Phi @ A) * AB))
     slack = m - df2
-    er2 = e * r * r
     out = []
     states = []
     for law, t_test in zip(tests, t_tests, strict=True):
@@ -228,13 +258,13 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, B, t_train, t_tests):
             stL = law.prepare(W)
             PhiL, b2 = law.second(stL, stL, same=True)
             bound = max(bound, b2)
-        cross = float(np.sum(stL["Psi"] * AB))
-        e_mean = t_test - 2.0 * cross + float(np.sum((PhiL @ A) * AB))
+        cross = float(xp.sum(stL["Psi"] * AB))
+        e_mean = t_test - 2.0 * cross + float(xp.sum((PhiL @ A) * AB))
         if slack <= 1e-9 * m:
             err = math.inf
         else:
             # tr(Φ_L Φ R²)/(m − df2); for the training law tr(Φ Φ R²) = df2
-            trace = df2 if law is train else float(np.sum((PhiL @ U) * U, axis=0) @ er2)
+            trace = df2 if law is train else float(xp.sum((PhiL @ U) * U, axis=0) @ er2)
             amp = trace / slack
             err = e_mean + max(e_train, 0.0) * amp
         out.append(err)
@@ -246,7 +276,7 @@ def _pair_bias(law, t_test, a: dict, b: dict) -> tuple[float, float]:
     """E_{β,x}[(ā_aᵀ f_a − y)(ā_bᵀ f_b − y)] for two independent draws (an unbiased estimate of the
     W-averaged bias, THEORY.md §1)."""
     M, bound = law.second(a["st"], b["st"], same=False)
-    quad = float(np.sum((M @ b["A"]) * a["AB"]))
+    quad = float(law.xp.sum((M @ b["A"]) * a["AB"]))
     return t_test - a["cross"] - b["cross"] + quad, bound
 
 
@@ -290,6 +320,24 @@ def _target_cov(target_cov: object, n0: int) -> np.ndarray | None:
     return B
 
 
+def _namespace(backend: object):
+    """The array namespace of ``backend``: NumPy, or jax.numpy with float64 on JAX's default device
+    (a GPU when present). JAX is configured by importing :mod:`rfshift.montecarlo` (x64 on,
+    ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless set), the one place rfshift sets JAX options."""
+    if not (isinstance(backend, str) and backend in BACKENDS):
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "numpy":
+        return np
+    try:
+        from . import montecarlo  # noqa: F401  (sets jax_enable_x64 and the GPU memory flag)
+    except ImportError as exc:
+        if not (exc.name or "").startswith("jax"):
+            raise
+        raise ImportError("backend='jax' needs JAX, which is not installed: pip install 'rfshift[mc]' "
+                          "(CPU), or JAX with CUDA for a GPU (pip install 'jax[cuda12]')") from exc
+    return importlib.import_module("jax.numpy")
+
+
 def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_cov, source):
     m = _check_int(m, "m", 1)
     n1 = _check_int(n1, "n1", 1)
@@ -300,6 +348,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     gamma = _check_real(gamma, "gamma")
     noise_var = _check_real(noise_var, "noise_var")
     B = _target_cov(target_cov, n0)
+    xp = train.xp
+    if B is not None and xp is not np:
+        B = xp.asarray(B)
     # about ten n1 × n1 and n1 × n0 float64 arrays are alive at once (two draws' states, kernels)
     need = 8 * (10 * n1 * n1 + 8 * n1 * n0 + train.rows * n1 + test.rows * n1) / 2**30
     if need > MAX_MEMORY_GIB:
@@ -315,7 +366,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     pairs: list[tuple[int, int, float, float]] = []
     first = prev = None
     for d in range(draws):
-        W = rng.standard_normal((n1, n0))
+        W = rng.standard_normal((n1, n0))  # NumPy's generator for both backends: the same W
+        if xp is not np:
+            W = xp.asarray(W)
         out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var, B, t_train, t_tests)
         errs[d] = out
         bound = max(bound, b)
@@ -353,6 +406,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         n0=n0, m=m, n1=n1, gamma=gamma, noise_var=noise_var, activation=act.name, draws=draws, seed=seed,
         source=source, error_draws=errs[:, 0].copy(), error_id_draws=errs[:, 1].copy(), kappa=kappas,
         kernel_bound=float(bound), interpolation_peak=bool(np.isinf(err).any()),
+        backend="numpy" if xp is np else "jax",
     )
 
 
@@ -368,6 +422,7 @@ def finite_size(
     draws: int = 8,
     seed: int = 0,
     target_cov: object | None = None,
+    backend: str = "numpy",
 ) -> FiniteSize:
     """Test error of random-feature ridge regression at finite sizes (deterministic equivalent given W).
 
@@ -395,6 +450,15 @@ def finite_size(
     target_cov:
         Covariance B of β (the target y = βᵀx/√n0 with β ~ N(0, B)); ``None`` is B = I as in
         THEORY.md §1. A 1-D array is read as a diagonal. B = 0 is refused (ValueError).
+    backend:
+        ``"numpy"`` (default) or ``"jax"`` (``BACKENDS``). ``"jax"`` runs the per-draw linear algebra
+        (W Σ products, the feature kernels and Mehler series, the eigendecomposition of Φ, the products
+        and traces of the error and of the pair terms) in jax.numpy with float64 on JAX's default
+        device (the GPU when present). W is still drawn with NumPy's generator and moved to the
+        device, so both backends see the same W and agree to rounding (~1e-13 relative,
+        docs/validation.md §9.5); κ is solved on the host from the n1 eigenvalues. JAX is imported
+        only then, through :mod:`rfshift.montecarlo`, which turns on ``jax_enable_x64`` for the
+        process (as the Monte Carlo does).
 
     Returns
     -------
@@ -403,12 +467,15 @@ def finite_size(
         for each, plus the sizes.
 
     Cost: per draw O(n1²·n0 + n1·n0² + n1³) (BLAS matrix products and one n1 × n1 eigendecomposition);
-    memory O(n1² + n1·n0). The bias needs a second kernel per law and draw (pairs of draws).
+    memory O(n1² + n1·n0) (on the device with ``backend="jax"``). The bias needs a second kernel per
+    law and draw (pairs of draws). Measured: docs/validation.md §9.5.
 
     Raises
     ------
     ValueError, TypeError
-        Bad input (the message names the argument).
+        Bad input (the message names the argument); ``backend`` not in ``BACKENDS`` (ValueError).
+    ImportError
+        ``backend="jax"`` without JAX installed (names the extra: ``pip install 'rfshift[mc]'``).
     rfshift.ConvergenceError
         The κ equation could not be solved.
 
@@ -422,6 +489,7 @@ def finite_size(
     >>> res.error > 0 and res.error_se < 0.01
     True
     """
+    xp = _namespace(backend)
     act = get_activation(activation)
     S = _covariance(Sigma, "Sigma")
     S_star = _covariance(Sigma_star, "Sigma_star")
@@ -431,8 +499,8 @@ def finite_size(
         raise ValueError("Sigma is zero (tr Σ = 0)")
     if not np.trace(S_star) > 0:
         raise ValueError("Sigma_star is zero (tr Σ* = 0)")
-    train = _GaussianLaw(S, act)
-    test = _GaussianLaw(S_star, act)
+    train = _GaussianLaw(S, act, xp)
+    test = _GaussianLaw(S_star, act, xp)
     return _run(train, test, n0=S.shape[0], m=m, n1=n1, gamma=gamma, noise_var=noise_var, act=act,
                 draws=draws, seed=seed, target_cov=target_cov, source="gaussian")
 
@@ -449,6 +517,7 @@ def finite_size_from_samples(
     draws: int = 8,
     seed: int = 0,
     target_cov: object | None = None,
+    backend: str = "numpy",
 ) -> FiniteSize:
     """Like :func:`finite_size`, with the feature moments taken from the inputs themselves.
 
@@ -459,9 +528,12 @@ def finite_size_from_samples(
     ``m = N``; ValueError beyond) and tested on the law of the test rows (OOD) and of the training
     rows (``*_id``). The moments carry a sampling error from the finite N (relative O(1/√N));
     docs/validation.md §9.4 measures it by splitting the rows in halves (≤ 1% relative with 20 000
-    image patches).
+    image patches). ``backend`` as in :func:`finite_size`; with ``"jax"`` the rows live on the device
+    and σ is the built-in's JAX version (a custom :class:`Activation`'s NumPy ``fn`` is applied on
+    the host, one N × n1 round trip per draw). Memory O(N·n1) more per law than the Gaussian route.
     Also available as ``rfshift.finite_size.from_samples``.
     """
+    xp = _namespace(backend)
     act = get_activation(activation)
     Xa = _samples(X_train, "X_train")
     Xb = _samples(X_test, "X_test")
@@ -476,7 +548,7 @@ def finite_size_from_samples(
                          "trained on m of those rows, so m <= rows")
     if not np.any(Xa):
         raise ValueError("X_train is all zeros")
-    return _run(_SampleLaw(Xa, act), _SampleLaw(Xb, act), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,
+    return _run(_SampleLaw(Xa, act, xp), _SampleLaw(Xb, act, xp), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,
                 noise_var=noise_var, act=act, draws=draws, seed=seed, target_cov=target_cov,
                 source="samples")
 
@@ -484,3 +556,4 @@ def finite_size_from_samples(
 finite_size.from_samples = finite_size_from_samples  # type: ignore[attr-defined]
 finite_size.MAX_DRAWS = MAX_DRAWS  # type: ignore[attr-defined]
 finite_size.MAX_MEMORY_GIB = MAX_MEMORY_GIB  # type: ignore[attr-defined]
+finite_size.BACKENDS = BACKENDS  # type: ignore[attr-defined]
