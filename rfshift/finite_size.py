@@ -190,7 +190,7 @@ class _SampleLaw:
         self.act = act
         self.n0 = X.shape[1]
         self.rows = 3 * X.shape[0]  # feature matrices of up to three draws are alive at once
-        self.fn = act.fn if xp is np else _jax_fn(act)
+        self.fn = act.fn if xp is np else _jax_fn(act, xp)
 
     def prepare(self, W) -> dict:
         xp = self.xp
@@ -217,7 +217,7 @@ class _SampleLaw:
     def teacher(self, a: dict, f: Activation, beta) -> tuple:
         """Empirical E[f y] (n1 × 1) and E y² of y = f*(x·β/√n0) over the rows."""
         xp = self.xp
-        fn = f.fn if xp is np else _jax_fn(f)
+        fn = f.fn if xp is np else _jax_fn(f, xp)
         with np.errstate(all="ignore"):
             y = xp.asarray(fn(self.X @ beta / math.sqrt(self.n0)), dtype=float)
         if not bool(xp.all(xp.isfinite(y))):
@@ -226,16 +226,15 @@ class _SampleLaw:
         return (a["F"].T @ y)[:, None] / N, float(y @ y) / N, 0.0
 
 
-def _jax_fn(act: Activation):
-    """σ on JAX arrays: the built-in's JAX version, else ``act.fn`` on the host and back."""
-    import jax.numpy as jnp
-
+def _jax_fn(act: Activation, xp):
+    """σ on ``xp`` (jax.numpy) arrays: the built-in's JAX version (one home:
+    ``rfshift.montecarlo.kernels``), else ``act.fn`` on the host and back."""
     from .montecarlo.kernels import jax_activation, resolve_builtin
 
     try:
         return jax_activation(resolve_builtin(act))
     except ValueError:  # a custom Activation: no JAX version
-        return lambda z: jnp.asarray(np.asarray(act.fn(np.asarray(z)), dtype=float))
+        return lambda z: xp.asarray(np.asarray(act.fn(np.asarray(z)), dtype=float))
 
 
 # --- the feature-space deterministic equivalent ----------------------------------------------------

@@ -17,7 +17,8 @@ from rfshift import _kernels
 from rfshift.activations import Activation, get_activation
 
 FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id", "error_se", "bias_se",
-          "variance_se", "error_id_se", "bias_id_se", "variance_id_se")
+          "variance_se", "error_id_se", "bias_id_se", "variance_id_se", "variance_w", "variance_noise",
+          "variance_sampling", "variance_w_id", "variance_noise_id", "variance_sampling_id")
 RTOL = 1e-10  # observed: ≤ 1e-12 (docs/validation.md §9.5)
 
 
@@ -46,22 +47,23 @@ def _assert_same(a, b) -> None:
         assert b.kernel_bound == pytest.approx(a.kernel_bound, rel=1e-6)
 
 
-CASES = [  # (activation, route, gamma, target_cov)
-    ("relu", "gaussian", 0.01, False),
-    ("relu", "samples", 0.0, True),
-    ("erf", "gaussian", 0.0, True),
-    ("erf", "samples", 0.01, False),
-    ("tanh", "gaussian", 0.01, True),  # Mehler series
-    ("tanh", "samples", 0.1, False),
+CASES = [  # (activation, route, gamma, target_cov, extra keywords)
+    ("relu", "gaussian", 0.01, False, {}),
+    ("relu", "samples", 0.0, True, {}),
+    ("erf", "gaussian", 0.0, True, {"nonlinear_var": 0.2, "nonlinear_var_test": 0.3}),
+    ("erf", "samples", 0.01, False, {"teacher": "tanh"}),
+    ("tanh", "gaussian", 0.01, True, {}),  # Mehler series
+    ("tanh", "samples", 0.1, False, {}),
+    ("relu", "gaussian", 0.01, True, {"teacher": "tanh"}),  # two-activation Mehler series
 ]
 
 
-@pytest.mark.parametrize("act,route,gamma,target", CASES)
-def test_jax_backend_agrees_with_numpy(act, route, gamma, target):
+@pytest.mark.parametrize("act,route,gamma,target,extra", CASES)
+def test_jax_backend_agrees_with_numpy(act, route, gamma, target, extra):
     pytest.importorskip("jax")
     S, Ss, X1, X2, B = _problem()
     kw = dict(m=40, n1=30, gamma=gamma, noise_var=0.25, activation=act, draws=3, seed=2,
-              target_cov=B if target else None)
+              target_cov=B if target else None, **extra)
     if route == "gaussian":
         a, b = (rf.finite_size(S, Ss, backend=be, **kw) for be in ("numpy", "jax"))
     else:
