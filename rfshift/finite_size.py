@@ -602,7 +602,7 @@ def finite_size(
         (W Σ products, the feature kernels and Mehler series, the eigendecomposition of Φ, the products
         and traces of the error and of the pair terms) in jax.numpy with float64 on JAX's default
         device (the GPU when present). W (and a teacher's β) are still drawn with NumPy's generator
-        and moved to the device, so both backends see the same W and agree to rounding (~1e-13
+        and moved to the device, so both backends see the same W and agree to rounding (~1e-12
         relative, docs/validation.md §9.5); κ is solved on the host from the n1 eigenvalues. JAX is
         imported only then, through :mod:`rfshift.montecarlo`, which turns on ``jax_enable_x64`` for
         the process (as the Monte Carlo does).

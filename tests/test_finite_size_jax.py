@@ -1,7 +1,7 @@
 """Finite-size mode with backend="jax": the same formulas in jax.numpy (float64) agree with NumPy.
 
 Both backends draw W with NumPy's generator, so they see the same W; differences come only from the
-order of floating-point operations (BLAS vs XLA, LAPACK eigh vs JAX's eigh) and must stay ~1e-13.
+order of floating-point operations (BLAS vs XLA, LAPACK eigh vs JAX's eigh) and must stay ~1e-12.
 Runs on JAX's default device (the CPU here; the GPU where present).
 """
 
@@ -19,7 +19,7 @@ from rfshift.activations import Activation, get_activation
 FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id", "error_se", "bias_se",
           "variance_se", "error_id_se", "bias_id_se", "variance_id_se", "variance_w", "variance_noise",
           "variance_sampling", "variance_w_id", "variance_noise_id", "variance_sampling_id")
-RTOL = 1e-10  # observed: ≤ 1e-12 (docs/validation.md §9.5)
+RTOL = 1e-10  # observed: ≤ 1.1e-12 (docs/validation.md §9.5)
 
 
 def _problem(n0: int = 24, seed: int = 1):
