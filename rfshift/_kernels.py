@@ -172,7 +172,7 @@ def feature_moments(
     Cov(g_i, h_j) = C (n × n'). ``same=True`` declares g = h (C square with diagonal v1 = v2): the
     diagonal is then set to the exact E σ(g_i)² instead of the series. ``tol`` is relative to
     max E σ². ``act2``: a second activation applied to h (E[σ(g_i)σ₂(h_j)], e.g. a teacher's
-    f* against the features; docs/theory.md §20.2); a linear one uses Stein's lemma
+    f* against the features; docs/theory.md §20.1); a linear one uses Stein's lemma
     (C·E σ'(g_i)), any other different one the two-activation Mehler series
     Σ_k h_k(v1_i) h₂_k(v2_j) ρ_ij^k with the same bound. ``xp`` is the array namespace of C, v1, v2
     and of the returned M (``numpy`` or ``jax.numpy``). Raises ValueError for non-positive variances

@@ -252,7 +252,7 @@ def _cmd_finite(args: argparse.Namespace) -> int:
     fields = ("error", "bias", "variance", *split, "error_id", "bias_id", "variance_id",
               *(f + "_id" for f in split))
     limit = None if lim is None else {f: float(getattr(lim, f)) for f in fields if hasattr(lim, f)}
-    if lim is not None:  # the engine's ANOVA terms that are the same quantities (docs/theory.md §20.2)
+    if lim is not None:  # the engine's ANOVA terms that are the same quantities (docs/theory.md §20.1)
         for sfx, tm in (("", lim.variance_terms), ("_id", lim.variance_terms_id)):
             limit |= {"variance_w" + sfx: float(tm.w), "variance_noise" + sfx: float(tm.x_eps + tm.wx_eps),
                       "variance_sampling" + sfx: float(tm.x + tm.wx)}

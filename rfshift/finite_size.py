@@ -14,6 +14,12 @@ computes the error of the finite model of THEORY.md §1 at the given (n0, m, n1)
 3. averaging over ``draws`` independent W (mean ± jackknife standard error), with the bias of
    THEORY.md §1 (the predictor averaged over W, X, ε) estimated from pairs of independent draws.
 
+Targets (docs/theory.md §20.1): β ~ N(0, B) averaged exactly; a single-index ``teacher`` through the
+exact two-activation moments E[f y], E y² given W and β (β sampled, two per draw); a number-valued
+nonlinear part as noise on X uncorrelated with the features. The variance is split into
+``variance_w`` (the engine's V_W), ``variance_noise`` (V_Xε + V_WXε) and ``variance_sampling``
+(V_X + V_WX).
+
 Derivation, approximations and validation: docs/theory.md, section "Finite-size deterministic
 equivalents"; docs/validation.md, section "Finite-size mode".
 
@@ -60,7 +66,7 @@ class FiniteSize:
     rank(Φ) = m): there ``error``, ``variance`` and their ``*_se`` are ``inf`` and
     ``interpolation_peak`` is True.
 
-    **Variance split** (docs/theory.md §20.2), each with ``_id`` and ``_se`` twins:
+    **Variance split** (docs/theory.md §20.1), each with ``_id`` and ``_se`` twins:
     ``variance = variance_w + variance_noise + variance_sampling`` (to rounding).
     ``variance_w``: Var over W of the predictor averaged over X and ε (the per-draw error of the
     mean predictor ā minus the pair bias, estimated as ½E(ā_Wᵀf_W − ā_W'ᵀf_W')² over the pairs, so
@@ -168,7 +174,7 @@ class _GaussianLaw:
 
     def teacher(self, a: dict, f: Activation, beta) -> tuple:
         """E[f y] (n1 × 1), E y² and the kernel bound for y = f*(t), t = βᵀx/√n0 ~ N(0, βᵀSβ/n0),
-        Cov(g_i, t) = w_iᵀSβ/n0 (docs/theory.md §20.2)."""
+        Cov(g_i, t) = w_iᵀSβ/n0 (docs/theory.md §20.1)."""
         xp = self.xp
         Sb = self.S @ beta
         vt = float(beta @ Sb) / self.n0
@@ -282,7 +288,7 @@ def _linear_target(B: np.ndarray | None, laws) -> object:
 
 
 def _draw(train, tests, W, m, n1, gamma, noise_var, target, nl_train=0.0, nl_tests=None):
-    """One W draw (docs/theory.md §20, steps 1–2, and §20.2 for targets and the variance split).
+    """One W draw (docs/theory.md §20, steps 1–2, and §20.1 for targets and the variance split).
 
     ``target(law, state)`` returns the target's blocks [(P, G, t, bound)]: P = E_law[f yᵀ] (n1 × q),
     G the q × q weight of the β average (None: I), t = E_law y²; the draw's quantities are the mean
@@ -586,7 +592,7 @@ def finite_size(
         under the test law (``None``: equal to ``nonlinear_var``), as in :func:`rfshift.asymptotics`.
         At finite size a number cannot say how g correlates with the features, so g is taken
         uncorrelated with every feature and with x under both laws (the proportional limit's
-        property, docs/theory.md §19.3 and §20.2): it acts as training label noise that lives on X
+        property, docs/theory.md §19.3 and §20.1): it acts as training label noise that lives on X
         (it lands in ``variance_sampling``, not ``variance_noise``), and the test error and the bias
         gain σ_g*² (ID: σ_g²). For a nonlinear target whose correlation with the features matters,
         give a ``teacher``.
@@ -594,7 +600,7 @@ def finite_size(
         A single-index teacher y = f*(βᵀx/√n0) + ε (name or :class:`rfshift.Activation`), β ~ N(0, B).
         Given W and β, E[f y] and E y² are computed exactly (the two-activation kernel), so the
         finite-size correlation of the teacher's nonlinear part with the features is kept; β is
-        sampled, two per draw (docs/theory.md §20.2), so the s.e. includes its spread. Refused like
+        sampled, two per draw (docs/theory.md §20.1), so the s.e. includes its spread. Refused like
         :func:`rfshift.asymptotics` (ValueError) if f* has a non-zero Gaussian mean at the train or
         test signal variance tr(ΣB)/n0, tr(Σ*B)/n0. Adds to ``nonlinear_var``.
     backend:

@@ -240,6 +240,9 @@ def test_ridgeless_interpolation_threshold_is_inf_and_rank_deficient_linear_is_f
     peak = rf.finite_size(S, S, m=40, n1=40, gamma=0.0, draws=3)
     assert peak.error == math.inf and peak.error_id == math.inf and peak.variance == math.inf
     assert math.isfinite(peak.bias)
+    # the data variance diverges (no label noise: 0 · ∞ := 0), the variance over W does not
+    assert peak.variance_sampling == math.inf and peak.variance_noise == 0.0
+    assert math.isfinite(peak.variance_w) and peak.variance_w >= 0
     # linear features with n1 > n0 have rank n0 < m: least squares in the n0-dim span, κ = 0
     lin = rf.finite_size(S, S, m=60, n1=50, gamma=0.0, noise_var=0.1, activation="linear", draws=3)
     assert math.isfinite(lin.error) and lin.error > 0
@@ -357,7 +360,7 @@ def test_cli_finite_prints_finite_size_and_limit(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-# --- nonlinear targets and the variance split (docs/theory.md §20.2) -------------------------------
+# --- nonlinear targets and the variance split (docs/theory.md §20.1) -------------------------------
 
 def test_variance_split_sums_to_the_variance_and_is_non_negative():
     S = np.diag(power(60, 1.0))
