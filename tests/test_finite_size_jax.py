@@ -128,3 +128,22 @@ def test_jax_backend_without_jax_names_the_extra(monkeypatch):
     with pytest.raises(ImportError, match=r"rfshift\[mc\]"):
         rf.finite_size(S, S, m=8, n1=6, gamma=0.1, backend="jax")
     assert rf.finite_size(S, S, m=8, n1=6, gamma=0.1, draws=3).backend == "numpy"
+
+
+def test_cli_finite_backend_jax_matches_numpy(tmp_path, capsys):
+    pytest.importorskip("jax")
+    import json
+
+    from rfshift.cli import main
+
+    np.save(tmp_path / "S.npy", np.diag(np.linspace(0.5, 1.5, 6)))
+    docs = []
+    for be in ("numpy", "jax"):
+        code = main(["finite", "--sigma", str(tmp_path / "S.npy"), "--m", "12", "--n1", "10", "--draws", "3",
+                     "--backend", be, "--format", "json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        docs.append(json.loads(out))
+    assert [d["backend"] for d in docs] == ["numpy", "jax"]
+    for f, x in docs[0]["finite_size"].items():
+        assert docs[1]["finite_size"][f] == pytest.approx(x, rel=RTOL, abs=1e-300), f
