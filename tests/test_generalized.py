@@ -167,3 +167,11 @@ def test_finite_size_option_edge_cases(capsys, tmp_path):
                  "--equivalent", "generalized", "--pool", "1000", "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["equivalent"] == "generalized" and doc["finite_size"]["error"] > 0
+
+
+def test_generalized_refuses_the_jax_backend():
+    pytest.importorskip("jax")
+    import rfshift as rf
+
+    with pytest.raises(ValueError, match="NumPy only"):
+        rf.finite_size(np.eye(8), np.eye(8), m=20, n1=10, gamma=0.1, equivalent="generalized", backend="jax")
