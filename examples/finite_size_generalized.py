@@ -26,6 +26,7 @@ Usage (repository root)::
     PYTHONPATH=$PWD python examples/finite_size_generalized.py CASE [--trials T] [--pool N] [--pools P]
         [--k K] [--seed S] [--gcm] [--check] [--act ACT]
     PYTHONPATH=$PWD python examples/finite_size_generalized.py table [--only ROWS] [--pool N]
+    PYTHONPATH=$PWD python examples/finite_size_generalized.py raw|normalised [--draws D]
 
 CASE: heavy, patch8, patch10, over, under (the six misses of docs/validation.md §9.1) or spiked, iso,
 noncomm, n1000 (passing rows). W is the anatomy script's (examples/finite_size_anatomy.py, same seed),
@@ -201,9 +202,40 @@ def run_table(only: str, pool: int, max_draws: int) -> list[dict]:
     return rows
 
 
+def run_real(mode: str, draws: int) -> None:
+    """§9.4's real-patch experiment (examples/real_data_finite.py: same pools, 8×8 patches, m = 256,
+    n1 = 512, γ = 0.01, σ² = 0.1, W seed 1) with ``from_samples(..., equivalent="generalized")``,
+    against the stored experiment and from-samples DE (examples/output/real_data_finite.csv)."""
+    import csv
+
+    from real_data import OUT, load_images, patches, scale_inputs
+
+    import rfshift as rf
+
+    rng = np.random.default_rng(0)  # as real_data_finite.run (the raw/normalised pools use only these)
+    imgs = load_images()
+    china = patches(imgs["china"], 8, 40000, rng)
+    pools_raw = {"train": china[:20000], "id": china[20000:], "ood": patches(imgs["flower"], 8, 20000, rng)}
+    pools = scale_inputs(pools_raw, mode, rng)
+    with open(OUT / "real_data_finite.csv") as fh:
+        exp = {(r["inputs"], r["activation"], r["test"]): r for r in csv.DictReader(fh)}
+    for act in ("relu", "erf"):
+        t0 = time.perf_counter()
+        r = rf.finite_size.from_samples(pools["train"], pools["ood"], m=256, n1=512, gamma=0.01,
+                                        noise_var=0.1, activation=act, draws=draws, seed=1,
+                                        equivalent="generalized")
+        for side, v, se in (("OOD", r.error, r.error_se), ("ID", r.error_id, r.error_id_se)):
+            e = exp[(mode, act, side)]
+            x, xs, fs = float(e["experiment"]), float(e["se"]), float(e["finite_samples"])
+            print(f"{mode} {act} {side}: experiment {x:.4f}±{xs:.4f} | from samples, DE {fs:.4f} "
+                  f"({100 * (fs - x) / x:+.1f}%) | generalized {v:.4f}±{se:.4f} ({100 * (v - x) / x:+.1f}%) "
+                  f"[{time.perf_counter() - t0:.0f} s]", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("case", choices=[*sorted(CASES), "table"])
+    ap.add_argument("case", choices=[*sorted(CASES), "table", "raw", "normalised"],
+                    help="a fixed-W case, 'table' (W-averaged §9.1 rows), 'raw'/'normalised' (§9.4)")
     ap.add_argument("--only", default="", help="table: comma-separated row indices of §9.1")
     ap.add_argument("--max-draws", type=int, default=12, dest="max_draws")
     ap.add_argument("--trials", type=int, default=100)
@@ -214,7 +246,11 @@ def main(argv=None) -> int:
     ap.add_argument("--gcm", action="store_true")
     ap.add_argument("--act", default=None, help="override the case's activation")
     ap.add_argument("--check", action="store_true", help="constant-D reduction vs finite_size's _draw")
+    ap.add_argument("--draws", type=int, default=3, help="raw/normalised: W draws")
     args = ap.parse_args(argv)
+    if args.case in ("raw", "normalised"):
+        run_real(args.case, args.draws)
+        return 0
     if args.case == "table":
         rows = run_table(args.only, args.pool, args.max_draws)
         import csv
