@@ -89,6 +89,11 @@ def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
     if type(num) in _SCALARS and type(den) in _SCALARS:  # the engine's one-point path: no array calls
         return 0.0 if num == 0 else (np.inf if den == 0 else num / den)  # type: ignore[return-value]
+    if type(den) is np.ndarray and den.size and den.min() > 0:
+        # (the usual case: no zero — nor NaN, which fails the test — in ``den``; then num/den is
+        # already the answer, 0/den = 0 included: one pass instead of five)
+        with np.errstate(invalid="ignore"):  # (inf/inf stays NaN, as below)
+            return num / den
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / den
     return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
@@ -99,7 +104,12 @@ def safe_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if type(a) in _SCALARS and type(b) in _SCALARS:
         return 0.0 if (a == 0 or b == 0) else a * b  # type: ignore[return-value]
     with np.errstate(invalid="ignore"):
-        return np.where((a == 0) | (b == 0), 0.0, a * b)
+        out = a * b
+        if type(out) is np.ndarray and not np.isnan(np.add.reduce(out, axis=None)):
+            # (no NaN in a·b, so no 0·inf: a·b is already the answer; a NaN sum — also from
+            # +inf + −inf — takes the masked form below)
+            return out
+        return np.where((a == 0) | (b == 0), 0.0, out)
 
 
 def fine_terms(
