@@ -31,6 +31,8 @@ KINDS = ("q", "qq", "d2", "u", "uu", "uq")
 _BLOCK = 1 << 14
 #: The same for :class:`_NodeSums` (one temporary per block; 2^15 was fastest at 1,000 atoms).
 _BLOCK_SUMS = 1 << 15
+#: Points per chunk of a table evaluation (the Chebyshev basis of a chunk is nodes × chunk).
+_EVAL_CHUNK = 2048
 #: Chebyshev–Lobatto nodes per panel and panel width in y = log k.
 _NODES = 14
 WIDTH = 0.5
@@ -102,65 +104,67 @@ def exact_moments(
     return out
 
 
-#: Each kind as (c, b, a): g = k^a λ^b r^c with r = 1/(λ + k) — the form :func:`_node_sums` uses.
+#: Each kind as (c, b, a): g = k^a λ^b r^c with r = 1/(λ + k) — the form :class:`_NodeSums` uses.
 _POWERS = {"q": (1, 1, 0), "u": (1, 0, 1), "qq": (2, 2, 0), "d2": (2, 1, 0), "uq": (2, 1, 1), "uu": (2, 0, 2)}
-#: :func:`_node_sums` applies where every λ > 0 and every k lie in [1/_SAFE, _SAFE] (then r², λ², k²
-#: and the scaled weight columns are normal floats); elsewhere :func:`exact_moments` is used.
+#: :class:`_NodeSums` applies where every λ > 0, every non-zero weight and every k lie in
+#: [1/_SAFE, _SAFE] (then r², λ²·weight and k² are normal floats); elsewhere :func:`exact_moments`.
 _SAFE = 1e100
 
 
 class _NodeSums:
-    """Σ_atoms g(λ, k)·cols at many k > 0 for one spectrum, as ``{kind: (J × points)}`` (function-major).
+    """Σ_atoms g(λ, k)·cols[:, j] at many k > 0 for a list of moments ``funcs`` = ((kind, j), ...),
+    as a (functions × points) array.
 
     With r = 1/(λ + k) every kind is k^a λ^b r^c (``_POWERS``): q = λr, u = kr, qq = λ²r², d2 = λr²,
     uq = kλr², uu = k²r². So one division and one square per (point, atom) and two BLAS products
-    with the weight columns scaled by λ^b give every moment; the factor k^a multiplies the sums. All
-    terms are non-negative (the weight columns are), so this is as accurate as summing g·cols directly.
-    The product is taken as (columns × atoms) @ (atoms × points) — with OpenBLAS this kernel sums
-    the 1,000 atoms of the benchmark to ~5e-16 relative where (points × atoms) @ (atoms × columns) in
-    small blocks gives ~4e-15. Used for the Chebyshev nodes and panel edges (``k`` inside the table's
-    range); returns None when the scaled columns or the range are not safe (see ``_SAFE``), and the
-    caller then uses :func:`exact_moments`.
+    with the weight columns scaled by λ^b (only the distinct ones the moments need) give every
+    moment; the factor k^a multiplies the sums. All terms are non-negative (the weight columns
+    are), so this is as accurate as summing g·cols directly. The product is taken as
+    (columns × atoms) @ (atoms × points): with OpenBLAS this kernel sums the 1,000 atoms of the
+    benchmark to ~5e-16 relative, where (points × atoms) @ (atoms × columns) in small blocks gives
+    ~4e-15. Used for the Chebyshev nodes and panel edges (``k`` inside the table's range); returns
+    None when the spectrum or ``k`` is outside the safe range (``_SAFE``), and the caller then uses
+    :func:`exact_moments`.
     """
 
-    def __init__(self, lam: np.ndarray, cols: np.ndarray, kinds: tuple[str, ...]) -> None:
-        self.lam, self.kinds, self.J = lam, kinds, cols.shape[1]
+    def __init__(self, lam: np.ndarray, cols: np.ndarray, funcs: tuple[tuple[str, int], ...]) -> None:
+        self.lam = lam
         pos = lam[lam > 0]
-        self.ok = bool(pos.size and pos.min() >= 1.0 / _SAFE and pos.max() <= _SAFE)
-        # for r^c: the λ powers b needed, and the (b-block × J) rows of the scaled column matrix
-        self.rows: dict[int, dict[int, int]] = {}
-        self.mats: dict[int, np.ndarray] = {}
-        for c in (1, 2):
-            bs = sorted({_POWERS[k][1] for k in kinds if _POWERS[k][0] == c}, reverse=True)
-            if not bs:
-                continue
-            mat = np.concatenate([cols.T * lam**b for b in bs], axis=0)
-            nz = np.concatenate([cols.T] * len(bs), axis=0) != 0
-            # every non-zero weight must stay a normal, finite float after scaling by λ^b
-            good = np.all(np.isfinite(mat)) and np.all(np.abs(mat[nz]) >= np.finfo(float).tiny)
-            self.ok = self.ok and bool(good)
-            self.mats[c] = np.ascontiguousarray(mat)
-            self.rows[c] = {b: i * self.J for i, b in enumerate(bs)}
+        w = np.abs(cols[:, sorted({j for _, j in funcs})])
+        w = w[w > 0]
+        self.ok = bool(pos.size and w.size and pos.min() >= 1.0 / _SAFE and pos.max() <= _SAFE
+                       and w.min() >= 1.0 / _SAFE and w.max() <= _SAFE)
+        rows: dict[int, dict[tuple[int, int], int]] = {1: {}, 2: {}}  # r^c: (b, j) -> row
+        for kind, j in funcs:
+            c, b, _ = _POWERS[kind]
+            rows[c].setdefault((b, j), len(rows[c]))
+        self.mats = {c: np.stack([cols[:, j] * lam**b if b else cols[:, j] for b, j in rc])
+                     for c, rc in rows.items() if rc}
+        self.plan = [(_POWERS[kind][0], rows[_POWERS[kind][0]][_POWERS[kind][1], j], _POWERS[kind][2])
+                     for kind, j in funcs]
 
-    def __call__(self, k: np.ndarray) -> dict[str, np.ndarray] | None:
+    def __call__(self, k: np.ndarray) -> np.ndarray | None:
         if not self.ok or k.size == 0 or not (k.min() >= 1.0 / _SAFE and k.max() <= _SAFE):
             return None
-        out = {c: np.empty((m.shape[0], k.size)) for c, m in self.mats.items()}
-        for sl in _blocks(k.size, self.lam.size, _BLOCK_SUMS):
-            r = self.lam + k[sl, None]  # (points × atoms)
+        sums = {c: np.empty((m.shape[0], k.size)) for c, m in self.mats.items()}
+        blocks = _blocks(k.size, self.lam.size, _BLOCK_SUMS)
+        r_buf = np.empty((blocks[0].stop - blocks[0].start, self.lam.size))
+        for sl in blocks:
+            r = r_buf[: sl.stop - sl.start]
+            np.add(self.lam, k[sl, None], out=r)  # (points × atoms)
             np.divide(1.0, r, out=r)
             if 1 in self.mats:
-                out[1][:, sl] = self.mats[1] @ r.T
+                sums[1][:, sl] = self.mats[1] @ r.T
             if 2 in self.mats:
                 np.multiply(r, r, out=r)
-                out[2][:, sl] = self.mats[2] @ r.T
-        res = {}
-        for key in self.kinds:
-            c, b, a = _POWERS[key]
-            i = self.rows[c][b]
-            block = out[c][i:i + self.J]
-            res[key] = block if a == 0 else block * (k if a == 1 else k * k)
-        return res
+                sums[2][:, sl] = self.mats[2] @ r.T
+        out = np.empty((len(self.plan), k.size))
+        for i, (c, row, a) in enumerate(self.plan):
+            if a == 0:
+                out[i] = sums[c][row]
+            else:
+                np.multiply(sums[c][row], k if a == 1 else k * k, out=out[i])
+        return out
 
 
 def point_moments(k: float, lam: np.ndarray, cols: np.ndarray, mask: np.ndarray | None,
@@ -206,29 +210,42 @@ class ChebyshevMoments:
     do not decay to ``_DECAY_TOL`` is marked bad and its points are summed exactly.
     """
 
-    def __init__(self, lam: np.ndarray, cols: np.ndarray, kinds: tuple[str, ...] = KINDS) -> None:
+    def __init__(self, lam: np.ndarray, cols: np.ndarray, kinds: tuple[str, ...] = KINDS,
+                 funcs: tuple[tuple[str, int], ...] | None = None) -> None:
         self.lam, self.cols, self.kinds = lam, cols, kinds
+        if funcs is None:  # every (kind, weight column)
+            funcs = tuple((k, j) for k in kinds for j in range(cols.shape[1]))
+        # the first weight column's ⟨q⟩ and ⟨uq⟩ (the solver's residual) are always tabulated
+        self.funcs = tuple(dict.fromkeys((("q", 0), ("uq", 0), *funcs)))
+        self.fpos = {f: i for i, f in enumerate(self.funcs)}
         pos = lam[lam > 0]
         lo = np.floor(np.log(pos.min()) - MARGIN)
         hi = np.ceil(np.log(pos.max()) + MARGIN)
         n_pan = max(1, int(np.ceil((hi - lo) / WIDTH)))
         self.y0, self.n_pan = float(lo), n_pan
         self.y1 = self.y0 + n_pan * WIDTH
-        self.n_fun = len(kinds) * cols.shape[1]
+        self.n_fun = len(self.funcs)
         self.coef = np.zeros((n_pan, _NODES, self.n_fun))
         self.built = np.zeros(n_pan, dtype=bool)
         self.bad = np.zeros(n_pan, dtype=bool)
         self._M = _values_to_coefficients(_NODES)
         self._x = _cheb_nodes(_NODES)
+        self._sums = _NodeSums(lam, cols, self.funcs)
         # Panel edges y0 + i·width with the exact a1 = ⟨q⟩ and ⟨uq⟩ (first weight column) there,
         # for bracketing roots without evaluating the table.
         y_e = self.y0 + WIDTH * np.arange(n_pan + 1)
         k_e = np.exp(y_e)
-        ex = _NodeSums(lam, cols[:, :1], ("q", "uq"))(k_e)
-        if ex is None:
-            ex = {key: v.T for key, v in exact_moments(k_e, lam, cols[:, :1], ("q", "uq")).items()}
-        self.edges = (y_e, ex["q"][0], ex["uq"][0])
-        self._sums = _NodeSums(lam, cols, kinds)
+        ex = self._sums(k_e)
+        if ex is not None:
+            self.edges = (y_e, ex[0], ex[1])
+        else:
+            exm = exact_moments(k_e, lam, cols[:, :1], ("q", "uq"))
+            self.edges = (y_e, exm["q"][:, 0], exm["uq"][:, 0])
+
+    def _exact(self, kx: np.ndarray, funcs: tuple[tuple[str, int], ...]) -> np.ndarray:
+        """Exact sums of ``funcs`` at ``kx`` as (functions × points)."""
+        ex = exact_moments(kx, self.lam, self.cols, tuple(dict.fromkeys(k for k, _ in funcs)))
+        return np.stack([ex[k][:, j] for k, j in funcs]) if funcs else np.empty((0, kx.size))
 
     def _build(self, panels: np.ndarray) -> None:
         new = panels[~self.built[panels]]
@@ -237,11 +254,10 @@ class ChebyshevMoments:
         centers = self.y0 + WIDTH * (new + 0.5)
         ynodes = centers[:, None] + 0.5 * WIDTH * self._x[None, :]
         k_nodes = np.exp(ynodes.ravel())
-        sums = self._sums(k_nodes)  # {kind: (J × nodes)}, or None outside its safe range
-        if sums is None:
-            sums = {key: v.T for key, v in exact_moments(k_nodes, self.lam, self.cols, self.kinds).items()}
-        # (functions × panels × nodes), function index J·kind + column
-        vals = np.concatenate([sums[k] for k in self.kinds], axis=0).reshape(self.n_fun, new.size, _NODES)
+        vals = self._sums(k_nodes)  # (functions × nodes), or None outside its safe range
+        if vals is None:
+            vals = self._exact(k_nodes, self.funcs)
+        vals = vals.reshape(self.n_fun, new.size, _NODES)  # (functions × panels × nodes)
         coef = np.einsum("kj,fpj->pkf", self._M, vals)
         scale = np.abs(vals).max(axis=2).T
         tail = np.abs(coef[:, -2:, :]).max(axis=1)
@@ -260,16 +276,13 @@ class ChebyshevMoments:
     ) -> dict:
         """Moments at ``kx`` for ``kinds`` (all weight columns, or only the first one):
         ``{kind: (points × J)}``; or, with ``select`` = ((kind, column), ...), only those moments:
-        ``{(kind, column): (points,)}`` (fewer table rows to evaluate)."""
+        ``{(kind, column): (points,)}`` (fewer table rows to evaluate). Every requested moment must
+        be among the table's ``funcs`` (KeyError otherwise)."""
         kinds = self.kinds if kinds is None else kinds
         kx = np.asarray(kx, dtype=float)
-        Jall = self.cols.shape[1]
-        J = 1 if first_column else Jall
-        if select is not None:
-            fidx = np.array([Jall * self.kinds.index(k) + c for k, c in select], dtype=np.int64)
-            J = Jall
-        else:
-            fidx = np.concatenate([np.arange(J) + Jall * self.kinds.index(k) for k in kinds])
+        J = 1 if first_column else self.cols.shape[1]
+        wanted = select if select is not None else tuple((k, j) for k in kinds for j in range(J))
+        fidx = np.array([self.fpos[f] for f in wanted], dtype=np.int64)
         # Results are assembled function-major, (functions × points): each moment column handed out
         # is then a contiguous row.
         out = np.empty((fidx.size, kx.size))
@@ -289,13 +302,7 @@ class ChebyshevMoments:
             inside[inside] = ~bad
             all_in = False
         if not all_in:
-            if select is not None:
-                used = tuple(dict.fromkeys(k for k, _ in select))
-                ex = exact_moments(kx[~inside], self.lam, self.cols, used)
-                out[:, ~inside] = np.stack([ex[k][:, c] for k, c in select])
-            else:
-                ex = exact_moments(kx[~inside], self.lam, self.cols[:, :J], kinds)
-                out[:, ~inside] = np.concatenate([ex[k] for k in kinds], axis=1).T
+            out[:, ~inside] = self._exact(kx[~inside], wanted)
         idx = np.arange(kx.size) if all_in else np.flatnonzero(inside)
         if idx.size:
             # sort the points by panel; one (functions × nodes) @ (nodes × points) product per panel
@@ -303,21 +310,25 @@ class ChebyshevMoments:
             # 5x faster than on int64 at 10^4 points)
             key = pan[idx].astype(np.int16) if self.n_pan < 2**15 else pan[idx]
             order = idx[np.argsort(key, kind="stable")]
-            ps = pan[order]
-            xs = 2.0 * (y[order] - (self.y0 + WIDTH * ps)) / WIDTH - 1.0
-            T = _cheb_basis(xs, _NODES)
+            ps, ys = pan[order], y[order]
+            del pan, y
             coef_t = np.ascontiguousarray(self.coef[:, :, fidx].transpose(0, 2, 1))  # (panels, f, nodes)
-            res = np.empty((fidx.size, order.size))
             bounds = np.searchsorted(ps, np.arange(self.n_pan + 1))
-            for pnl in np.flatnonzero(np.diff(bounds)):
-                a, b = bounds[pnl], bounds[pnl + 1]
-                np.matmul(coef_t[pnl], T[:, a:b], out=res[:, a:b])
-            if all_in:  # undo the sort with a gather (cheaper than a scatter)
-                inv = np.empty_like(order)
-                inv[order] = np.arange(order.size)
-                np.take(res, inv, axis=1, out=out)
-            else:
-                out[:, order] = res
+            # In chunks of sorted points (the basis is nodes × chunk: small temporaries that the
+            # allocator reuses, instead of a nodes × points array that it maps afresh each call)
+            m = order.size
+            for c0 in range(0, m, _EVAL_CHUNK):
+                c1 = min(c0 + _EVAL_CHUNK, m)
+                xs = ys[c0:c1] - ps[c0:c1] * WIDTH
+                xs -= self.y0 + 0.5 * WIDTH
+                xs *= 2.0 / WIDTH
+                T = _cheb_basis(xs, _NODES)
+                res = np.empty((fidx.size, c1 - c0))
+                for pnl in range(int(ps[c0]), int(ps[c1 - 1]) + 1):
+                    a, b = max(int(bounds[pnl]), c0) - c0, min(int(bounds[pnl + 1]), c1) - c0
+                    if b > a:
+                        np.matmul(coef_t[pnl], T[:, a:b], out=res[:, a:b])
+                out[:, order[c0:c1]] = res
         if select is not None:
             return {sel: out[i] for i, sel in enumerate(select)}
-        return {k: out[i * J:(i + 1) * J].T for i, k in enumerate(kinds)}
+        return {k: out[i * J:(i + 1) * J].T for i, k in enumerate(kinds)}  # (wanted is kind-major)

@@ -29,7 +29,7 @@ from ._anova import VarianceTerms, fine_terms, safe_div, safe_mul
 from ._diagnostics import warn_if_concentrated
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments, point_moments
-from ._solve import solve_bracketed_point, solve_increasing
+from ._solve import polish_bracketed, solve_bracketed_point, solve_increasing
 from ._validation import as_real_array, check_parameter, plain_scalar
 from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
@@ -350,6 +350,13 @@ def _columns(spec: Spectrum) -> np.ndarray:
     return spec._derived("engine.columns", make)
 
 
+def _table(spec: Spectrum) -> ChebyshevMoments:
+    """The Chebyshev moment table of ``spec`` (cached on it): only the moments :func:`_evaluate`
+    reads (``_SELECT``; the solver's ⟨q⟩ and ⟨uq⟩ among them), built panel by panel as roots land."""
+    return spec._derived("engine.table", lambda: ChebyshevMoments(spec.lam, _columns(spec),
+                                                                  funcs=_SELECT[spec.has_target]))
+
+
 def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     """Moments of ``spec`` for weight columns (p, pλ*, pλ), and (pb, pbλ*, pbλ) after them when the
     spectrum has a target power b ≢ 1 (docs/theory.md §19): a Chebyshev table in log k_x when many
@@ -365,7 +372,7 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     pos = lam[lam > 0]
     n_panels = (np.log(pos.max() / pos.min()) + 2 * MARGIN) / WIDTH
     if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
-        return spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
+        return _table(spec)
 
     def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False,
               select: tuple[tuple[str, int], ...] | None = None) -> dict:
@@ -621,7 +628,10 @@ def solve_kx(
                                                  np.where(neg, d_h, d_lo[sub]))
                 hi[sub], f_hi[sub], d_hi[sub] = (np.where(pos, y_h, hi[sub]), np.where(pos, f_h, f_hi[sub]),
                                                  np.where(pos, d_h, d_hi[sub]))
-        y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
+        if grid is not None and all_in:  # every point bracketed: two whole-array Newton steps first
+            y, ok = polish_bracketed(fun, (lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
+        else:
+            y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
         if not ok.all():
             bad = idx[~ok][0]
             raise ConvergenceError(
@@ -902,8 +912,7 @@ def _point_data(spec: Spectrum) -> tuple:
         lam = spec.lam
         pos = lam > 0
         cols = _columns(spec)
-        table = spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
-        y_e, a1_e, uq_e = table.edges
+        y_e, a1_e, uq_e = _table(spec).edges
         # (edges as Python lists: the one-point path computes on Python floats)
         return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e.tolist(),
                 np.exp(y_e).tolist(), a1_e.tolist(), uq_e.tolist())
