@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._anova import VarianceTerms, fine_terms, safe_div, safe_mul
+from ._anova import VarianceTerms, fine_terms_test, fine_terms_train, safe_div, safe_mul
 from ._diagnostics import warn_if_concentrated
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments, point_moments
@@ -729,6 +729,7 @@ def _side(
     nonlin_t: np.ndarray,
     mu1_t: float,
     mu_perp2_t: float,
+    train: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, VarianceTerms]:
     """Bias, variance and its split for one test law (column ``col`` of the moment table; the
     target-weighted test moments ⟨b λ* g(λ)⟩ in column ``tcol``, equal to ``col`` for b ≡ 1).
@@ -736,7 +737,9 @@ def _side(
     THEORY-derivation.md §4 with the target terms of docs/theory.md ("Structured and nonlinear
     targets"): the target's linear coefficient is ``lin`` (c1) under the training law and ``lin_t``
     (c1*) under this test law; its nonlinear part has variance ``nonlin`` in training (extra label
-    noise that lives on X) and ``nonlin_t`` at test (irreducible, counted in the bias).
+    noise that lives on X) and ``nonlin_t`` at test (irreducible, counted in the bias). ``train``:
+    the training-side factors of the variance (:func:`rfshift._anova.fine_terms_train` of these
+    arguments) when already computed for the other test law.
     """
     r = mu1_t / mu1
     c0u2 = m["uu", col]  # ⟨λ* u²⟩ = k_x² c0*
@@ -752,10 +755,12 @@ def _side(
     # (rfshift._anova; derivation in docs/theory.md). Ridgeless thresholds that make δ, v or 1 − φa2
     # vanish give the limit 0 for a vanishing numerator (no noise, k_x = 0), else +inf. The target's
     # nonlinear part σ_g² is training noise that lives on X: it lands in V_X and V_WX (§19.3).
-    variance, terms = fine_terms(
-        phi=phi, psi=psi, noise_var=noise_var, kx=kx, r=r, mu1=mu1, a2=a2, c0=c0, uq=uq,
-        mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,
-        c1_t=c1, xi_t=xi, a2_b=a2_b, uq_b=uq_b, lin2=lin * lin, nonlin=nonlin)
+    if train is None:
+        train = fine_terms_train(
+            phi=phi, psi=psi, noise_var=noise_var, kx=kx, mu1=mu1, a2=a2, c0=c0, uq=uq, mterm=mterm,
+            mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, a2_b=a2_b,
+            uq_b=uq_b, lin2=lin * lin, nonlin=nonlin)
+    variance, terms = fine_terms_test(train, r=r, c1_t=c1, xi_t=xi)
     return bias, variance, terms
 
 
@@ -811,28 +816,35 @@ def _evaluate(
     m = moments(kx, select=_SELECT[spec.has_target])
     a1, a2, c0, uq = m["q", 0], m["qq", 0], m["d2", 0], m["uq", 0]
     ridgeless = ga == 0
+    kpos = kx > 0
+    if type(kpos) is np.ndarray and kpos.all():
+        kpos = True  # (the usual case: the k_x = 0 branches below are not evaluated)
     with _quiet(kx):
-        mterm = _where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
-        mterm2 = _where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
+        mterm = _where(kpos, mup2 / (rho * kx), 0.0)  # μ⊥²/A
+        mterm2 = _where(kpos, mterm / kx, 0.0)  # μ⊥²/(A k_x)
         # Factors t̄ = 1 − ψP and t/φ = 1/φ − P. They obey f1 − ψ f2 = c := 1 − ψ/φ exactly and, at
         # the root, f1·f2 = g := γ/(μ1² k_x); so f2 solves ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
         # rationalised), which avoids the cancellation in 1 − ψP near the interpolation threshold.
-        g = _where(kx > 0, ga / (rho * kx), 0.0)
+        g = _where(kpos, ga / (rho * kx), 0.0)
         c = (ph - ps) / ph
         f2 = _factor_f2(g, c, ps)
         f1 = _where(c >= 0, ps * f2 + c, g / _where(f2 > 0, f2, 1.0))
-        # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
-        P0 = a1 + mterm
-        f1 = _where(kx > 0, f1, 1.0 - ps * P0)
-        f2 = _where(kx > 0, f2, 1.0 / ph - P0)
+        if kpos is not True:
+            # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
+            P0 = a1 + mterm
+            f1 = _where(kpos, f1, 1.0 - ps * P0)
+            f2 = _where(kpos, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
     # v = 1 − ψa2 and 1 − φa2 as sums of non-negative terms (P − a2 = ⟨u(1−u)⟩ + μ⊥²/A ≥ 0):
     # v = t̄ + ψ(P − a2), 1 − φa2 = t + φ(P − a2); no cancellation as they approach 0.
     x_pa2 = uq + mterm
-    v = _where(kx > 0, t_bar + ps * x_pa2, 1.0 - ps * a2)
-    one_m_phi_a2 = _where(kx > 0, t + ph * x_pa2, 1.0 - ph * a2)
-    if _any(kx == 0):
+    if kpos is True:
+        v, one_m_phi_a2 = t_bar + ps * x_pa2, t + ph * x_pa2
+    else:
+        v = _where(kpos, t_bar + ps * x_pa2, 1.0 - ps * a2)
+        one_m_phi_a2 = _where(kpos, t + ph * x_pa2, 1.0 - ph * a2)
+    if kpos is not True and _any(kx == 0):
         # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
         # snap round-off at the rank thresholds to 0 so they are recognised.
         at0 = kx == 0
@@ -840,7 +852,7 @@ def _evaluate(
         one_m_phi_a2 = _where(at0 & (np.abs(one_m_phi_a2) <= 1e-12), 0.0, one_m_phi_a2)
         t = _where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
     # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
-    delta = t + _ratio(ph * t_bar * (uq + mterm), v)
+    delta = t + _ratio(ph * t_bar * x_pa2, v)
     target = spec.has_target
     t0 = 3 if target else 0  # first target-weighted column (pb), or p itself for b ≡ 1
     a2_b, uq_b = m["qq", t0], m["uq", t0]
@@ -858,6 +870,11 @@ def _evaluate(
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
                   mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam, a2_b=a2_b, uq_b=uq_b,
                   lin=lin, nonlin=nl)
+    # the training-side factors of the variance terms, shared by both test laws
+    common["train"] = fine_terms_train(
+        phi=ph, psi=ps, noise_var=nv, kx=kx, mu1=mu1, a2=a2, c0=c0, uq=uq, mterm=mterm, mterm2=mterm2,
+        v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, a2_b=a2_b, uq_b=uq_b,
+        lin2=lin * lin, nonlin=nl)
     w_ood, w_id = _test_weights(spec)
     bias, var, terms = _side(m, 1, t0 + 1, signal_test=spec.signal_star, lin_t=lin_t, nonlin_t=nl_t,
                              mu1_t=mu1_t, mu_perp2_t=mu_perp2_t, test_w=w_ood, **common)
@@ -866,7 +883,8 @@ def _evaluate(
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
-    indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0) & (nl == 0)
+    indeterminate = False if kpos is True else (
+        ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0) & (nl == 0))
     if _any(indeterminate):
         i = int(np.flatnonzero(indeterminate)[0])
         raise ConvergenceError(
@@ -892,7 +910,7 @@ def _evaluate(
         peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
 
     with _quiet(kx):
-        kappa = _where(kx > 0, ph / _where(kx > 0, kx, 1.0), np.inf)
+        kappa = ph / kx if kpos is True else _where(kpos, ph / _where(kpos, kx, 1.0), np.inf)
     return dict(error=err, bias=bias, variance=var, error_id=err_id, bias_id=bias_id,
                 variance_id=var_id, terms=terms, terms_id=terms_id, kappa=kappa, t=t,
                 t_bar=t_bar, delta=delta, peak=peak)
