@@ -8,12 +8,15 @@ with weight columns such as p, pλ*, pλ. Two evaluators return the same table:
 
 * :func:`exact_moments` sums over the atoms for every point (cost O(points × atoms));
 * :class:`ChebyshevMoments` interpolates each moment in y = log k by piecewise Chebyshev polynomials
-  (unit panels, 20 Chebyshev–Lobatto nodes) built from exact sums at the nodes (cost
+  (panels of width 0.5 in y, 14 Chebyshev–Lobatto nodes) built from exact sums at the nodes (cost
   O(nodes × atoms + points)). Each moment is analytic in the strip |Im y| < π (its poles sit at
-  k = −λ, i.e. Im y = ±π), so on the Bernstein ellipse of semi-minor axis π/2 around a unit
-  panel the interpolation error is below ~1e-15 of the moment's size on the panel. The build
+  k = −λ, i.e. Im y = ±π), so on the Bernstein ellipse of semi-minor axis π/2 around a panel
+  (ρ ≈ 12.6) the interpolation error is below ~1e-15 of the moment's size on the panel. The build
   checks the decay of the Chebyshev coefficients and refuses (falls back to exact sums) if it is not
-  reached. Outside the tabulated range, points are evaluated exactly.
+  reached. Outside the tabulated range, points are evaluated exactly. A table holds only the
+  (kind, weight column) moments it is built for (``funcs``; the engine asks for the 10 its
+  formulas read), and builds a panel when a point first lands in it. The node sums use
+  r = 1/(λ + k) and r² only (:class:`_NodeSums`): one division and one square per (node, atom).
 """
 
 from __future__ import annotations
