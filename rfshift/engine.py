@@ -475,15 +475,21 @@ def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarr
         A = rho * k
         mterm = mu_perp2 / A
         if not deriv:
-            P = a1 + mterm
-            x0 = inv_phi - P
-            return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma), None
+            return _ridge_sign(A, a1 + mterm, psi, inv_phi, gamma), None
         g = gamma / A
         disc = _sqrt(c * c + 4.0 * psi * g)
         S = q_cap + a1 + mterm + 2.0 * g / (abs(c) + disc)
         f = (2.0 * q_cap) / S - 1.0
         d = 2.0 * q_cap * (uq + mterm + g / disc) / (S * S)
     return f, _where(_finite(d), d, 0.0)
+
+
+def _ridge_sign(A: np.ndarray, P: np.ndarray, psi: np.ndarray, inv_phi: np.ndarray,
+               gamma: np.ndarray) -> np.ndarray:
+    """A number of the sign of :func:`_ridge_residual` from A = μ1² k and P = a1 + μ⊥²/A (the
+    product form, see there): μ1² k x0 (1 − ψP) − γ where x0 = 1/φ − P > 0, else −γ."""
+    x0 = inv_phi - P
+    return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma)
 
 
 #: Newton steps on the cubic Hermite interpolant (one already gives the solver's iteration count on
@@ -550,6 +556,10 @@ def solve_kx(
 
     c_all = (phi - psi) / phi  # c = 1 − ψ/φ
     inv_phi = 1.0 / phi
+    if grid is not None:  # A = μ1² k and P = a1 + μ⊥²/A at the panel edges, for the edge search
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            A_e = rho * np.exp(grid[0])
+            P_e = grid[1] + mu_perp2 / A_e
 
     # Residuals in y = log k of the points ``idx`` (parameters gathered once), given k and the
     # moments a1 = ⟨q⟩, uq = ⟨uq⟩ there, at the points ``sub`` of ``idx`` (None: all of them); the
@@ -567,6 +577,13 @@ def solve_kx(
         def res(k, a1, uq, sub=None, deriv=True):  # type: ignore[no-untyped-def]
             ps_, c_, ip_, qc_, ga_ = pars if sub is None else (a[sub] for a in pars)
             return _ridge_residual(k, a1, uq, ps_, c_, ip_, qc_, ga_, rho, mu_perp2, deriv)
+
+        if grid is not None:
+            def edge_sign(cand):  # type: ignore[no-untyped-def]
+                # (the sign at panel edges ``cand``, from A and P precomputed per edge)
+                with _quiet(inv_phi):
+                    return _ridge_sign(A_e[cand], P_e[cand], pars[0], pars[2], pars[4])
+            res.edge_sign = edge_sign  # type: ignore[attr-defined]
         return res
 
     def solve(make_residual, idx: np.ndarray) -> np.ndarray:
@@ -579,9 +596,10 @@ def solve_kx(
 
         m_pts = idx.size
         nan = np.full(m_pts, np.nan)
-        lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
         y0 = np.full(m_pts, np.log(spec.s))
-        if grid is not None:
+        if grid is None:
+            lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
+        else:
             # Binary search over the table's panel edges (moments known exactly there; the residual
             # increases along them): the last edge with a negative residual, by steps 2^j, ..., 1 ...
             y_e, a1_e, uq_e = grid
@@ -589,9 +607,13 @@ def solve_kx(
             last = y_e.size - 1
             i_lo = np.zeros(m_pts, dtype=np.int64)
             step = 1 << (last.bit_length() - 1)
+            edge_sign = getattr(residual, "edge_sign", None)
             while step:
                 cand = np.minimum(i_lo + step, last)
-                neg = residual(k_e[cand], a1_e[cand], None, None, False)[0] < 0
+                if edge_sign is not None:
+                    neg = edge_sign(cand) < 0
+                else:
+                    neg = residual(k_e[cand], a1_e[cand], None, None, False)[0] < 0
                 i_lo = np.where(neg, cand, i_lo)
                 step >>= 1
             i_hi = np.minimum(i_lo + 1, last)
