@@ -492,6 +492,10 @@ def _ridge_sign(A: np.ndarray, P: np.ndarray, psi: np.ndarray, inv_phi: np.ndarr
     return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma)
 
 
+#: Positions of ⟨q⟩ and ⟨uq⟩ (first weight column) among a ChebyshevMoments table's functions.
+_Q_UQ = np.array([0, 1])
+
+
 #: Newton steps on the cubic Hermite interpolant (one already gives the solver's iteration count on
 #: the benchmark grid; the interpolation error ~ width⁴ dominates).
 _HERMITE_STEPS = 2
@@ -586,11 +590,17 @@ def solve_kx(
             res.edge_sign = edge_sign  # type: ignore[attr-defined]
         return res
 
-    def solve(make_residual, idx: np.ndarray) -> np.ndarray:
+    def solve(make_residual, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         residual = make_residual(idx)
+        in_panels = None  # the points' bracket panels, once they are sorted by them (table only)
 
         def fun(y: np.ndarray, sub: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
             k = np.exp(y)
+            if in_panels is not None and sub is None:
+                # every y in its bracket panel, points in panel order: straight to the table's
+                # Chebyshev series of ⟨q⟩ and ⟨uq⟩ (its functions 0 and 1), no sort
+                m = moments._eval_sorted(y, in_panels, _Q_UQ)
+                return residual(k, m[0], m[1], None)
             mom = moments(k, ("q", "uq"), first_column=True)
             return residual(k, mom["q"][:, 0], mom["uq"][:, 0], sub)
 
@@ -616,6 +626,11 @@ def solve_kx(
                     neg = residual(k_e[cand], a1_e[cand], None, None, False)[0] < 0
                 i_lo = np.where(neg, cand, i_lo)
                 step >>= 1
+            table = type(moments) is ChebyshevMoments
+            if table:  # points in the order of their bracket panels (radix sort on int16)
+                perm = np.argsort(i_lo.astype(np.int16) if last < 2**15 else i_lo, kind="stable")
+                idx, i_lo = idx[perm], i_lo[perm]
+                residual = make_residual(idx)
             i_hi = np.minimum(i_lo + 1, last)
             # (a root outside the edges ends at an edge pair that fails the check with the full
             # residual below; such points get no bracket here)
@@ -626,6 +641,12 @@ def solve_kx(
             all_in = bool(inside.all())  # (the usual case: no masking, no gathers)
             if all_in:
                 f_lo, f_hi, d_lo, d_hi = fl, fh, dl, dh
+                if table:  # (all roots inside panels 0 .. n_pan − 1; build them, use them if good)
+                    p0, p1 = int(i_lo[0]), int(i_lo[-1])
+                    if not moments.built[p0:p1 + 1].all():
+                        moments._build(np.flatnonzero(np.bincount(i_lo, minlength=moments.n_pan)))
+                    if not moments.bad[p0:p1 + 1].any() or not moments.bad[i_lo].any():
+                        in_panels = i_lo
             else:
                 lo, hi = np.where(inside, lo, nan), np.where(inside, hi, nan)
                 f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
@@ -662,15 +683,17 @@ def solve_kx(
                 f"({int((~ok).sum())} of {n} points failed; the root lies outside the float64 range "
                 "or the bracket could not be found)"
             )
-        return y
+        return y, idx
 
     kx = np.zeros(n)
     ridgeless = np.flatnonzero((gamma == 0) & ~((mu_perp2 == 0) & (q_cap >= pi_pos)))  # else k_b = 0
     if ridgeless.size:
-        kx[ridgeless] = np.exp(solve(boundary_residual, ridgeless))
+        y, at = solve(boundary_residual, ridgeless)
+        kx[at] = np.exp(y)
     ridge = np.flatnonzero(gamma > 0)
     if ridge.size:
-        kx[ridge] = np.exp(solve(ridge_residual, ridge))
+        y, at = solve(ridge_residual, ridge)
+        kx[at] = np.exp(y)
     return kx
 
 
