@@ -42,12 +42,12 @@ def one_draw(S, Ss, n1, m, gamma, noise_var, seed) -> tuple[dict[str, float], fl
     W = np.random.default_rng(seed).standard_normal((n1, n0))
     t = {}
     t0 = time.perf_counter()
-    out, _kappa, _, states = FS._draw(train, (test, train), W, m, n1, gamma, noise_var, None,
-                                     train.target2(None), (test.target2(None), train.target2(None)))
+    laws = (test, train)
+    out, _kappa, _, states = FS._draw(train, laws, W, m, n1, gamma, noise_var, FS._linear_target(None, laws))
     t["draw"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for law, st in zip((test, train), states, strict=True):
-        FS._pair_bias(law, 1.0, st, st)  # same cost as a pair of independent draws
+        FS._pair(law, st, st)  # same cost as a pair of independent draws
     t["pairs"] = time.perf_counter() - t0
     # phase split of the draw: moments and the eigendecomposition
     t0 = time.perf_counter()
@@ -57,7 +57,7 @@ def one_draw(S, Ss, n1, m, gamma, noise_var, seed) -> tuple[dict[str, float], fl
     t0 = time.perf_counter()
     np.linalg.eigh(Phi)
     t["eigh"] = time.perf_counter() - t0
-    return t, out[0]
+    return t, sum(out[0])
 
 
 def mc_trial(S, Ss, n1, m, gamma, noise_var, seed) -> float:

@@ -74,8 +74,10 @@ def run(name, S, Ss, act, m, n1, gamma, noise_var, trials, seed, gauss=True):
     rng = np.random.default_rng(seed)
     W = rng.standard_normal((n1, n0))
     train, test = fsm._GaussianLaw(S, a), fsm._GaussianLaw(Ss, a)
+    laws = (test, train)
+    out, kappa, _, _ = fsm._draw(train, laws, W, m, n1, gamma, noise_var, fsm._linear_target(None, laws))
+    de = [sum(o) for o in out]
     tT = (test.target2(None), train.target2(None))
-    de, kappa, _, _ = fsm._draw(train, (test, train), W, m, n1, gamma, noise_var, None, tT[1], tT)
     mom = []
     for law in (test, train):
         st = law.prepare(W)

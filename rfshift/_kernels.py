@@ -139,16 +139,30 @@ def feature_moments(
     same: bool = False,
     tol: float = 1e-12,
     max_order: int = 100,
+    act2: Activation | None = None,
 ) -> FeatureMoments:
     """E[σ(g_i)σ(h_j)] for jointly Gaussian (g, h) with Var g = v1 (n,), Var h = v2 (n',) and
     Cov(g_i, h_j) = C (n × n'). ``same=True`` declares g = h (C square with diagonal v1 = v2): the
     diagonal is then set to the exact E σ(g_i)² instead of the series. ``tol`` is relative to
-    max E σ². Raises ValueError for non-positive variances."""
+    max E σ². ``act2``: a second activation applied to h (E[σ(g_i)σ₂(h_j)], e.g. a teacher's
+    f* against the features; docs/theory.md §20.1); a linear one uses Stein's lemma
+    (C·E σ'(g_i)), any other different one the two-activation Mehler series
+    Σ_k h_k(v1_i) h₂_k(v2_j) ρ_ij^k with the same bound. Raises ValueError for non-positive
+    variances."""
     v1 = np.asarray(v1, dtype=float)
     v2 = np.asarray(v2, dtype=float)
     if not (np.all(v1 > 0) and np.all(v2 > 0)):
         raise ValueError("pre-activation variances must be > 0 (a zero row of W or a null covariance)")
-    name = _closed_name(act)
+    if act2 is not None and act2 is not act:
+        if same:
+            raise ValueError("same=True needs one activation")
+        if _closed_name(act2) == "linear":
+            return FeatureMoments(np.asarray(C, dtype=float) * mean_slope(act, v1)[:, None], 0, 0.0)
+        if _closed_name(act) == "linear":
+            return FeatureMoments(np.asarray(C, dtype=float) * mean_slope(act2, v2)[None, :], 0, 0.0)
+    else:
+        act2 = None
+    name = None if act2 is not None else _closed_name(act)
     if name == "relu":
         M = _relu_kernel(C, v1, v2)
         if same:
@@ -180,10 +194,18 @@ def feature_moments(
     if rmax > 1.0 + 1e-9:
         raise ValueError(f"|correlation| {rmax:.6g} > 1: C is not a covariance of (g, h)")
     rmax = min(rmax, 1.0)
+    if act2 is not None:  # few teacher variances: choose the order with T_K(v1) <= E σ(g)², then
+        h2, m2 = _hermite(act2, v2, max_order)  # compute the many features' coefficients only to it
+        m1 = _hermite(act, v1, 0)[1]
+        t2 = np.maximum(m2 - np.cumsum(h2**2, axis=0), 0.0)
+        pre = np.sqrt(float(m1.max()) * t2.max(axis=1)) * rmax ** np.arange(1, max_order + 2)
+        ok = np.flatnonzero(pre <= tol * max(float(m1.max()), float(m2.max()), np.finfo(float).tiny))
+        max_order = int(ok[0]) if ok.size else max_order
+        h2, m2 = h2[:max_order + 1], m2
     h1, m1 = _hermite(act, v1, max_order)
     if same:
         h2, m2 = h1, m1
-    else:
+    elif act2 is None:
         h2, m2 = _hermite(act, v2, max_order)
     t1 = np.maximum(m1 - np.cumsum(h1**2, axis=0), 0.0)  # T_K(v1), K = 0..max_order
     t2 = np.maximum(m2 - np.cumsum(h2**2, axis=0), 0.0)

@@ -228,21 +228,34 @@ def _cmd_finite(args: argparse.Namespace) -> int:
                                                          "--sigma-star")
     if S.ndim != 2 or S.shape[0] > MAX_DIM:
         raise ValueError(f"--sigma must be an n0 × n0 matrix with n0 <= {MAX_DIM}, got shape {S.shape}")
+    B = None if args.target_cov is None else _load_npy(_read(args.target_cov, "--target-cov")[0],
+                                                       "--target-cov")
+    target = {"nonlinear_var": args.nonlinear_var, "nonlinear_var_test": args.nonlinear_var_test,
+              "teacher": args.teacher}
     res = finite_size(S, S_star, m=args.m, n1=args.n1, gamma=args.gamma, noise_var=args.noise_var,
-                      activation=args.activation, draws=args.draws, seed=args.seed)
+                      activation=args.activation, draws=args.draws, seed=args.seed, target_cov=B, **target)
     lim, no_limit = None, ""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            lim = asymptotics(Spectrum.from_covariances(S, S_star), phi=res.phi, psi=res.psi,
-                              gamma=args.gamma, noise_var=args.noise_var, activation=args.activation)
-        except ValueError as exc:  # e.g. μ1 = 0 (abs, quadratic): the finite-size error still stands
-            no_limit = str(exc)
+            B2 = B if B is None or B.ndim != 1 else np.diag(B)
+            lim = asymptotics(Spectrum.from_covariances(S, S_star, target_cov=B2), phi=res.phi, psi=res.psi,
+                              gamma=args.gamma, noise_var=args.noise_var, activation=args.activation,
+                              **target)
+        except ValueError as exc:  # e.g. μ1 = 0 (abs, quadratic), a B that does not commute with Σ:
+            no_limit = str(exc)  # the finite-size error still stands
     # the concentration warning advises rfshift.finite_size(...), which is what this command ran
     notes = [str(w.message).split("; use rfshift.finite_size")[0] + "; the finite-size column is the "
              "answer at these sizes" if "rfshift.finite_size" in str(w.message) else str(w.message)
              for w in caught] if lim is not None else []
-    fields = ("error", "bias", "variance", "error_id", "bias_id", "variance_id")
+    split = ("variance_w", "variance_noise", "variance_sampling")
+    fields = ("error", "bias", "variance", *split, "error_id", "bias_id", "variance_id",
+              *(f + "_id" for f in split))
+    limit = None if lim is None else {f: float(getattr(lim, f)) for f in fields if hasattr(lim, f)}
+    if lim is not None:  # the engine's ANOVA terms that are the same quantities (docs/theory.md §20.1)
+        for sfx, tm in (("", lim.variance_terms), ("_id", lim.variance_terms_id)):
+            limit |= {"variance_w" + sfx: float(tm.w), "variance_noise" + sfx: float(tm.x_eps + tm.wx_eps),
+                      "variance_sampling" + sfx: float(tm.x + tm.wx)}
     if args.format == "json":
         def num(v: object) -> float | None:  # JSON has no infinity: inf (interpolation threshold) -> null
             x = float(v)  # type: ignore[arg-type]
@@ -250,21 +263,26 @@ def _cmd_finite(args: argparse.Namespace) -> int:
 
         out = {"n0": res.n0, "m": res.m, "n1": res.n1, "draws": res.draws, "seed": res.seed,
                "gamma": res.gamma, "noise_var": res.noise_var, "activation": res.activation,
+               "nonlinear_var": res.nonlinear_var, "nonlinear_var_test": res.nonlinear_var_test,
+               "teacher": res.teacher, "target_cov": args.target_cov,
                "interpolation_peak": res.interpolation_peak,
                "finite_size": {f: num(getattr(res, f)) for f in fields}
                | {f + "_se": num(getattr(res, f + "_se")) for f in fields},
-               "limit": None if lim is None else {f: num(getattr(lim, f)) for f in fields},
+               "limit": None if limit is None else {f: num(v) for f, v in limit.items()},
                "limit_unavailable": no_limit or None,
                "concentration_warning": notes}
         json.dump(out, sys.stdout, indent=2, allow_nan=False, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
+        plain = not (args.teacher or args.nonlinear_var or args.nonlinear_var_test or B is not None)
+        tgt = "" if plain else (f" teacher={res.teacher} nonlinear_var={res.nonlinear_var:g} "
+                                f"nonlinear_var_test={res.nonlinear_var_test:g} target_cov={args.target_cov}")
         print(f"n0={res.n0} m={res.m} n1={res.n1} gamma={res.gamma:g} noise_var={res.noise_var:g} "
-              f"activation={res.activation} draws={res.draws} seed={res.seed}")
-        print(f"{'':>12} {'finite-size':>12} {'s.e.':>10} {'limit':>12}")
+              f"activation={res.activation} draws={res.draws} seed={res.seed}{tgt}")
+        print(f"{'':>20} {'finite-size':>12} {'s.e.':>10} {'limit':>12}")
         for f in fields:
-            lv = "n/a" if lim is None else f"{float(getattr(lim, f)):.6g}"
-            print(f"{f:>12} {getattr(res, f):>12.6g} {getattr(res, f + '_se'):>10.2g} {lv:>12}")
+            lv = "n/a" if limit is None else f"{limit[f]:.6g}"
+            print(f"{f:>20} {getattr(res, f):>12.6g} {getattr(res, f + '_se'):>10.2g} {lv:>12}")
         if res.interpolation_peak:
             print("interpolation peak: ridgeless with rank(Φ) = m, the variance diverges (inf)")
         if no_limit:
@@ -356,6 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--activation", default="relu",
                    help=f"one of {', '.join(available_activations())} (for {', '.join(_NO_LINEAR)}, "
                    "μ1 = 0: no limit column)")
+    f.add_argument("--target-cov", dest="target_cov", default=None,
+                   help="covariance B of β (target βᵀx/√n0, β ~ N(0, B)): an n0 × n0 .npy file or a "
+                   "length-n0 vector (its diagonal); default I")
+    f.add_argument("--nonlinear-var", type=float, default=0.0, dest="nonlinear_var",
+                   help="variance of the target's nonlinear part under the training law, taken "
+                   "uncorrelated with the features (default 0)")
+    f.add_argument("--nonlinear-var-test", type=float, default=None, dest="nonlinear_var_test",
+                   help="the same under the test law (default: --nonlinear-var)")
+    f.add_argument("--teacher", default=None,
+                   help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean); "
+                   "β is sampled, two per W draw")
     f.add_argument("--draws", type=int, default=8, help="W draws (3..10000, default 8)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--format", choices=["table", "json"], default="table")

@@ -14,6 +14,12 @@ computes the error of the finite model of THEORY.md §1 at the given (n0, m, n1)
 3. averaging over ``draws`` independent W (mean ± jackknife standard error), with the bias of
    THEORY.md §1 (the predictor averaged over W, X, ε) estimated from pairs of independent draws.
 
+Targets (docs/theory.md §20.1): β ~ N(0, B) averaged exactly; a single-index ``teacher`` through the
+exact two-activation moments E[f y], E y² given W and β (β sampled, two per draw); a number-valued
+nonlinear part as noise on X uncorrelated with the features. The variance is split into
+``variance_w`` (the engine's V_W), ``variance_noise`` (V_Xε + V_WXε) and ``variance_sampling``
+(V_X + V_WX).
+
 Derivation, approximations and validation: docs/theory.md, section "Finite-size deterministic
 equivalents"; docs/validation.md, section "Finite-size mode".
 
@@ -55,6 +61,19 @@ class FiniteSize:
     rank(Φ) = m): there ``error``, ``variance`` and their ``*_se`` are ``inf`` and
     ``interpolation_peak`` is True.
 
+    **Variance split** (docs/theory.md §20.1), each with ``_id`` and ``_se`` twins:
+    ``variance = variance_w + variance_noise + variance_sampling`` (to rounding).
+    ``variance_w``: Var over W of the predictor averaged over X and ε (the per-draw error of the
+    mean predictor ā minus the pair bias, estimated as ½E(ā_Wᵀf_W − ā_W'ᵀf_W')² over the pairs, so
+    ≥ 0 term by term) — the same quantity as the engine's ``variance_terms.w`` (V_W).
+    ``variance_noise``: E_W of the deterministic equivalent's label-noise variance given W,
+    σ² × amplification — the engine's ``variance_terms.x_eps + variance_terms.wx_eps``.
+    ``variance_sampling``: E_W of the rest of the data variance given W (the target's residual
+    and nonlinear part, which live on X, × amplification) — the engine's
+    ``variance_terms.x + variance_terms.wx``. At finite size the X-only and W×X parts are not
+    separated (that would need the two-feature-map cross fluctuation).
+    ``nonlinear_var``/``nonlinear_var_test``/``teacher``: the target's nonlinear part as given.
+
     ``error_draws``/``error_id_draws``: the per-draw errors (conditional on W); ``kappa``: the
     per-draw effective regulariser κ; ``kernel_bound``: the largest truncation bound of a Mehler
     series (0 for closed-form kernels); ``source``: ``"gaussian"`` (moments of N(0, Σ)) or
@@ -73,6 +92,18 @@ class FiniteSize:
     error_id_se: float
     bias_id_se: float
     variance_id_se: float
+    variance_w: float
+    variance_noise: float
+    variance_sampling: float
+    variance_w_id: float
+    variance_noise_id: float
+    variance_sampling_id: float
+    variance_w_se: float
+    variance_noise_se: float
+    variance_sampling_se: float
+    variance_w_id_se: float
+    variance_noise_id_se: float
+    variance_sampling_id_se: float
     n0: int
     m: int
     n1: int
@@ -87,6 +118,9 @@ class FiniteSize:
     kappa: np.ndarray = field(repr=False)
     kernel_bound: float = 0.0
     interpolation_peak: bool = False
+    nonlinear_var: float = 0.0
+    nonlinear_var_test: float = 0.0
+    teacher: str | None = None
 
     @property
     def phi(self) -> float:
@@ -129,6 +163,17 @@ class _GaussianLaw:
             return float(np.trace(self.S)) / self.n0
         return float(np.sum(self.S * B)) / self.n0
 
+    def teacher(self, a: dict, f: Activation, beta: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """E[f y] (n1 × 1), E y² and the kernel bound for y = f*(t), t = βᵀx/√n0 ~ N(0, βᵀSβ/n0),
+        Cov(g_i, t) = w_iᵀSβ/n0 (docs/theory.md §20.1)."""
+        Sb = self.S @ beta
+        vt = float(beta @ Sb) / self.n0
+        if not vt > 0:  # Sβ = 0 (only if tr(SB) = 0): y = f*(0), which the mean check made ≈ 0
+            return np.zeros((a["v"].size, 1)), 0.0, 0.0
+        c = (a["W"] @ Sb)[:, None] / self.n0
+        fm = _kernels.feature_moments(self.act, c, a["v"], np.array([vt]), act2=f)
+        return fm.M, float(_kernels.second_moment(f, np.array([vt]))[0]), fm.bound
+
 
 class _SampleLaw:
     """x uniform on the rows of X: empirical (uncentred) moments given W."""
@@ -158,6 +203,15 @@ class _SampleLaw:
         if B is None:
             return float(np.sum(self.X * self.X)) / (N * self.n0)
         return float(np.sum((self.X @ B) * self.X)) / (N * self.n0)
+
+    def teacher(self, a: dict, f: Activation, beta: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Empirical E[f y] (n1 × 1) and E y² of y = f*(x·β/√n0) over the rows."""
+        with np.errstate(all="ignore"):
+            y = np.asarray(f.fn(self.X @ beta / math.sqrt(self.n0)), dtype=float)
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"teacher {f.name!r} returns NaN/inf on the given inputs")
+        N = self.X.shape[0]
+        return (a["F"].T @ y)[:, None] / N, float(y @ y) / N, 0.0
 
 
 # --- the feature-space deterministic equivalent ----------------------------------------------------
@@ -198,8 +252,21 @@ def _solve_kappa(e: np.ndarray, m: int, lam: float, rank: int) -> float:
     return root
 
 
-def _draw(train, tests, W, m, n1, gamma, noise_var, B, t_train, t_tests):
-    """One W draw: per-test-law errors (conditional on W), κ, and what the pair terms need."""
+def _linear_target(B: np.ndarray | None, laws) -> object:
+    """The blocks of y = βᵀx/√n0 with β ~ N(0, B) averaged exactly: P = Ψ, weight B, t = tr(SB)/n0."""
+    t_law = {id(law): law.target2(B) for law in laws}
+    return lambda law, st: [(st["Psi"], B, t_law[id(law)], 0.0)]
+
+
+def _draw(train, tests, W, m, n1, gamma, noise_var, target, nl_train=0.0, nl_tests=None):
+    """One W draw (docs/theory.md §20, steps 1–2, and §20.1 for targets and the variance split).
+
+    ``target(law, state)`` returns the target's blocks [(P, G, t, bound)]: P = E_law[f yᵀ] (n1 × q),
+    G the q × q weight of the β average (None: I), t = E_law y²; the draw's quantities are the mean
+    over its blocks (one block for β ~ N(0, B) averaged exactly; two sampled β for a teacher).
+    ``nl_train``/``nl_tests``: variance of the target's nonlinear part treated as noise on X.
+    Returns per test law (error of the mean predictor ā, label-noise variance, sampling variance),
+    κ, the largest kernel bound and each law's state for the pair terms."""
     st = train.prepare(W)
     Phi, bound = train.second(st, st, same=True)
     e, U = np.linalg.eigh(Phi)
@@ -212,42 +279,54 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, B, t_train, t_tests):
     with np.errstate(divide="ignore"):
         r = np.where(e + kappa > 0, 1.0 / (e + kappa), 0.0)  # pseudo-inverse at κ = 0
     df2 = float(np.sum((e * r) ** 2))
-    Psi = st["Psi"]
-    A = U @ (r[:, None] * (U.T @ Psi))  # ā = A β, A = (Φ + κ)^{-1} Ψ   (n1 × n0)
-    AB = A if B is None else A @ B
-    # population error of ā under the training law (incl. label noise): the effective noise
-    e_train = noise_var + t_train - 2.0 * float(np.sum(Psi * AB)) + float(np.sum((Phi @ A) * AB))
+    blocks = target(train, st)
+    A = [U @ (r[:, None] * (U.T @ P)) for P, *_ in blocks]  # ā = A β, A = (Φ + κ)^{-1} P  (n1 × q)
+    AG = [a if G is None else a @ G for a, (_, G, _, _) in zip(A, blocks, strict=True)]
+    # population error of ā under the training law without label noise: the sampling part of the
+    # effective noise (target residual plus the nonlinear part living on X); ≥ 0 up to rounding
+    fit = np.mean([t - 2.0 * float(np.sum(P * ag)) + float(np.sum((Phi @ a) * ag))
+                   for a, ag, (P, _, t, _) in zip(A, AG, blocks, strict=True)])
+    e_samp = max(float(fit) + nl_train, 0.0)
+    bound = max(bound, *(b for *_, b in blocks))
     slack = m - df2
     er2 = e * r * r
     out = []
     states = []
-    for law, t_test in zip(tests, t_tests, strict=True):
+    for law, nl_t in zip(tests, nl_tests or (0.0,) * len(tests), strict=True):
         if law is train:
-            stL, PhiL = st, Phi
+            stL, PhiL, blocksL = st, Phi, blocks
         else:
             stL = law.prepare(W)
             PhiL, b2 = law.second(stL, stL, same=True)
-            bound = max(bound, b2)
-        cross = float(np.sum(stL["Psi"] * AB))
-        e_mean = t_test - 2.0 * cross + float(np.sum((PhiL @ A) * AB))
+            blocksL = target(law, stL)
+            bound = max(bound, b2, *(b for *_, b in blocksL))
+        cross = [float(np.sum(P * ag)) for (P, *_), ag in zip(blocksL, AG, strict=True)]
+        tt = [t + nl_t for _, _, t, _ in blocksL]
+        means = [t - 2.0 * c + float(np.sum((PhiL @ a) * ag))
+                 for t, c, a, ag in zip(tt, cross, A, AG, strict=True)]
         if slack <= 1e-9 * m:
-            err = math.inf
-        else:
-            # tr(Φ_L Φ R²)/(m − df2); for the training law tr(Φ Φ R²) = df2
-            trace = df2 if law is train else float(np.sum((PhiL @ U) * U, axis=0) @ er2)
-            amp = trace / slack
-            err = e_mean + max(e_train, 0.0) * amp
-        out.append(err)
-        states.append({"st": stL, "A": A, "AB": AB, "cross": cross})
+            amp = math.inf
+        else:  # tr(Φ_L Φ R²)/(m − df2); for the training law tr(Φ Φ R²) = df2
+            amp = (df2 if law is train else float(np.sum((PhiL @ U) * U, axis=0) @ er2)) / slack
+        out.append((float(np.mean(means)), _times(noise_var, amp), _times(e_samp, amp)))
+        states.append({"st": stL, "A": A, "AG": AG, "cross": cross, "t": tt, "mean": means})
     return out, kappa, bound, states
 
 
-def _pair_bias(law, t_test, a: dict, b: dict) -> tuple[float, float]:
-    """E_{β,x}[(ā_aᵀ f_a − y)(ā_bᵀ f_b − y)] for two independent draws (an unbiased estimate of the
-    W-averaged bias, THEORY.md §1)."""
+def _times(x: float, amp: float) -> float:
+    """x·amp with 0·inf := 0 (no noise adds no variance, even at the interpolation threshold)."""
+    return 0.0 if x == 0 else x * amp
+
+
+def _pair(law, a: dict, b: dict) -> tuple[float, float, float]:
+    """Two independent draws a, b sharing β (a's last block, b's first): the pair bias
+    E_{β,x}[(ā_aᵀ f_a − y)(ā_bᵀ f_b − y)] (unbiased for the W-averaged bias of THEORY.md §1), the pair
+    V_W = ½ E_{β,x}(ā_aᵀ f_a − ā_bᵀ f_b)² ≥ 0 (unbiased for Var_W of the (X, ε)-mean predictor), and
+    the kernel bound."""
     M, bound = law.second(a["st"], b["st"], same=False)
-    quad = float(np.sum((M @ b["A"]) * a["AB"]))
-    return t_test - a["cross"] - b["cross"] + quad, bound
+    quad = float(np.sum((M @ b["A"][0]) * a["AG"][-1]))
+    bias = a["t"][-1] - a["cross"][-1] - b["cross"][0] + quad
+    return bias, 0.5 * (a["mean"][-1] + b["mean"][0]) - bias, bound
 
 
 def _jackknife(values: np.ndarray) -> float:
@@ -290,7 +369,27 @@ def _target_cov(target_cov: object, n0: int) -> np.ndarray | None:
     return B
 
 
-def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_cov, source):
+def _sqrt_psd(B: np.ndarray) -> np.ndarray:
+    """A symmetric square root of a PSD matrix (β = B^{1/2} z)."""
+    e, V = np.linalg.eigh(B)
+    return (V * np.sqrt(np.maximum(e, 0.0))) @ V.T
+
+
+def _teacher(teacher: object, train, test, B: np.ndarray | None) -> Activation | None:
+    """The teacher's activation, refused (as by :func:`rfshift.asymptotics`) if its Gaussian mean is
+    non-zero at the training or test signal variance tr(SB)/n0 (docs/theory.md §19.4)."""
+    if teacher is None:
+        return None
+    from types import SimpleNamespace
+
+    from .engine import _teacher_parts
+
+    signals = SimpleNamespace(signal=train.target2(B), signal_star=test.target2(B))
+    return _teacher_parts(teacher, signals)[0]  # type: ignore[arg-type]
+
+
+def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_cov, source,
+         nonlinear_var=0.0, nonlinear_var_test=None, teacher=None):
     m = _check_int(m, "m", 1)
     n1 = _check_int(n1, "n1", 1)
     draws = _check_int(draws, "draws", 3)
@@ -299,60 +398,91 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     seed = _check_int(seed, "seed", 0)
     gamma = _check_real(gamma, "gamma")
     noise_var = _check_real(noise_var, "noise_var")
+    nl = _check_real(nonlinear_var, "nonlinear_var")
+    nl_test = nl if nonlinear_var_test is None else _check_real(nonlinear_var_test, "nonlinear_var_test")
     B = _target_cov(target_cov, n0)
+    f_star = _teacher(teacher, train, test, B)
     # about ten n1 × n1 and n1 × n0 float64 arrays are alive at once (two draws' states, kernels)
     need = 8 * (10 * n1 * n1 + 8 * n1 * n0 + train.rows * n1 + test.rows * n1) / 2**30
     if need > MAX_MEMORY_GIB:
         raise ValueError(f"n1 = {n1} with n0 = {n0} would need about {need:.1f} GiB of memory "
                          f"(limit MAX_MEMORY_GIB = {MAX_MEMORY_GIB:g}); use fewer features")
     laws = (test, train)  # OOD, ID
-    t_train = train.target2(B)
-    t_tests = (test.target2(B), t_train)
+    if f_star is None:  # β ~ N(0, B) averaged exactly: one block, weight B
+        linear = _linear_target(B, laws)
+
+        def blocks(law, st, d):
+            return linear(law, st)
+    else:  # β sampled: draw d uses β_{d−1} and β_d, so the ring pair (d, d + 1) shares β_d
+        z = np.random.default_rng([seed, 1]).standard_normal((draws, n0))
+        betas = z if B is None else z @ _sqrt_psd(B)
+
+        def blocks(law, st, d):
+            return [(P, None, t, b) for P, t, b in (law.teacher(st, f_star, betas[k]) for k in (d - 1, d))]
     rng = np.random.default_rng(seed)
-    errs = np.empty((draws, 2))
+    per = np.empty((draws, 2, 3))  # draw, (OOD, ID), (mean-predictor error, noise var., sampling var.)
     kappas = np.empty(draws)
     bound = 0.0
-    pairs: list[tuple[int, int, float, float]] = []
+    pairs: list[tuple[int, int, list]] = []
     first = prev = None
     for d in range(draws):
         W = rng.standard_normal((n1, n0))
-        out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var, B, t_train, t_tests)
-        errs[d] = out
+        out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var,
+                                          lambda law, st, d=d: blocks(law, st, d), nl, (nl_test, nl))
+        per[d] = out
         bound = max(bound, b)
         if prev is not None:
-            vals = [_pair_bias(law, t, p, q)
-                    for law, t, p, q in zip(laws, t_tests, prev, states, strict=True)]
-            bound = max(bound, *(v[1] for v in vals))
-            pairs.append((d - 1, d, vals[0][0], vals[1][0]))
+            vals = [_pair(law, p, q) for law, p, q in zip(laws, prev, states, strict=True)]
+            bound = max(bound, *(v[2] for v in vals))
+            pairs.append((d - 1, d, vals))
         if d == 0:
             first = states
         prev = states
-    vals = [_pair_bias(law, t, p, q) for law, t, p, q in zip(laws, t_tests, prev, first, strict=True)]
-    bound = max(bound, *(v[1] for v in vals))
-    pairs.append((draws - 1, 0, vals[0][0], vals[1][0]))  # close the ring (draws >= 3)
+    vals = [_pair(law, p, q) for law, p, q in zip(laws, prev, first, strict=True)]
+    bound = max(bound, *(v[2] for v in vals))
+    pairs.append((draws - 1, 0, vals))  # close the ring (draws >= 3)
 
-    members = np.array([[i, j] for i, j, _, _ in pairs])
-    pb = np.array([[bo, bi] for _, _, bo, bi in pairs])  # (pairs, 2): OOD, ID
-    bias = pb.mean(axis=0)
-    # delete-one jackknife over draws (a pair drops out when either of its draws does)
-    loo_b = np.array([pb[(members != d).all(axis=1)].mean(axis=0) for d in range(draws)])
-    se_b = [_jackknife(loo_b[:, k]) for k in range(2)]
-    if np.all(np.isfinite(errs)):
-        err = errs.mean(axis=0)
-        loo_e = (err * draws - errs) / (draws - 1)
-        se_e = [_jackknife(loo_e[:, k]) for k in range(2)]
-        se_v = [_jackknife(loo_e[:, k] - loo_b[:, k]) for k in range(2)]
-    else:  # interpolation threshold (m = rank Φ, ridgeless): the variance diverges, the bias does not
+    members = np.array([[i, j] for i, j, _ in pairs])
+    pb = np.array([[v[0] for v in vals] for *_, vals in pairs])  # (pairs, 2): OOD, ID pair bias
+    # pair V_W = ½E(Δ)² of an exactly computed joint second moment: negative only by rounding (or a
+    # Mehler truncation below kernel_bound), so clipped at 0
+    pw = np.maximum(np.array([[v[1] for v in vals] for *_, vals in pairs]), 0.0)
+    keep = [(members != d).all(axis=1) for d in range(draws)]  # delete-one: pairs without draw d
+    bias, v_w = pb.mean(axis=0), pw.mean(axis=0)
+    loo_b = np.array([pb[k].mean(axis=0) for k in keep])
+    loo_w = np.array([pw[k].mean(axis=0) for k in keep])
+    errs = per.sum(axis=2)  # (draws, 2): the error given W
+    data = per[:, :, 1:]  # (draws, 2, 2): noise and sampling variance given W
+    finite = bool(np.all(np.isfinite(errs)))
+    with np.errstate(invalid="ignore"):
+        loo = (per.sum(axis=0) - per) / (draws - 1)  # (draws, 2, 3)
+    err = errs.mean(axis=0)
+    v_data = data.mean(axis=0)  # (2, 2)
+    def se(values: np.ndarray) -> list[float]:
+        return [_jackknife(values[:, k]) if np.all(np.isfinite(values[:, k])) else math.inf
+                for k in range(2)]
+
+    se_b, se_w = se(loo_b), se(loo_w)
+    se_e = se(loo.sum(axis=2))
+    se_v = se(loo[:, :, 1] + loo[:, :, 2] + loo[:, :, 0] - loo_b)
+    se_n, se_s = se(loo[:, :, 1]), se(loo[:, :, 2])
+    if not finite:  # interpolation threshold (m = rank Φ, ridgeless): the variance diverges, not the bias
         err = np.full(2, math.inf)
-        se_e = se_v = [math.inf, math.inf]
+    variance = err - bias
     return FiniteSize(
-        error=float(err[0]), bias=float(bias[0]), variance=float(err[0] - bias[0]),
-        error_id=float(err[1]), bias_id=float(bias[1]), variance_id=float(err[1] - bias[1]),
+        error=float(err[0]), bias=float(bias[0]), variance=float(variance[0]),
+        error_id=float(err[1]), bias_id=float(bias[1]), variance_id=float(variance[1]),
         error_se=se_e[0], bias_se=se_b[0], variance_se=se_v[0],
         error_id_se=se_e[1], bias_id_se=se_b[1], variance_id_se=se_v[1],
+        variance_w=float(v_w[0]), variance_noise=float(v_data[0, 0]),
+        variance_sampling=float(v_data[0, 1]), variance_w_id=float(v_w[1]),
+        variance_noise_id=float(v_data[1, 0]), variance_sampling_id=float(v_data[1, 1]),
+        variance_w_se=se_w[0], variance_noise_se=se_n[0], variance_sampling_se=se_s[0],
+        variance_w_id_se=se_w[1], variance_noise_id_se=se_n[1], variance_sampling_id_se=se_s[1],
         n0=n0, m=m, n1=n1, gamma=gamma, noise_var=noise_var, activation=act.name, draws=draws, seed=seed,
         source=source, error_draws=errs[:, 0].copy(), error_id_draws=errs[:, 1].copy(), kappa=kappas,
-        kernel_bound=float(bound), interpolation_peak=bool(np.isinf(err).any()),
+        kernel_bound=float(bound), interpolation_peak=not finite,
+        nonlinear_var=nl, nonlinear_var_test=nl_test, teacher=None if f_star is None else f_star.name,
     )
 
 
@@ -368,6 +498,9 @@ def finite_size(
     draws: int = 8,
     seed: int = 0,
     target_cov: object | None = None,
+    nonlinear_var: float = 0.0,
+    nonlinear_var_test: float | None = None,
+    teacher: str | Activation | None = None,
 ) -> FiniteSize:
     """Test error of random-feature ridge regression at finite sizes (deterministic equivalent given W).
 
@@ -395,12 +528,29 @@ def finite_size(
     target_cov:
         Covariance B of β (the target y = βᵀx/√n0 with β ~ N(0, B)); ``None`` is B = I as in
         THEORY.md §1. A 1-D array is read as a diagonal. B = 0 is refused (ValueError).
+    nonlinear_var, nonlinear_var_test:
+        Variance σ_g² >= 0 of a nonlinear part g(x) of the target under the training law, and σ_g*²
+        under the test law (``None``: equal to ``nonlinear_var``), as in :func:`rfshift.asymptotics`.
+        At finite size a number cannot say how g correlates with the features, so g is taken
+        uncorrelated with every feature and with x under both laws (the proportional limit's
+        property, docs/theory.md §19.3 and §20.1): it acts as training label noise that lives on X
+        (it lands in ``variance_sampling``, not ``variance_noise``), and the test error and the bias
+        gain σ_g*² (ID: σ_g²). For a nonlinear target whose correlation with the features matters,
+        give a ``teacher``.
+    teacher:
+        A single-index teacher y = f*(βᵀx/√n0) + ε (name or :class:`rfshift.Activation`), β ~ N(0, B).
+        Given W and β, E[f y] and E y² are computed exactly (the two-activation kernel), so the
+        finite-size correlation of the teacher's nonlinear part with the features is kept; β is
+        sampled, two per draw (docs/theory.md §20.1), so the s.e. includes its spread. Refused like
+        :func:`rfshift.asymptotics` (ValueError) if f* has a non-zero Gaussian mean at the train or
+        test signal variance tr(ΣB)/n0, tr(Σ*B)/n0. Adds to ``nonlinear_var``.
 
     Returns
     -------
     FiniteSize
         ``error``, ``bias``, ``variance`` (OOD), ``*_id`` (test law Σ) and a standard error ``*_se``
-        for each, plus the sizes.
+        for each, plus the sizes, and the split ``variance = variance_w + variance_noise +
+        variance_sampling`` (with ``_id`` and ``_se`` twins; see :class:`FiniteSize`).
 
     Cost: per draw O(n1²·n0 + n1·n0² + n1³) (BLAS matrix products and one n1 × n1 eigendecomposition);
     memory O(n1² + n1·n0). The bias needs a second kernel per law and draw (pairs of draws).
@@ -434,7 +584,8 @@ def finite_size(
     train = _GaussianLaw(S, act)
     test = _GaussianLaw(S_star, act)
     return _run(train, test, n0=S.shape[0], m=m, n1=n1, gamma=gamma, noise_var=noise_var, act=act,
-                draws=draws, seed=seed, target_cov=target_cov, source="gaussian")
+                draws=draws, seed=seed, target_cov=target_cov, source="gaussian",
+                nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
 
 
 def finite_size_from_samples(
@@ -449,6 +600,9 @@ def finite_size_from_samples(
     draws: int = 8,
     seed: int = 0,
     target_cov: object | None = None,
+    nonlinear_var: float = 0.0,
+    nonlinear_var_test: float | None = None,
+    teacher: str | Activation | None = None,
 ) -> FiniteSize:
     """Like :func:`finite_size`, with the feature moments taken from the inputs themselves.
 
@@ -459,7 +613,8 @@ def finite_size_from_samples(
     ``m = N``; ValueError beyond) and tested on the law of the test rows (OOD) and of the training
     rows (``*_id``). The moments carry a sampling error from the finite N (relative O(1/√N));
     docs/validation.md §9.4 measures it by splitting the rows in halves (≤ 1% relative with 20 000
-    image patches).
+    image patches). ``teacher``: the labels f*(x·β/√n0) are computed on the rows themselves (no
+    Gaussian assumption); ``nonlinear_var``: as in :func:`finite_size`.
     Also available as ``rfshift.finite_size.from_samples``.
     """
     act = get_activation(activation)
@@ -478,7 +633,8 @@ def finite_size_from_samples(
         raise ValueError("X_train is all zeros")
     return _run(_SampleLaw(Xa, act), _SampleLaw(Xb, act), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,
                 noise_var=noise_var, act=act, draws=draws, seed=seed, target_cov=target_cov,
-                source="samples")
+                source="samples", nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test,
+                teacher=teacher)
 
 
 finite_size.from_samples = finite_size_from_samples  # type: ignore[attr-defined]

@@ -367,6 +367,17 @@ def _teacher_student_cross(act, teacher, c: np.ndarray, q: np.ndarray, qt: float
     rho = c / np.sqrt(q * qt)
     rmax = float(np.abs(rho).max())
     order = int(np.ceil(math.log(1e-14) / math.log(max(rmax, 1e-3))))
+    if order > 120 and act in ("relu", "erf"):
+        # strong correlations (a spiked Σ): condition on u instead, E[f*(u) E[σ(z)|u]] with
+        # z|u ~ N(ρ√(q/qt) u, q(1 − ρ²)); the inner mean is closed-form, the outer Gauss–Hermite
+        u = math.sqrt(qt) * _GH_NODES  # (K,)
+        mu = (c / qt)[:, None] * u[None, :]  # (n, K)
+        sd = np.sqrt(np.maximum(q - c * c / qt, 1e-300))[:, None]
+        if act == "relu":
+            inner = mu * special.ndtr(mu / sd) + sd * np.exp(-0.5 * (mu / sd) ** 2) / math.sqrt(2 * math.pi)
+        else:
+            inner = special.erf(mu / np.sqrt(1 + 2 * sd * sd))
+        return inner @ (_act_fn(teacher)(u) * _GH_WEIGHTS)
     if order > 120:  # pragma: no cover
         raise RuntimeError(f"Mehler series would need {order} terms (max |rho| = {rmax:.3f})")
     ht = _teacher_hermite(teacher, qt, order)[:-1]
@@ -395,7 +406,8 @@ class FullResult:
     quantities ``dis_shared_data``, ``dis_shared_features``, ``dis_independent`` (E_x(f1 − f2)² for
     two models sharing (X, ε) / W / nothing, β always shared), ``ens{K}`` (error of the average of K
     models with independent W on the same data), ``ens_inf`` (K → ∞: yy − 2 E yf + Q_{Xε}),
-    ``ens_wvar`` (= E_1 − E_∞, the W-variance), and, law-free, ``training_error`` ((1/m)‖y − ŷ(X)‖² on
+    ``ens_wvar`` (= E_1 − E_∞, the W-variance), ``noise_part`` (E_x Var_ε ŷ, the label-noise
+    variance), and, law-free, ``training_error`` ((1/m)‖y − ŷ(X)‖² on
     the noisy labels), ``gcv`` (training_error/(1 − df/m)²), ``df_ratio`` (df/m, df = tr K(K+γ)^{-1}).
     """
 
@@ -491,6 +503,9 @@ def _full_trial(rng, act, teacher, half, Sigma, Sigma_star, Bhalf, n1, m, gamma,
                     Gm[p, r] = Gm[r, p] = v
         lin = yy - 2 * yf
         diag = np.diag(Gm)
+        # label-noise variance E_x Var_ε ŷ = σ² tr(Gᵀ M G) of the models sharing the data
+        out["noise_part" + sfx] = noise_var * float(np.mean(
+            [np.sum(Gs[a] * (Mw[a, a] @ Gs[a])) for a in range(n_ens)]))
         out["error" + sfx] = float(np.mean(lin + diag))
         ens = list(range(n_ens))  # models sharing the data, independent W
         off = [Gm[a, c] for a in ens for c in ens if a != c] or [math.nan]  # n_ens = 1: not estimable

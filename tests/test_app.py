@@ -749,3 +749,28 @@ def test_monte_carlo_page_never_compares_a_target_with_a_simulator_that_ignores_
         assert not at.error
     else:
         assert any("does not draw structured targets" in e.value for e in at.error)
+
+
+@needs_finite
+def test_curves_at_these_sizes_with_a_teacher_and_the_variance_split():
+    q = {"mode": "at these sizes", "shift": "swap", "fs_d": "16", "fs_points": "2", "fs_draws": "3",
+         "xr_Nn": ["0.5", "2"], "gamma": "0.01", "teacher": "tanh", "nlvar": "0.1"}
+    at = open_page("curves", query=q)
+    lim = rf.asymptotics(rf.Spectrum([1.5, 0.5], [0.5, 1.5]), phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1,
+                         teacher="tanh", nonlinear_var=0.1)
+    assert metric(at, "OOD error") == _fmt(lim.error)
+    at.button(key="fs_run").click().run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    S, S_star = np.diag([1.5] * 8 + [0.5] * 8), np.diag([0.5] * 8 + [1.5] * 8)
+    ref = rf.finite_size(S, S_star, m=32, n1=64, gamma=0.01, noise_var=0.1, draws=3, seed=0, teacher="tanh",
+                         nonlinear_var=0.1)
+    assert table["error_finite"].iloc[1] == pytest.approx(ref.error, rel=1e-12)
+    for k in ("variance_w", "variance_noise", "variance_sampling_id"):
+        assert table[f"{k}_finite"].iloc[1] == pytest.approx(getattr(ref, k), rel=1e-12)
+    assert table["variance_w_limit"].iloc[1] == pytest.approx(float(lim.variance_terms.w), rel=1e-12)
+    # a teacher with a non-zero mean is a message, not a traceback
+    at.selectbox(key="teacher").set_value("relu").run()
+    no_traceback(at)
+    assert at.error and "non-zero Gaussian mean" in at.error[0].value

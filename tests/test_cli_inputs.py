@@ -215,3 +215,37 @@ def test_from_samples_m_at_most_rows():
     with pytest.raises(ValueError, match="m = 100 is larger than the 50 rows of X_train"):
         rf.finite_size.from_samples(X, X, m=100, n1=8, gamma=0.1, draws=3)
     assert rf.finite_size.from_samples(X, X, m=50, n1=8, gamma=0.1, draws=3).m == 50
+
+
+# --- finite: targets and the variance split --------------------------------------------------------
+
+def test_finite_targets_and_split_match_the_api(tmp_path, capsys):
+    lam = np.arange(1, 31, dtype=float) ** -1.0
+    lam /= lam.mean()
+    S, b = np.diag(lam), np.linspace(2.0, 0.5, 30)
+    np.save(tmp_path / "S.npy", S)
+    np.save(tmp_path / "b.npy", b)
+    code, out, err = _run(capsys, "finite", "--sigma", tmp_path / "S.npy", "--m", 60, "--n1", 40,
+                          "--draws", 3,
+                          "--teacher", "tanh", "--nonlinear-var", 0.05, "--nonlinear-var-test", 0.1,
+                          "--target-cov", tmp_path / "b.npy", "--format", "json")
+    assert code == 0, err
+    res = json.loads(out)
+    ref = rf.finite_size(S, S, m=60, n1=40, gamma=0.01, noise_var=NOISE_VAR_DEFAULT, draws=3, teacher="tanh",
+                         nonlinear_var=0.05, nonlinear_var_test=0.1, target_cov=b)
+    for k in ("error", "variance_w", "variance_noise_id", "variance_sampling", "variance_w_se"):
+        assert res["finite_size"][k] == pytest.approx(getattr(ref, k), rel=1e-12), k
+    assert (res["teacher"], res["nonlinear_var"], res["nonlinear_var_test"]) == ("tanh", 0.05, 0.1)
+    lim = rf.asymptotics(rf.Spectrum.from_covariances(S, S, target_cov=np.diag(b)), phi=0.5, psi=0.75,
+                         gamma=0.01, noise_var=NOISE_VAR_DEFAULT, teacher="tanh", nonlinear_var=0.05,
+                         nonlinear_var_test=0.1)
+    assert res["limit"]["error"] == pytest.approx(float(lim.error), rel=1e-12)
+    terms = lim.variance_terms_id
+    assert res["limit"]["variance_sampling_id"] == pytest.approx(float(terms.x + terms.wx), rel=1e-12)
+    # the table names the split; a teacher with a mean is a one-line error
+    code, out, err = _run(capsys, "finite", "--sigma", tmp_path / "S.npy", "--m", 60, "--n1", 40,
+                          "--draws", 3)
+    assert code == 0 and "variance_noise_id" in out and "variance_w" in out
+    code, out, err = _run(capsys, "finite", "--sigma", tmp_path / "S.npy", "--m", 60, "--n1", 40,
+                          "--teacher", "relu")
+    assert code == 2 and out == "" and "non-zero Gaussian mean" in err and len(err.strip().splitlines()) == 1

@@ -22,8 +22,9 @@ def power(n0: int, a: float) -> np.ndarray:
 
 # --- kernels ----------------------------------------------------------------------------------------
 
-def _bivariate(fn, bps, v1, v2, c):
-    """E σ(g)σ(h) by nested adaptive quadrature (independent of the Mehler series)."""
+def _bivariate(fn, bps, v1, v2, c, fn2=None, bps2=None):
+    """E σ(g)σ₂(h) by nested adaptive quadrature (independent of the Mehler series); σ₂ = σ by default."""
+    fn2, bps2 = (fn, bps) if fn2 is None else (fn2, bps2)
     a = c / math.sqrt(v1)
     b = math.sqrt(v2 - a * a)
 
@@ -31,8 +32,8 @@ def _bivariate(fn, bps, v1, v2, c):
         return math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
 
     def inner(z1):
-        pts = [p for p in ((bp - a * z1) / b for bp in bps) if -12 < p < 12] or None
-        val = integrate.quad(lambda z2: fn(np.array([a * z1 + b * z2]))[0] * pdf(z2), -12, 12, points=pts,
+        pts = [p for p in ((bp - a * z1) / b for bp in bps2) if -12 < p < 12] or None
+        val = integrate.quad(lambda z2: fn2(np.array([a * z1 + b * z2]))[0] * pdf(z2), -12, 12, points=pts,
                              epsabs=1e-14, epsrel=1e-13, limit=200)[0]
         return fn(np.array([math.sqrt(v1) * z1]))[0] * val * pdf(z1)
 
@@ -136,9 +137,9 @@ def _de_given_w(train, test, W, m, gamma, noise_var):
     import importlib
 
     fsm = importlib.import_module("rfshift.finite_size")
-    t = (test.target2(None), train.target2(None))
-    out, _, _, _ = fsm._draw(train, (test, train), W, m, W.shape[0], gamma, noise_var, None, t[1], t)
-    return np.array(out)
+    laws = (test, train)
+    out, _, _, _ = fsm._draw(train, laws, W, m, W.shape[0], gamma, noise_var, fsm._linear_target(None, laws))
+    return np.array([sum(o) for o in out])
 
 
 @pytest.mark.parametrize("act", ["erf", "tanh"])
@@ -239,6 +240,9 @@ def test_ridgeless_interpolation_threshold_is_inf_and_rank_deficient_linear_is_f
     peak = rf.finite_size(S, S, m=40, n1=40, gamma=0.0, draws=3)
     assert peak.error == math.inf and peak.error_id == math.inf and peak.variance == math.inf
     assert math.isfinite(peak.bias)
+    # the data variance diverges (no label noise: 0 · ∞ := 0), the variance over W does not
+    assert peak.variance_sampling == math.inf and peak.variance_noise == 0.0
+    assert math.isfinite(peak.variance_w) and peak.variance_w >= 0
     # linear features with n1 > n0 have rank n0 < m: least squares in the n0-dim span, κ = 0
     lin = rf.finite_size(S, S, m=60, n1=50, gamma=0.0, noise_var=0.1, activation="linear", draws=3)
     assert math.isfinite(lin.error) and lin.error > 0
@@ -354,3 +358,135 @@ def test_cli_finite_prints_finite_size_and_limit(tmp_path, capsys):
     assert out["limit"]["error"] > 0 and out["concentration_warning"]  # r_eff = 10: warned
     assert main(["finite", "--sigma", str(tmp_path / "missing.npy"), "--m", "5", "--n1", "5"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# --- nonlinear targets and the variance split (docs/theory.md §20.1) -------------------------------
+
+def test_variance_split_sums_to_the_variance_and_is_non_negative():
+    S = np.diag(power(60, 1.0))
+    for kw in ({}, {"teacher": "tanh"}, {"nonlinear_var": 0.1}):
+        fs = rf.finite_size(S, S[::-1, ::-1], m=90, n1=70, gamma=0.02, noise_var=0.2, activation="erf",
+                            draws=4, seed=1, **kw)
+        for sfx in ("", "_id"):
+            parts = [getattr(fs, f"variance_{p}{sfx}") for p in ("w", "noise", "sampling")]
+            assert sum(parts) == pytest.approx(getattr(fs, "variance" + sfx), rel=1e-12, abs=1e-14)
+            assert all(p > 0 for p in parts)
+            for p in ("w", "noise", "sampling"):
+                assert 0 < getattr(fs, f"variance_{p}{sfx}_se") < math.inf
+    # no label noise: no label-noise variance; the sampling part alone carries the data variance
+    clean = rf.finite_size(S, S, m=90, n1=70, gamma=0.02, draws=3, seed=1)
+    assert clean.variance_noise == 0 and clean.variance_sampling > 0
+
+
+def test_nonlinear_var_is_label_noise_on_x_plus_irreducible_test_error():
+    # A number-valued nonlinear part g (uncorrelated with the features) trains like label noise and adds
+    # σ_g*² (OOD) / σ_g² (ID) to the error and the bias, exactly; only the variance split differs.
+    S = np.diag(power(50, 1.0))
+    Ss = np.diag(power(50, 0.5))
+    common = dict(m=80, n1=60, gamma=0.02, activation="relu", draws=3, seed=4)
+    g = rf.finite_size(S, Ss, noise_var=0.1, nonlinear_var=0.15, nonlinear_var_test=0.3, **common)
+    e = rf.finite_size(S, Ss, noise_var=0.25, **common)
+    assert g.error == pytest.approx(e.error + 0.3, rel=1e-12)
+    assert g.error_id == pytest.approx(e.error_id + 0.15, rel=1e-12)
+    assert g.bias == pytest.approx(e.bias + 0.3, rel=1e-12)
+    assert g.variance_w == pytest.approx(e.variance_w, rel=1e-12)
+    assert g.variance == pytest.approx(e.variance, rel=1e-12)
+    assert g.variance_noise == pytest.approx(e.variance_noise * 0.1 / 0.25, rel=1e-12)
+    assert (g.nonlinear_var, g.nonlinear_var_test, g.teacher) == (0.15, 0.3, None)
+    same = rf.finite_size(S, Ss, noise_var=0.1, nonlinear_var=0.15, **common)
+    assert same.nonlinear_var_test == 0.15
+
+
+def test_linear_teacher_agrees_with_the_exact_beta_average():
+    # teacher="linear" samples β (two per draw); the default averages β ~ N(0, B) exactly: same W draws
+    n0 = 40
+    S = np.diag(power(n0, 0.5))
+    b = np.linspace(2.0, 0.5, n0)
+    common = dict(m=70, n1=50, gamma=0.05, noise_var=0.1, activation="erf", seed=2, target_cov=b)
+    exact = rf.finite_size(S, np.eye(n0), draws=30, **common)
+    sampled = rf.finite_size(S, np.eye(n0), draws=30, teacher="linear", **common)
+    assert sampled.teacher == "linear"
+    for k in ("error", "bias", "variance_w", "error_id", "bias_id"):
+        val, se, ref, ref_se = (getattr(sampled, k), getattr(sampled, k + "_se"), getattr(exact, k),
+                                getattr(exact, k + "_se"))
+        assert abs(val - ref) <= 3.5 * math.hypot(se, ref_se), k
+    # the label-noise part depends only on W (not on β): identical on the same W draws
+    assert sampled.variance_noise == pytest.approx(exact.variance_noise, rel=1e-12)
+
+
+def test_two_activation_kernel_matches_bivariate_quadrature():
+    rng = np.random.default_rng(3)
+    v = rng.uniform(0.5, 2.0, 5)
+    vt = 1.3
+    c = np.array([0.1, -0.4, 0.9, 0.95, 0.0])[:, None] * np.sqrt(v[:, None] * vt)
+    for a, t in (("relu", "tanh"), ("tanh", "erf"), ("gelu", "linear")):
+        act, teach = get_activation(a), get_activation(t)
+        fm = _kernels.feature_moments(act, c, v, np.array([vt]), act2=teach)
+        for i in (1, 2):
+            ref = _bivariate(act.fn, act.breakpoints, v[i], vt, c[i, 0], teach.fn, teach.breakpoints)
+            assert fm.M[i, 0] == pytest.approx(ref, abs=1e-9 + 10 * fm.bound), (a, t, i)
+
+
+@pytest.mark.slow
+def test_teacher_matches_monte_carlo_of_the_finite_model():
+    from _numpy_sim import simulate_full
+
+    # heavy-tailed shift, erf student, tanh teacher: error, bias, V_W and the data variance
+    n0, m, n1 = 50, 100, 60
+    lam = power(n0, 1.0)
+    S, Ss = np.diag(lam), np.diag(lam[::-1])
+    mc = simulate_full("erf", S, Ss, phi=n0 / m, psi=n0 / n1, gamma=0.02, noise_var=0.2, trials=40,
+                       seed=0, teacher="tanh", n_ens=2, ks=(1,))
+    fs = rf.finite_size(S, Ss, m=m, n1=n1, gamma=0.02, noise_var=0.2, activation="erf", draws=24, seed=0,
+                        teacher="tanh")
+    for sfx in ("", "_id"):
+        s = mc.samples
+        v = s["dis_independent" + sfx] / 2
+        data = s["dis_shared_features" + sfx] / 2
+        ref = {"error": s["error" + sfx], "bias": s["error" + sfx] - v, "variance_w": v - data,
+               "variance_noise": s["noise_part" + sfx]}
+        for k, x in ref.items():
+            val, se = getattr(fs, k + sfx), getattr(fs, k + sfx + "_se")
+            ref_m, ref_se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+            assert abs(val - ref_m) <= 3.5 * math.hypot(se, ref_se) + MODEL_RTOL * abs(ref_m), (k + sfx)
+
+
+def test_from_samples_teacher_agrees_with_gaussian_route_for_gaussian_inputs():
+    n0 = 30
+    lam = power(n0, 1.0)
+    rng = np.random.default_rng(5)
+    Xa = rng.standard_normal((8000, n0)) * np.sqrt(lam)
+    Xb = rng.standard_normal((8000, n0)) * np.sqrt(lam[::-1])
+    common = dict(m=60, n1=45, gamma=0.05, noise_var=0.1, draws=3, teacher="tanh", nonlinear_var=0.05)
+    g = rf.finite_size(np.diag(lam), np.diag(lam[::-1]), **common)
+    s = rf.finite_size.from_samples(Xa, Xb, **common)
+    # same W and β draws: the difference is the moments' sampling error (~1/√N)
+    for k in ("error", "bias", "variance_w", "variance_sampling", "error_id"):
+        assert getattr(s, k) == pytest.approx(getattr(g, k), rel=0.03), k
+
+
+def test_split_and_teacher_approach_the_limit_on_a_well_spread_spectrum():
+    # docs/validation.md §9.8: at n0 = 150 the split is within 0.1% of the engine's ANOVA terms
+    n0 = 150
+    lam = np.linspace(0.5, 1.5, n0)
+    fs = rf.finite_size(np.diag(lam), np.diag(lam[::-1]), m=2 * n0, n1=n0, gamma=0.05, noise_var=0.1,
+                        draws=6, seed=2)
+    lim = rf.asymptotics(rf.Spectrum(lam, lam[::-1]), phi=0.5, psi=1.0, gamma=0.05, noise_var=0.1)
+    for sfx, tm in (("", lim.variance_terms), ("_id", lim.variance_terms_id)):
+        for k, ref in (("w", tm.w), ("noise", tm.x_eps + tm.wx_eps), ("sampling", tm.x + tm.wx)):
+            val, se = getattr(fs, f"variance_{k}{sfx}"), getattr(fs, f"variance_{k}{sfx}_se")
+            assert abs(val - float(ref)) <= 3.5 * se + 0.01 * float(ref), k + sfx
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(teacher="relu"), ValueError, "teacher 'relu' has a non-zero Gaussian mean"),
+    (dict(teacher="nope"), ValueError, "teacher"),
+    (dict(nonlinear_var=-0.1), ValueError, "nonlinear_var"),
+    (dict(nonlinear_var_test=float("inf")), ValueError, "nonlinear_var_test"),
+    (dict(nonlinear_var=[0.1, 0.2]), ValueError, "nonlinear_var"),
+])
+def test_bad_target_inputs(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        rf.finite_size(np.eye(4), np.eye(4), m=10, n1=10, gamma=0.1, **kwargs)
+    with pytest.raises(exc, match=match):
+        rf.finite_size.from_samples(np.eye(4) + 0.1, np.eye(4), m=4, n1=10, gamma=0.1, **kwargs)

@@ -30,6 +30,29 @@ sb = st.sidebar
 choice = target_picker(spectrum_picker())
 activation = wd.activation_select()
 noise_var = wd.noise_slider()
+NO_TEACHER = "none (linear target)"
+teacher_opt = wd.selectbox(
+    "Teacher f* (labels y = f*(βᵀx/√d) + ε)",
+    "teacher",
+    [NO_TEACHER, *rf.available_activations()],
+    NO_TEACHER,
+    help="A single-index teacher (zero-mean: linear, erf, tanh, …). The limit adds its nonlinear part "
+    "μ⊥² as label noise on X; at these sizes its correlation with the features is computed exactly "
+    "(docs/theory.md §19, §20.1).",
+)
+teacher = None if teacher_opt == NO_TEACHER else str(teacher_opt)
+nonlinear_var = float(
+    wd.slider(
+        "Nonlinear target part σ_g²",
+        "nlvar",
+        0.0,
+        5.0,
+        0.0,
+        0.05,
+        help="Variance of a part of the target that no linear function of x explains, under both laws: "
+        "training noise that lives on X, and irreducible test error (rf.asymptotics nonlinear_var).",
+    )
+)
 sb.divider()
 axis_label = wd.radio("Horizontal axis", "axis", list(AXES), "N/n", captions=[d for _, d in AXES.values()])
 axis = AXES[axis_label][0]
@@ -115,6 +138,8 @@ curve = guarded(
     activation=activation,
     terms=show_terms,
     target_power=b,
+    teacher=teacher,
+    nonlinear_var=nonlinear_var,
     what="Engine",
 )
 base = guarded(
@@ -128,12 +153,16 @@ base = guarded(
     noise_var=noise_var,
     activation=activation,
     target_power=b,
+    teacher=teacher,
+    nonlinear_var=nonlinear_var,
     what="Engine",
 )
 
 st.markdown(
     f"**Shift:** `{choice.label}` · {choice.spec.n_atoms} atoms · s = tr Σ/d = {choice.spec.s:.4g}, "
     f"s* = tr Σ*/d = {choice.spec.s_star:.4g} · activation **{activation}** · σ² = {noise_var:g}"
+    + ("" if teacher is None else f" · teacher **{teacher}**")
+    + ("" if not nonlinear_var else f" · σ_g² = {nonlinear_var:g}")
 )
 target_explainer(choice)
 concentration = find_api("concentration")
@@ -251,6 +280,8 @@ if finite:
         activation,
         fs_draws,
         fs_seed,
+        teacher,
+        nonlinear_var,
         tuple(map(float, realised.lam)),
         tuple(map(float, realised.lam_star)),
     )
@@ -276,6 +307,8 @@ if finite:
                 activation=activation,
                 draws=fs_draws,
                 seed=fs_seed,
+                teacher=teacher,
+                nonlinear_var=nonlinear_var,
                 what=f"rf.finite_size at n = {ms[i]}, N = {n1s[i]}",
             )
             rows.append(r)
@@ -302,14 +335,24 @@ if finite:
             gamma=gammas,
             noise_var=noise_var,
             activation=activation,
+            terms=True,
             target_power=rb,
+            teacher=teacher,
+            nonlinear_var=nonlinear_var,
             what="Engine (realised spectrum)",
         )
+        # the engine's ANOVA terms that are the same quantities as the finite-size split (OOD)
+        lim = dict(lim) | {
+            "variance_w": lim["term_w"],
+            "variance_noise": lim["term_x_eps"] + lim["term_wx_eps"],
+            "variance_sampling": lim["term_x"] + lim["term_wx"],
+        }
         table = {x_name: xf, "n": ms, "N": n1s}
-        for q in ("error", "bias", "variance", "error_id", "bias_id", "variance_id"):
+        for q in ("error", "bias", "variance", "error_id", "bias_id", "variance_id", *cache.FINITE_SPLIT):
             table[f"{q}_finite"] = [r[q] for r in rows]
             table[f"{q}_finite_se"] = [r[f"{q}_se"] for r in rows]
-            table[f"{q}_limit"] = lim[q]
+            if q in lim:
+                table[f"{q}_limit"] = lim[q]
         fs_table = pd.DataFrame(table)
         for q in quantities:
             for t in tests:
@@ -389,7 +432,10 @@ if fs_table is not None:
         "random features at these finite sizes, given the features W, averaged over the draws of W (±2 "
         "s.e. over draws). `*_limit`: the proportional limit at the spectrum actually realised at d (atom "
         "weights rounded to whole directions). Where they differ by more than the s.e., the limit is off at "
-        "this size (concentrated or heavy-tailed spectra, small d)."
+        "this size (concentrated or heavy-tailed spectra, small d). Variance split: `variance_w` is the "
+        "variance over W of the predictor averaged over the data (the limit's V_W), `variance_noise` the "
+        "label-noise part (V_Xε + V_WXε), `variance_sampling` the rest of the data variance (V_X + V_WX); "
+        "they add up to `variance` (docs/theory.md §20.1)."
     )
     st.dataframe(fs_table, hide_index=True)
     st.download_button(

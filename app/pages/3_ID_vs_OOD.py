@@ -129,61 +129,32 @@ n_peak = int(pts["interpolation_peak"].sum())
 plot_pts = pts[np.isfinite(pts["error_id"]) & np.isfinite(pts["error_ood"])]
 if log_axes:
     plot_pts = plot_pts[(plot_pts["error_id"] > 0) & (plot_pts["error_ood"] > 0)]
-scale = alt.Scale(type="log" if log_axes else "linear")
-PALETTE = charts.PALETTE
-REGIMES = ["over (N > n)", "under (N ≤ n)"]
+REGIMES = list(charts.REGIMES)
 LINE_LABEL = "predicted line"
-colors = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(shifts)}
-x_enc = alt.X("error_id:Q", title="ID error E_ID (test on Σ)", scale=scale)
-y_enc = alt.Y("error_ood:Q", title="OOD error E_OOD (test on Σ*)", scale=scale)
-color_enc = alt.Color(
+colors = {f: charts.PALETTE[i % len(charts.PALETTE)] for i, f in enumerate(shifts)}
+color_enc = alt.Color(  # the other charts of this page colour by shift the same way
     "shift:N",
     scale=alt.Scale(domain=list(shifts), range=[colors[f] for f in shifts]),
     legend=alt.Legend(title="colour: shift"),
 )
-shape_enc = alt.Shape(
-    "regime:N",
-    scale=alt.Scale(domain=REGIMES, range=["circle", "triangle-up"]),
-    legend=alt.Legend(title="marker: regime"),
-)
-tooltip = [
-    "shift:N",
-    alt.Tooltip("N_over_n:Q", format=".3g"),
-    "regime:N",
-    alt.Tooltip("error_id:Q", format=".5g"),
-    alt.Tooltip("error_ood:Q", format=".5g"),
-    alt.Tooltip("deviation:Q", format=".3g"),
-]
-layers = []
-for regime, filled in zip(REGIMES, (True, False), strict=True):  # two layers: filled / hollow markers
-    sub = plot_pts[plot_pts["regime"] == regime]
-    layers.append(
-        alt.Chart(sub)
-        .mark_point(size=50, strokeWidth=1.5, filled=filled)
-        .encode(x=x_enc, y=y_enc, color=color_enc, shape=shape_enc, tooltip=tooltip)
-    )
-if lines:
-    line_df = pd.concat(lines, ignore_index=True)
-    line_df["line"] = LINE_LABEL
-    if log_axes:
-        line_df = line_df[line_df["error_ood"] > 0]
-    layers.insert(
-        0,
-        alt.Chart(line_df)
-        .mark_line(opacity=0.8)
-        .encode(
-            x=x_enc,
-            y=y_enc,
-            color=color_enc,
-            strokeDash=alt.StrokeDash(
-                "line:N",
-                scale=alt.Scale(domain=[LINE_LABEL], range=[[5, 3]]),
-                legend=alt.Legend(title="dashed line"),
-            ),
-        ),
-    )
+line_df = pd.concat(lines, ignore_index=True) if lines else None
+if line_df is not None and log_axes:
+    line_df = line_df[line_df["error_ood"] > 0]
+_cols = {"error_id": "id", "error_ood": "ood", "shift": "series"}
 st.altair_chart(
-    alt.layer(*layers).resolve_legend(color="shared", shape="shared").properties(height=460), width="stretch"
+    charts.id_ood_scatter(
+        plot_pts.rename(columns=_cols),
+        x_title="ID error E_ID (test on Σ)",
+        y_title="OOD error E_OOD (test on Σ*)",
+        series_title="colour: shift",
+        line=None if line_df is None else line_df.rename(columns=_cols),
+        line_label=LINE_LABEL,
+        log=log_axes,
+        height=460,
+        series_order=list(shifts),
+        extra_tooltip=[alt.Tooltip("deviation:Q", format=".3g")],
+    ),
+    width="stretch",
 )
 st.caption(
     f"Colour: the shift. Filled circles: overparameterised sizes (N > n); hollow triangles: "

@@ -29,13 +29,17 @@ def compute_curve(
     terms: bool = False,
     target_power: np.ndarray | None = None,
     teacher: str | None = None,
+    nonlinear_var: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Engine call for a sweep: the error/bias/variance arrays (ID and OOD), the peak mask and,
     with ``terms``, the fine-grained OOD variance terms ``term_<name>``; ``target_power`` is the
     target's b per atom (None: isotropic); ``teacher`` a built-in activation name f* for labels
-    y = f*(βᵀx/√d) + ε (None: the linear target; passed only when set)."""
+    y = f*(βᵀx/√d) + ε (None: the linear target; passed only when set); ``nonlinear_var`` the
+    variance of a nonlinear target part under both laws (passed only when non-zero)."""
     spec = make_spectrum(lam, lam_star, weights, target_power)
     extra = {} if teacher is None else {"teacher": teacher}
+    if nonlinear_var:
+        extra["nonlinear_var"] = nonlinear_var
     res = rf.asymptotics(
         spec, phi=phi, psi=psi, gamma=gamma, noise_var=noise_var, activation=activation, **extra
     )
@@ -47,35 +51,8 @@ def compute_curve(
     return out
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def cached_curve(
-    lam: np.ndarray,
-    lam_star: np.ndarray,
-    weights: np.ndarray,
-    *,
-    phi: Any,
-    psi: Any,
-    gamma: Any,
-    noise_var: float,
-    activation: str,
-    terms: bool = False,
-    target_power: np.ndarray | None = None,
-    teacher: str | None = None,
-) -> dict[str, np.ndarray]:
-    """:func:`compute_curve` cached on all its arguments (page-boundary cache)."""
-    return compute_curve(
-        lam,
-        lam_star,
-        weights,
-        phi=phi,
-        psi=psi,
-        gamma=gamma,
-        noise_var=noise_var,
-        activation=activation,
-        terms=terms,
-        target_power=target_power,
-        teacher=teacher,
-    )
+#: :func:`compute_curve` cached on all its arguments (page-boundary cache).
+cached_curve = st.cache_data(show_spinner=False, max_entries=256)(compute_curve)
 
 
 def point(
@@ -179,6 +156,8 @@ def realise(
 
 
 FINITE_FIELDS = ("error", "bias", "variance", "error_id", "bias_id", "variance_id")
+#: the variance split of rf.finite_size (docs/theory.md §20.1), OOD then ID
+FINITE_SPLIT = tuple(f"variance_{p}{s}" for s in ("", "_id") for p in ("w", "noise", "sampling"))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -194,9 +173,16 @@ def finite_point(
     activation: str,
     draws: int,
     seed: int,
+    teacher: str | None = None,
+    nonlinear_var: float = 0.0,
 ) -> dict[str, float]:
-    """``rf.finite_size`` at one set of sizes (cached): the six quantities and their ``*_se``."""
-    kw = {} if target_cov is None else {"target_cov": target_cov}
+    """``rf.finite_size`` at one set of sizes (cached): the six quantities, the variance split
+    (``FINITE_SPLIT``) and their ``*_se``. ``teacher``/``nonlinear_var`` as in :func:`compute_curve`."""
+    kw: dict[str, Any] = {} if target_cov is None else {"target_cov": target_cov}
+    if teacher is not None:
+        kw["teacher"] = teacher
+    if nonlinear_var:
+        kw["nonlinear_var"] = nonlinear_var
     res = rf.finite_size(
         Sigma,
         Sigma_star,
@@ -209,6 +195,6 @@ def finite_point(
         seed=seed,
         **kw,
     )
-    out = {f: float(getattr(res, f)) for f in FINITE_FIELDS}
-    out.update({f"{f}_se": float(getattr(res, f"{f}_se")) for f in FINITE_FIELDS})
+    out = {f: float(getattr(res, f)) for f in FINITE_FIELDS + FINITE_SPLIT}
+    out.update({f"{f}_se": float(getattr(res, f"{f}_se")) for f in FINITE_FIELDS + FINITE_SPLIT})
     return out

@@ -284,13 +284,21 @@ def id_ood_scatter(
     line_label: str = "predicted line",
     log: bool = True,
     height: int = 360,
+    series_order: list[str] | None = None,
+    extra_tooltip: list | None = None,
 ) -> alt.LayerChart:
     """ID (x) against OOD (y) points of one or more series: ``points`` has columns ``id``, ``ood``,
     ``series``, ``regime`` ("over (N > n)" filled circles / "under (N ≤ n)" hollow triangles) and
     ``N_over_n``; ``line`` (columns ``id``, ``ood``, ``series``) is drawn dashed in the series'
-    colour. Legends name the colours (series), the markers (regime) and the dash (``line_label``)."""
+    colour. Legends name the colours (series), the markers (regime) and the dash (``line_label``).
+    ``series_order`` fixes the colour of each series (default: order of appearance), so a series keeps
+    its colour when another has nothing to draw; ``extra_tooltip`` adds tooltip fields."""
     series = list(
-        dict.fromkeys(points["series"].tolist() + ([] if line is None else line["series"].tolist()))
+        dict.fromkeys(
+            (series_order or [])
+            + points["series"].tolist()
+            + ([] if line is None else line["series"].tolist())
+        )
     )
     scale = alt.Scale(type="log" if log else "linear")
     x = alt.X("id:Q", title=x_title, scale=scale)
@@ -311,6 +319,7 @@ def id_ood_scatter(
         "regime:N",
         alt.Tooltip("id:Q", format=".5g"),
         alt.Tooltip("ood:Q", format=".5g"),
+        *(extra_tooltip or []),
     ]
     layers: list[alt.Chart] = []
     if line is not None and len(line):
