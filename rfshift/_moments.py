@@ -35,7 +35,7 @@ _BLOCK = 1 << 14
 #: The same for :class:`_NodeSums` (one temporary per block; 2^15 was fastest at 1,000 atoms).
 _BLOCK_SUMS = 1 << 15
 #: Points per chunk of a table evaluation (the Chebyshev basis of a chunk is nodes × chunk).
-_EVAL_CHUNK = 2048
+_EVAL_CHUNK = 4096
 #: Chebyshev–Lobatto nodes per panel and panel width in y = log k.
 _NODES = 14
 WIDTH = 0.5
