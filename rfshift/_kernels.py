@@ -1,4 +1,4 @@
-"""Exact Gaussian feature moments E[σ(g)σ(h)] for jointly Gaussian pre-activations (NumPy).
+"""Exact Gaussian feature moments E[σ(g)σ(h)] for jointly Gaussian pre-activations (NumPy or JAX).
 
 Given two pre-activation vectors g ∈ R^{n}, h ∈ R^{n'} (e.g. g = W x/√n0 and h = W' x/√n0 for a
 Gaussian x) with Var g_i = v1_i, Var h_j = v2_j and Cov(g_i, h_j) = C_ij, this module returns the
@@ -26,12 +26,19 @@ which is computed and returned (K is raised until the bound is below ``tol`` or 
 The coefficients are integrals of piecewise-smooth functions: composite Gauss–Legendre quadrature on
 [−12, 12] split at the activation's breakpoints (kinks) b/√v, so kinks do not spoil the accuracy
 (plain Gauss–Hermite would be off by ~1e-3 at a kink, THEORY.md §3).
+
+Array namespace: every function takes ``xp`` (``numpy``, the default, or ``jax.numpy``) and computes the
+n × n' work (kernels, the Mehler series, the Hermite recursion) in it, so that :mod:`rfshift.finite_size`
+runs the same formulas on a GPU with ``backend="jax"``. The variances ``v1``, ``v2`` may live on either
+side; the quadrature nodes and the activation values at them (``act.fn`` is a NumPy callable) are
+computed with NumPy on the host, O(n · nodes), and moved to ``xp``. This module never imports JAX.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,9 +61,23 @@ def _closed_name(act: Activation) -> str | None:
     return None
 
 
-def _relu_kernel(C: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
-    S = np.sqrt(np.maximum(np.outer(v1, v2) - C * C, 0.0))
-    return (S + (math.pi - np.arctan2(S, C)) * C) * (0.5 / math.pi)
+def _relu_kernel(C: Any, v1: Any, v2: Any, xp: Any = np) -> Any:
+    S = xp.sqrt(xp.maximum(xp.outer(v1, v2) - C * C, 0.0))
+    return (S + (math.pi - xp.arctan2(S, C)) * C) * (0.5 / math.pi)
+
+
+def _with_diagonal(M: Any, d: Any, xp: Any) -> Any:
+    """M with its diagonal replaced by d (in place for NumPy; a functional update for JAX)."""
+    if xp is np:
+        M[np.diag_indices_from(M)] = d
+        return M
+    i = xp.arange(M.shape[0])
+    return M.at[i, i].set(d)
+
+
+def _host(a: Any) -> np.ndarray:
+    """A float64 NumPy copy-or-view of a NumPy or JAX array (moves JAX data to the host)."""
+    return np.asarray(a, dtype=float)
 
 
 def _nodes(act: Activation, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,70 +97,76 @@ def _nodes(act: Activation, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z.reshape(v.size, -1), w.reshape(v.size, -1)
 
 
-def _hermite(act: Activation, v: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """h_k(v_i), k = 0..order (shape (order + 1, n)), and E σ(√v z)² (shape (n,))."""
+def _hermite(act: Activation, v: Any, order: int, xp: Any = np) -> tuple[Any, Any]:
+    """h_k(v_i), k = 0..order (shape (order + 1, n)), and E σ(√v z)² (shape (n,)), as ``xp`` arrays.
+    Nodes and σ at the nodes on the host (NumPy), the Hermite recursion in ``xp``."""
+    v = _host(v)
     z, w = _nodes(act, v)
     with np.errstate(all="ignore"):
         s = np.asarray(act.fn(np.sqrt(v)[:, None] * z), dtype=float)
     if s.shape != z.shape or not np.all(np.isfinite(s)):
         raise ValueError(f"activation {act.name!r} returns NaN/inf or the wrong shape on Gaussian inputs")
     sw = s * w
-    out = np.empty((order + 1, v.size))
-    e_prev = np.zeros_like(z)
-    e_cur = np.ones_like(z)  # He_0/√0!
+    second = np.sum(s * sw, axis=1)
+    if xp is not np:
+        z, sw, second = xp.asarray(z), xp.asarray(sw), xp.asarray(second)
+    out = []
+    e_prev = xp.zeros_like(z)
+    e_cur = xp.ones_like(z)  # He_0/√0!
     for k in range(order + 1):
-        out[k] = np.sum(sw * e_cur, axis=1)
+        out.append(xp.sum(sw * e_cur, axis=1))
         e_prev, e_cur = e_cur, (z * e_cur - math.sqrt(k) * e_prev) / math.sqrt(k + 1)
-    return out, np.sum(s * sw, axis=1)
+    return xp.stack(out), second
 
 
-def mean_slope(act: Activation, v: np.ndarray) -> np.ndarray:
-    """E σ'(g) = E[g σ(g)]/v for g ~ N(0, v_i) (Stein's lemma), shape of ``v``."""
-    v = np.asarray(v, dtype=float)
+def mean_slope(act: Activation, v: Any, xp: Any = np) -> Any:
+    """E σ'(g) = E[g σ(g)]/v for g ~ N(0, v_i) (Stein's lemma), shape of ``v``, an ``xp`` array."""
+    v = xp.asarray(v, dtype=float)
     name = _closed_name(act)
     if name == "relu":
-        return np.full_like(v, 0.5)
+        return xp.full_like(v, 0.5)
     if name == "leaky_relu":
-        return np.full_like(v, 0.5 * (1.0 + _LEAK))
+        return xp.full_like(v, 0.5 * (1.0 + _LEAK))
     if name == "erf":
-        return 2.0 / np.sqrt(math.pi * (1.0 + 2.0 * v))
+        return 2.0 / xp.sqrt(math.pi * (1.0 + 2.0 * v))
     if name == "linear":
-        return np.ones_like(v)
+        return xp.ones_like(v)
     if name == "quadratic":
-        return np.zeros_like(v)
-    h, _ = _hermite(act, v.ravel(), 1)
-    return (h[1] / np.sqrt(v.ravel())).reshape(v.shape)
+        return xp.zeros_like(v)
+    h, _ = _hermite(act, v.ravel(), 1, xp)
+    return (h[1] / xp.sqrt(v.ravel())).reshape(v.shape)
 
 
-def second_moment(act: Activation, v: np.ndarray) -> np.ndarray:
-    """E σ(g)² for g ~ N(0, v_i)."""
-    v = np.asarray(v, dtype=float)
+def second_moment(act: Activation, v: Any, xp: Any = np) -> Any:
+    """E σ(g)² for g ~ N(0, v_i), an ``xp`` array."""
+    v = xp.asarray(v, dtype=float)
     name = _closed_name(act)
-    if name in ("relu", "leaky_relu", "erf", "linear", "quadratic"):
-        return np.diagonal(feature_moments(act, np.diag(v), v, v).M).copy()
-    return _hermite(act, v.ravel(), 0)[1].reshape(v.shape)
+    if name in _CLOSED:
+        return xp.diagonal(feature_moments(act, xp.diag(v), v, v, xp=xp).M).copy()
+    return _hermite(act, v.ravel(), 0, xp)[1].reshape(v.shape)
 
 
 @dataclass(frozen=True)
 class FeatureMoments:
-    """M_ij = E[σ(g_i)σ(h_j)]; ``order`` and ``bound`` describe the Mehler truncation (0 for a
-    closed form): ``bound`` is the largest Cauchy–Schwarz bound on an entry's truncation error."""
+    """M_ij = E[σ(g_i)σ(h_j)] (an ``xp`` array); ``order`` and ``bound`` describe the Mehler truncation
+    (0 for a closed form): ``bound`` is the largest Cauchy–Schwarz bound on an entry's truncation error."""
 
-    M: np.ndarray
+    M: Any
     order: int
     bound: float
 
 
 def feature_moments(
     act: Activation,
-    C: np.ndarray,
-    v1: np.ndarray,
-    v2: np.ndarray,
+    C: Any,
+    v1: Any,
+    v2: Any,
     *,
     same: bool = False,
     tol: float = 1e-12,
     max_order: int = 100,
     act2: Activation | None = None,
+    xp: Any = np,
 ) -> FeatureMoments:
     """E[σ(g_i)σ(h_j)] for jointly Gaussian (g, h) with Var g = v1 (n,), Var h = v2 (n',) and
     Cov(g_i, h_j) = C (n × n'). ``same=True`` declares g = h (C square with diagonal v1 = v2): the
@@ -147,76 +174,83 @@ def feature_moments(
     max E σ². ``act2``: a second activation applied to h (E[σ(g_i)σ₂(h_j)], e.g. a teacher's
     f* against the features; docs/theory.md §20.1); a linear one uses Stein's lemma
     (C·E σ'(g_i)), any other different one the two-activation Mehler series
-    Σ_k h_k(v1_i) h₂_k(v2_j) ρ_ij^k with the same bound. Raises ValueError for non-positive
-    variances."""
-    v1 = np.asarray(v1, dtype=float)
-    v2 = np.asarray(v2, dtype=float)
-    if not (np.all(v1 > 0) and np.all(v2 > 0)):
+    Σ_k h_k(v1_i) h₂_k(v2_j) ρ_ij^k with the same bound. ``xp`` is the array namespace of C, v1, v2
+    and of the returned M (``numpy`` or ``jax.numpy``). Raises ValueError for non-positive variances
+    or |correlation| > 1."""
+    v1 = xp.asarray(v1, dtype=float)
+    v2 = xp.asarray(v2, dtype=float)
+    if not (bool(xp.all(v1 > 0)) and bool(xp.all(v2 > 0))):
         raise ValueError("pre-activation variances must be > 0 (a zero row of W or a null covariance)")
     if act2 is not None and act2 is not act:
         if same:
             raise ValueError("same=True needs one activation")
         if _closed_name(act2) == "linear":
-            return FeatureMoments(np.asarray(C, dtype=float) * mean_slope(act, v1)[:, None], 0, 0.0)
+            return FeatureMoments(xp.asarray(C, dtype=float) * mean_slope(act, v1, xp)[:, None], 0, 0.0)
         if _closed_name(act) == "linear":
-            return FeatureMoments(np.asarray(C, dtype=float) * mean_slope(act2, v2)[None, :], 0, 0.0)
+            return FeatureMoments(xp.asarray(C, dtype=float) * mean_slope(act2, v2, xp)[None, :], 0, 0.0)
     else:
         act2 = None
     name = None if act2 is not None else _closed_name(act)
     if name == "relu":
-        M = _relu_kernel(C, v1, v2)
+        M = _relu_kernel(C, v1, v2, xp)
         if same:
-            M[np.diag_indices_from(M)] = 0.5 * v1
+            M = _with_diagonal(M, 0.5 * v1, xp)
         return FeatureMoments(M, 0, 0.0)
     if name == "leaky_relu":
         a = _LEAK
-        M = (a * a + a * (1.0 - a)) * C + (1.0 - a) ** 2 * _relu_kernel(C, v1, v2)
+        M = (a * a + a * (1.0 - a)) * C + (1.0 - a) ** 2 * _relu_kernel(C, v1, v2, xp)
         if same:
-            M[np.diag_indices_from(M)] = (a * a + a * (1.0 - a) + 0.5 * (1.0 - a) ** 2) * v1
+            M = _with_diagonal(M, (a * a + a * (1.0 - a) + 0.5 * (1.0 - a) ** 2) * v1, xp)
         return FeatureMoments(M, 0, 0.0)
     if name == "erf":
         a1, a2 = 1.0 + 2.0 * v1, 1.0 + 2.0 * v2
-        M = (2.0 / math.pi) * np.arcsin(np.clip(2.0 * C / np.sqrt(np.outer(a1, a2)), -1.0, 1.0))
+        M = (2.0 / math.pi) * xp.arcsin(xp.clip(2.0 * C / xp.sqrt(xp.outer(a1, a2)), -1.0, 1.0))
         if same:
-            M[np.diag_indices_from(M)] = (2.0 / math.pi) * np.arcsin(2.0 * v1 / a1)
+            M = _with_diagonal(M, (2.0 / math.pi) * xp.arcsin(2.0 * v1 / a1), xp)
         return FeatureMoments(M, 0, 0.0)
     if name == "linear":
-        return FeatureMoments(np.array(C, dtype=float, copy=True), 0, 0.0)
+        return FeatureMoments(xp.array(C, dtype=float, copy=True), 0, 0.0)
     if name == "quadratic":
-        return FeatureMoments(np.outer(v1, v2) + 2.0 * C * C, 0, 0.0)
+        return FeatureMoments(xp.outer(v1, v2) + 2.0 * C * C, 0, 0.0)
 
-    # Mehler series with an explicit truncation bound.
-    rho = C / np.sqrt(np.outer(v1, v2))
+    # Mehler series with an explicit truncation bound (coefficients: _hermite; bound on the host).
+    rho = C / xp.sqrt(xp.outer(v1, v2))
     if same:
-        rho = rho.copy()
-        rho[np.diag_indices_from(rho)] = 0.0
-    rmax = float(np.abs(rho).max()) if rho.size else 0.0
+        rho = _with_diagonal(rho.copy() if xp is np else rho, 0.0, xp)
+    rmax = float(xp.abs(rho).max()) if rho.size else 0.0
     if rmax > 1.0 + 1e-9:
         raise ValueError(f"|correlation| {rmax:.6g} > 1: C is not a covariance of (g, h)")
     rmax = min(rmax, 1.0)
     if act2 is not None:  # few teacher variances: choose the order with T_K(v1) <= E σ(g)², then
-        h2, m2 = _hermite(act2, v2, max_order)  # compute the many features' coefficients only to it
-        m1 = _hermite(act, v1, 0)[1]
-        t2 = np.maximum(m2 - np.cumsum(h2**2, axis=0), 0.0)
-        pre = np.sqrt(float(m1.max()) * t2.max(axis=1)) * rmax ** np.arange(1, max_order + 2)
-        ok = np.flatnonzero(pre <= tol * max(float(m1.max()), float(m2.max()), np.finfo(float).tiny))
+        h2, m2 = _hermite(act2, v2, max_order, xp)  # compute the many features' coefficients only to it
+        m1n = _host(_hermite(act, v1, 0, xp)[1])
+        h2n, m2n = _host(h2), _host(m2)
+        t2 = np.maximum(m2n - np.cumsum(h2n**2, axis=0), 0.0)
+        pre = np.sqrt(float(m1n.max()) * t2.max(axis=1)) * rmax ** np.arange(1, max_order + 2)
+        ok = np.flatnonzero(pre <= tol * max(float(m1n.max()), float(m2n.max()), np.finfo(float).tiny))
         max_order = int(ok[0]) if ok.size else max_order
-        h2, m2 = h2[:max_order + 1], m2
-    h1, m1 = _hermite(act, v1, max_order)
+        h2 = h2[:max_order + 1]
+    h1, m1 = _hermite(act, v1, max_order, xp)
     if same:
         h2, m2 = h1, m1
     elif act2 is None:
-        h2, m2 = _hermite(act, v2, max_order)
-    t1 = np.maximum(m1 - np.cumsum(h1**2, axis=0), 0.0)  # T_K(v1), K = 0..max_order
-    t2 = np.maximum(m2 - np.cumsum(h2**2, axis=0), 0.0)
-    scale = max(float(m1.max()), float(m2.max()), np.finfo(float).tiny)
+        h2, m2 = _hermite(act, v2, max_order, xp)
+    h1n, m1n, h2n, m2n = _host(h1), _host(m1), _host(h2), _host(m2)
+    t1 = np.maximum(m1n - np.cumsum(h1n**2, axis=0), 0.0)  # T_K(v1), K = 0..max_order
+    t2 = np.maximum(m2n - np.cumsum(h2n**2, axis=0), 0.0)
+    scale = max(float(m1n.max()), float(m2n.max()), np.finfo(float).tiny)
     bounds = np.sqrt(t1.max(axis=1) * t2.max(axis=1)) * rmax ** np.arange(1, max_order + 2)
     ok = np.flatnonzero(bounds <= tol * scale)
     order = int(ok[0]) if ok.size else max_order
-    M = np.zeros_like(rho)
-    for k in range(order, -1, -1):  # Horner in ρ
-        M *= rho
-        M += np.outer(h1[k], h2[k])
+    if xp is np:
+        M = np.zeros_like(rho)
+        for k in range(order, -1, -1):  # Horner in ρ
+            M *= rho
+            M += np.outer(h1[k], h2[k])
+    else:
+        M = xp.zeros_like(rho)
+        for k in range(order, -1, -1):
+            M = M * rho + xp.outer(h1[k], h2[k])
     if same:
-        M[np.diag_indices_from(M)] = m1
+        M = _with_diagonal(M, m1, xp)
     return FeatureMoments(M, order, float(bounds[order]))

@@ -232,8 +232,13 @@ def _cmd_finite(args: argparse.Namespace) -> int:
                                                        "--target-cov")
     target = {"nonlinear_var": args.nonlinear_var, "nonlinear_var_test": args.nonlinear_var_test,
               "teacher": args.teacher}
-    res = finite_size(S, S_star, m=args.m, n1=args.n1, gamma=args.gamma, noise_var=args.noise_var,
-                      activation=args.activation, draws=args.draws, seed=args.seed, target_cov=B, **target)
+    try:
+        res = finite_size(S, S_star, m=args.m, n1=args.n1, gamma=args.gamma, noise_var=args.noise_var,
+                          activation=args.activation, draws=args.draws, seed=args.seed, target_cov=B,
+                          backend=args.backend, **target)
+    except ImportError as exc:  # --backend jax without JAX
+        print(f"rfshift finite: error: {exc}", file=sys.stderr)
+        return 2
     lim, no_limit = None, ""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -264,7 +269,7 @@ def _cmd_finite(args: argparse.Namespace) -> int:
         out = {"n0": res.n0, "m": res.m, "n1": res.n1, "draws": res.draws, "seed": res.seed,
                "gamma": res.gamma, "noise_var": res.noise_var, "activation": res.activation,
                "nonlinear_var": res.nonlinear_var, "nonlinear_var_test": res.nonlinear_var_test,
-               "teacher": res.teacher, "target_cov": args.target_cov,
+               "teacher": res.teacher, "target_cov": args.target_cov, "backend": res.backend,
                "interpolation_peak": res.interpolation_peak,
                "finite_size": {f: num(getattr(res, f)) for f in fields}
                | {f + "_se": num(getattr(res, f + "_se")) for f in fields},
@@ -386,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean); "
                    "β is sampled, two per W draw")
     f.add_argument("--draws", type=int, default=8, help="W draws (3..10000, default 8)")
+    f.add_argument("--backend", choices=["numpy", "jax"], default="numpy",
+                   help="array backend of each draw's linear algebra: numpy (default) or jax (float64, "
+                   "the GPU when present; needs the mc extra)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--format", choices=["table", "json"], default="table")
     f.set_defaults(func=_cmd_finite)

@@ -23,11 +23,14 @@ nonlinear part as noise on X uncorrelated with the features. The variance is spl
 Derivation, approximations and validation: docs/theory.md, section "Finite-size deterministic
 equivalents"; docs/validation.md, section "Finite-size mode".
 
-Core layer: NumPy/SciPy only.
+Core layer: NumPy/SciPy only. ``backend="jax"`` runs the same formulas (one home: the functions here and
+in :mod:`rfshift._kernels` take the array namespace ``xp``) in jax.numpy; JAX is then imported lazily
+through :mod:`rfshift.montecarlo`, never by ``import rfshift``.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -40,12 +43,14 @@ from ._validation import as_real_array
 from .activations import Activation, get_activation
 from .spectra import _covariance, _samples
 
-__all__ = ["MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
+__all__ = ["BACKENDS", "MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
 
 #: Refuse sizes whose working arrays would exceed this many GiB (a clear error instead of an OOM kill).
 MAX_MEMORY_GIB = 16.0
 #: Largest number of W draws (each costs an n1 × n1 eigendecomposition; the s.e. falls like 1/√draws).
 MAX_DRAWS = 10_000
+#: Array backends of the per-draw linear algebra (``backend=`` of :func:`finite_size`).
+BACKENDS = ("numpy", "jax")
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class FiniteSize:
     ``error_draws``/``error_id_draws``: the per-draw errors (conditional on W); ``kappa``: the
     per-draw effective regulariser κ; ``kernel_bound``: the largest truncation bound of a Mehler
     series (0 for closed-form kernels); ``source``: ``"gaussian"`` (moments of N(0, Σ)) or
-    ``"samples"`` (empirical moments of the given inputs).
+    ``"samples"`` (empirical moments of the given inputs); ``backend``: ``"numpy"`` or ``"jax"``.
     """
 
     error: float
@@ -121,6 +126,7 @@ class FiniteSize:
     nonlinear_var: float = 0.0
     nonlinear_var_test: float = 0.0
     teacher: str | None = None
+    backend: str = "numpy"
 
     @property
     def phi(self) -> float:
@@ -136,82 +142,105 @@ class FiniteSize:
 # --- input laws: what each needs to provide given W ------------------------------------------------
 
 class _GaussianLaw:
-    """x ~ N(0, S): moments in closed form given W (step 1 of the derivation)."""
+    """x ~ N(0, S): moments in closed form given W (step 1 of the derivation). ``xp`` is the array
+    namespace of the heavy work (``numpy`` or ``jax.numpy``); S is moved to it once."""
 
-    def __init__(self, S: np.ndarray, act: Activation) -> None:
-        self.S = S
+    def __init__(self, S: np.ndarray, act: Activation, xp=np) -> None:
+        self.xp = xp
+        self.S = S if xp is np else xp.asarray(S)
         self.act = act
         self.n0 = S.shape[0]
         self.rows = 0  # no sample rows: moments in closed form
 
-    def prepare(self, W: np.ndarray) -> dict:
+    def prepare(self, W) -> dict:
+        xp = self.xp
         WS = W @ self.S
-        v = np.einsum("ij,ij->i", WS, W) / self.n0  # Var g_i = w_iᵀ S w_i / n0
-        if not np.all(v > 0):
+        v = xp.einsum("ij,ij->i", WS, W) / self.n0  # Var g_i = w_iᵀ S w_i / n0
+        if not bool(xp.all(v > 0)):
             raise ValueError("a feature has zero pre-activation variance (w_iᵀΣw_i = 0)")
-        d = _kernels.mean_slope(self.act, v)
+        d = _kernels.mean_slope(self.act, v, xp)
         return {"W": W, "WS": WS, "v": v, "Psi": (d[:, None] * WS) / self.n0}
 
-    def second(self, a: dict, b: dict, same: bool) -> tuple[np.ndarray, float]:
+    def second(self, a: dict, b: dict, same: bool) -> tuple:
         C = a["WS"] @ b["W"].T / self.n0
-        fm = _kernels.feature_moments(self.act, C, a["v"], b["v"], same=same)
+        fm = _kernels.feature_moments(self.act, C, a["v"], b["v"], same=same, xp=self.xp)
         return fm.M, fm.bound
 
-    def target2(self, B: np.ndarray | None) -> float:
+    def target2(self, B) -> float:
         """E (βᵀx)²/n0 averaged over β ~ N(0, B): tr(S B)/n0."""
         if B is None:
-            return float(np.trace(self.S)) / self.n0
-        return float(np.sum(self.S * B)) / self.n0
+            return float(self.xp.trace(self.S)) / self.n0
+        return float(self.xp.sum(self.S * B)) / self.n0
 
-    def teacher(self, a: dict, f: Activation, beta: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def teacher(self, a: dict, f: Activation, beta) -> tuple:
         """E[f y] (n1 × 1), E y² and the kernel bound for y = f*(t), t = βᵀx/√n0 ~ N(0, βᵀSβ/n0),
         Cov(g_i, t) = w_iᵀSβ/n0 (docs/theory.md §20.1)."""
+        xp = self.xp
         Sb = self.S @ beta
         vt = float(beta @ Sb) / self.n0
         if not vt > 0:  # Sβ = 0 (only if tr(SB) = 0): y = f*(0), which the mean check made ≈ 0
-            return np.zeros((a["v"].size, 1)), 0.0, 0.0
+            return xp.zeros((a["v"].size, 1)), 0.0, 0.0
         c = (a["W"] @ Sb)[:, None] / self.n0
-        fm = _kernels.feature_moments(self.act, c, a["v"], np.array([vt]), act2=f)
+        fm = _kernels.feature_moments(self.act, c, a["v"], xp.asarray([vt]), act2=f, xp=xp)
         return fm.M, float(_kernels.second_moment(f, np.array([vt]))[0]), fm.bound
 
 
 class _SampleLaw:
-    """x uniform on the rows of X: empirical (uncentred) moments given W."""
+    """x uniform on the rows of X: empirical (uncentred) moments given W. ``xp`` as for
+    :class:`_GaussianLaw`; with JAX, σ is the built-in's JAX version (``montecarlo.kernels``), and a
+    custom activation is applied on the host (its ``fn`` is a NumPy callable)."""
 
-    def __init__(self, X: np.ndarray, act: Activation) -> None:
-        self.X = X
+    def __init__(self, X: np.ndarray, act: Activation, xp=np) -> None:
+        self.xp = xp
+        self.X = X if xp is np else xp.asarray(X)
         self.act = act
         self.n0 = X.shape[1]
         self.rows = 3 * X.shape[0]  # feature matrices of up to three draws are alive at once
+        self.fn = act.fn if xp is np else _jax_fn(act, xp)
 
-    def prepare(self, W: np.ndarray) -> dict:
+    def prepare(self, W) -> dict:
+        xp = self.xp
         with np.errstate(all="ignore"):
-            F = np.asarray(self.act.fn(self.X @ W.T / math.sqrt(self.n0)), dtype=float)  # N × n1
-        if not np.all(np.isfinite(F)):
+            F = xp.asarray(self.fn(self.X @ W.T / math.sqrt(self.n0)), dtype=float)  # N × n1
+        if not bool(xp.all(xp.isfinite(F))):
             raise ValueError(f"activation {self.act.name!r} returns NaN/inf on the given inputs")
         N = self.X.shape[0]
         return {"F": F, "Psi": F.T @ self.X / (N * math.sqrt(self.n0))}
 
-    def second(self, a: dict, b: dict, same: bool) -> tuple[np.ndarray, float]:
+    def second(self, a: dict, b: dict, same: bool) -> tuple:
         M = a["F"].T @ b["F"] / self.X.shape[0]
         if same:
             M = 0.5 * (M + M.T)
         return M, 0.0
 
-    def target2(self, B: np.ndarray | None) -> float:
+    def target2(self, B) -> float:
+        xp = self.xp
         N = self.X.shape[0]
         if B is None:
-            return float(np.sum(self.X * self.X)) / (N * self.n0)
-        return float(np.sum((self.X @ B) * self.X)) / (N * self.n0)
+            return float(xp.sum(self.X * self.X)) / (N * self.n0)
+        return float(xp.sum((self.X @ B) * self.X)) / (N * self.n0)
 
-    def teacher(self, a: dict, f: Activation, beta: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def teacher(self, a: dict, f: Activation, beta) -> tuple:
         """Empirical E[f y] (n1 × 1) and E y² of y = f*(x·β/√n0) over the rows."""
+        xp = self.xp
+        fn = f.fn if xp is np else _jax_fn(f, xp)
         with np.errstate(all="ignore"):
-            y = np.asarray(f.fn(self.X @ beta / math.sqrt(self.n0)), dtype=float)
-        if not np.all(np.isfinite(y)):
+            y = xp.asarray(fn(self.X @ beta / math.sqrt(self.n0)), dtype=float)
+        if not bool(xp.all(xp.isfinite(y))):
             raise ValueError(f"teacher {f.name!r} returns NaN/inf on the given inputs")
         N = self.X.shape[0]
         return (a["F"].T @ y)[:, None] / N, float(y @ y) / N, 0.0
+
+
+def _jax_fn(act: Activation, xp):
+    """σ on ``xp`` (jax.numpy) arrays: the built-in's JAX version (one home:
+    ``rfshift.montecarlo.kernels``), else ``act.fn`` on the host and back."""
+    from .montecarlo.kernels import jax_activation, resolve_builtin
+
+    try:
+        return jax_activation(resolve_builtin(act))
+    except ValueError:  # a custom Activation: no JAX version
+        return lambda z: xp.asarray(np.asarray(act.fn(np.asarray(z)), dtype=float))
 
 
 # --- the feature-space deterministic equivalent ----------------------------------------------------
@@ -269,8 +298,9 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, target, nl_train=0.0, nl_tes
     κ, the largest kernel bound and each law's state for the pair terms."""
     st = train.prepare(W)
     Phi, bound = train.second(st, st, same=True)
-    e, U = np.linalg.eigh(Phi)
-    e = np.maximum(e, 0.0)
+    xp = train.xp
+    e, U = xp.linalg.eigh(Phi)
+    e = np.maximum(_kernels._host(e), 0.0)  # κ, ranks and traces of e on the host (n1 numbers)
     tol = max(float(e[-1]), np.finfo(float).tiny) * n1 * 1e-13
     rank = int(np.sum(e > tol))
     e = np.where(e > tol, e, 0.0)
@@ -279,17 +309,19 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, target, nl_train=0.0, nl_tes
     with np.errstate(divide="ignore"):
         r = np.where(e + kappa > 0, 1.0 / (e + kappa), 0.0)  # pseudo-inverse at κ = 0
     df2 = float(np.sum((e * r) ** 2))
+    er2 = e * r * r
+    if xp is not np:
+        r, er2 = xp.asarray(r), xp.asarray(er2)
     blocks = target(train, st)
     A = [U @ (r[:, None] * (U.T @ P)) for P, *_ in blocks]  # ā = A β, A = (Φ + κ)^{-1} P  (n1 × q)
     AG = [a if G is None else a @ G for a, (_, G, _, _) in zip(A, blocks, strict=True)]
     # population error of ā under the training law without label noise: the sampling part of the
     # effective noise (target residual plus the nonlinear part living on X); ≥ 0 up to rounding
-    fit = np.mean([t - 2.0 * float(np.sum(P * ag)) + float(np.sum((Phi @ a) * ag))
+    fit = np.mean([t - 2.0 * float(xp.sum(P * ag)) + float(xp.sum((Phi @ a) * ag))
                    for a, ag, (P, _, t, _) in zip(A, AG, blocks, strict=True)])
     e_samp = max(float(fit) + nl_train, 0.0)
     bound = max(bound, *(b for *_, b in blocks))
     slack = m - df2
-    er2 = e * r * r
     out = []
     states = []
     for law, nl_t in zip(tests, nl_tests or (0.0,) * len(tests), strict=True):
@@ -300,14 +332,14 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, target, nl_train=0.0, nl_tes
             PhiL, b2 = law.second(stL, stL, same=True)
             blocksL = target(law, stL)
             bound = max(bound, b2, *(b for *_, b in blocksL))
-        cross = [float(np.sum(P * ag)) for (P, *_), ag in zip(blocksL, AG, strict=True)]
+        cross = [float(xp.sum(P * ag)) for (P, *_), ag in zip(blocksL, AG, strict=True)]
         tt = [t + nl_t for _, _, t, _ in blocksL]
-        means = [t - 2.0 * c + float(np.sum((PhiL @ a) * ag))
+        means = [t - 2.0 * c + float(xp.sum((PhiL @ a) * ag))
                  for t, c, a, ag in zip(tt, cross, A, AG, strict=True)]
         if slack <= 1e-9 * m:
             amp = math.inf
         else:  # tr(Φ_L Φ R²)/(m − df2); for the training law tr(Φ Φ R²) = df2
-            amp = (df2 if law is train else float(np.sum((PhiL @ U) * U, axis=0) @ er2)) / slack
+            amp = (df2 if law is train else float(xp.sum((PhiL @ U) * U, axis=0) @ er2)) / slack
         out.append((float(np.mean(means)), _times(noise_var, amp), _times(e_samp, amp)))
         states.append({"st": stL, "A": A, "AG": AG, "cross": cross, "t": tt, "mean": means})
     return out, kappa, bound, states
@@ -324,7 +356,7 @@ def _pair(law, a: dict, b: dict) -> tuple[float, float, float]:
     V_W = ½ E_{β,x}(ā_aᵀ f_a − ā_bᵀ f_b)² ≥ 0 (unbiased for Var_W of the (X, ε)-mean predictor), and
     the kernel bound."""
     M, bound = law.second(a["st"], b["st"], same=False)
-    quad = float(np.sum((M @ b["A"][0]) * a["AG"][-1]))
+    quad = float(law.xp.sum((M @ b["A"][0]) * a["AG"][-1]))
     bias = a["t"][-1] - a["cross"][-1] - b["cross"][0] + quad
     return bias, 0.5 * (a["mean"][-1] + b["mean"][0]) - bias, bound
 
@@ -388,6 +420,24 @@ def _teacher(teacher: object, train, test, B: np.ndarray | None) -> Activation |
     return _teacher_parts(teacher, signals)[0]  # type: ignore[arg-type]
 
 
+def _namespace(backend: object):
+    """The array namespace of ``backend``: NumPy, or jax.numpy with float64 on JAX's default device
+    (a GPU when present). JAX is configured by importing :mod:`rfshift.montecarlo` (x64 on,
+    ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless set), the one place rfshift sets JAX options."""
+    if not (isinstance(backend, str) and backend in BACKENDS):
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "numpy":
+        return np
+    try:
+        from . import montecarlo  # noqa: F401  (sets jax_enable_x64 and the GPU memory flag)
+    except ImportError as exc:
+        if not (exc.name or "").startswith("jax"):
+            raise
+        raise ImportError("backend='jax' needs JAX, which is not installed: pip install 'rfshift[mc]' "
+                          "(CPU), or JAX with CUDA for a GPU (pip install 'jax[cuda12]')") from exc
+    return importlib.import_module("jax.numpy")
+
+
 def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_cov, source,
          nonlinear_var=0.0, nonlinear_var_test=None, teacher=None):
     m = _check_int(m, "m", 1)
@@ -400,7 +450,10 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     noise_var = _check_real(noise_var, "noise_var")
     nl = _check_real(nonlinear_var, "nonlinear_var")
     nl_test = nl if nonlinear_var_test is None else _check_real(nonlinear_var_test, "nonlinear_var_test")
-    B = _target_cov(target_cov, n0)
+    B_host = B = _target_cov(target_cov, n0)
+    xp = train.xp
+    if B is not None and xp is not np:
+        B = xp.asarray(B)
     f_star = _teacher(teacher, train, test, B)
     # about ten n1 × n1 and n1 × n0 float64 arrays are alive at once (two draws' states, kernels)
     need = 8 * (10 * n1 * n1 + 8 * n1 * n0 + train.rows * n1 + test.rows * n1) / 2**30
@@ -415,7 +468,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
             return linear(law, st)
     else:  # β sampled: draw d uses β_{d−1} and β_d, so the ring pair (d, d + 1) shares β_d
         z = np.random.default_rng([seed, 1]).standard_normal((draws, n0))
-        betas = z if B is None else z @ _sqrt_psd(B)
+        betas = z if B_host is None else z @ _sqrt_psd(B_host)
+        if xp is not np:
+            betas = xp.asarray(betas)
 
         def blocks(law, st, d):
             return [(P, None, t, b) for P, t, b in (law.teacher(st, f_star, betas[k]) for k in (d - 1, d))]
@@ -426,7 +481,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     pairs: list[tuple[int, int, list]] = []
     first = prev = None
     for d in range(draws):
-        W = rng.standard_normal((n1, n0))
+        W = rng.standard_normal((n1, n0))  # NumPy's generator for both backends: the same W
+        if xp is not np:
+            W = xp.asarray(W)
         out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var,
                                           lambda law, st, d=d: blocks(law, st, d), nl, (nl_test, nl))
         per[d] = out
@@ -483,6 +540,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         source=source, error_draws=errs[:, 0].copy(), error_id_draws=errs[:, 1].copy(), kappa=kappas,
         kernel_bound=float(bound), interpolation_peak=not finite,
         nonlinear_var=nl, nonlinear_var_test=nl_test, teacher=None if f_star is None else f_star.name,
+        backend="numpy" if xp is np else "jax",
     )
 
 
@@ -501,6 +559,7 @@ def finite_size(
     nonlinear_var: float = 0.0,
     nonlinear_var_test: float | None = None,
     teacher: str | Activation | None = None,
+    backend: str = "numpy",
 ) -> FiniteSize:
     """Test error of random-feature ridge regression at finite sizes (deterministic equivalent given W).
 
@@ -544,6 +603,15 @@ def finite_size(
         sampled, two per draw (docs/theory.md §20.1), so the s.e. includes its spread. Refused like
         :func:`rfshift.asymptotics` (ValueError) if f* has a non-zero Gaussian mean at the train or
         test signal variance tr(ΣB)/n0, tr(Σ*B)/n0. Adds to ``nonlinear_var``.
+    backend:
+        ``"numpy"`` (default) or ``"jax"`` (``BACKENDS``). ``"jax"`` runs the per-draw linear algebra
+        (W Σ products, the feature kernels and Mehler series, the eigendecomposition of Φ, the products
+        and traces of the error and of the pair terms) in jax.numpy with float64 on JAX's default
+        device (the GPU when present). W (and a teacher's β) are still drawn with NumPy's generator
+        and moved to the device, so both backends see the same W and agree to rounding (~1e-12
+        relative, docs/validation.md §9.5); κ is solved on the host from the n1 eigenvalues. JAX is
+        imported only then, through :mod:`rfshift.montecarlo`, which turns on ``jax_enable_x64`` for
+        the process (as the Monte Carlo does).
 
     Returns
     -------
@@ -553,12 +621,15 @@ def finite_size(
         variance_sampling`` (with ``_id`` and ``_se`` twins; see :class:`FiniteSize`).
 
     Cost: per draw O(n1²·n0 + n1·n0² + n1³) (BLAS matrix products and one n1 × n1 eigendecomposition);
-    memory O(n1² + n1·n0). The bias needs a second kernel per law and draw (pairs of draws).
+    memory O(n1² + n1·n0) (on the device with ``backend="jax"``). The bias needs a second kernel per
+    law and draw (pairs of draws). Measured: docs/validation.md §9.5.
 
     Raises
     ------
     ValueError, TypeError
-        Bad input (the message names the argument).
+        Bad input (the message names the argument); ``backend`` not in ``BACKENDS`` (ValueError).
+    ImportError
+        ``backend="jax"`` without JAX installed (names the extra: ``pip install 'rfshift[mc]'``).
     rfshift.ConvergenceError
         The κ equation could not be solved.
 
@@ -572,6 +643,7 @@ def finite_size(
     >>> res.error > 0 and res.error_se < 0.01
     True
     """
+    xp = _namespace(backend)
     act = get_activation(activation)
     S = _covariance(Sigma, "Sigma")
     S_star = _covariance(Sigma_star, "Sigma_star")
@@ -581,8 +653,8 @@ def finite_size(
         raise ValueError("Sigma is zero (tr Σ = 0)")
     if not np.trace(S_star) > 0:
         raise ValueError("Sigma_star is zero (tr Σ* = 0)")
-    train = _GaussianLaw(S, act)
-    test = _GaussianLaw(S_star, act)
+    train = _GaussianLaw(S, act, xp)
+    test = _GaussianLaw(S_star, act, xp)
     return _run(train, test, n0=S.shape[0], m=m, n1=n1, gamma=gamma, noise_var=noise_var, act=act,
                 draws=draws, seed=seed, target_cov=target_cov, source="gaussian",
                 nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
@@ -603,6 +675,7 @@ def finite_size_from_samples(
     nonlinear_var: float = 0.0,
     nonlinear_var_test: float | None = None,
     teacher: str | Activation | None = None,
+    backend: str = "numpy",
 ) -> FiniteSize:
     """Like :func:`finite_size`, with the feature moments taken from the inputs themselves.
 
@@ -614,9 +687,13 @@ def finite_size_from_samples(
     rows (``*_id``). The moments carry a sampling error from the finite N (relative O(1/√N));
     docs/validation.md §9.4 measures it by splitting the rows in halves (≤ 1% relative with 20 000
     image patches). ``teacher``: the labels f*(x·β/√n0) are computed on the rows themselves (no
-    Gaussian assumption); ``nonlinear_var``: as in :func:`finite_size`.
+    Gaussian assumption); ``nonlinear_var``: as in :func:`finite_size`. ``backend`` as in
+    :func:`finite_size`; with ``"jax"`` the rows live on the device and σ (and a teacher's f*) is the
+    built-in's JAX version (a custom :class:`Activation`'s NumPy ``fn`` is applied on the host, one
+    N × n1 round trip per draw). Memory O(N·n1) more per law than the Gaussian route.
     Also available as ``rfshift.finite_size.from_samples``.
     """
+    xp = _namespace(backend)
     act = get_activation(activation)
     Xa = _samples(X_train, "X_train")
     Xb = _samples(X_test, "X_test")
@@ -631,7 +708,7 @@ def finite_size_from_samples(
                          "trained on m of those rows, so m <= rows")
     if not np.any(Xa):
         raise ValueError("X_train is all zeros")
-    return _run(_SampleLaw(Xa, act), _SampleLaw(Xb, act), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,
+    return _run(_SampleLaw(Xa, act, xp), _SampleLaw(Xb, act, xp), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,
                 noise_var=noise_var, act=act, draws=draws, seed=seed, target_cov=target_cov,
                 source="samples", nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test,
                 teacher=teacher)
@@ -640,3 +717,4 @@ def finite_size_from_samples(
 finite_size.from_samples = finite_size_from_samples  # type: ignore[attr-defined]
 finite_size.MAX_DRAWS = MAX_DRAWS  # type: ignore[attr-defined]
 finite_size.MAX_MEMORY_GIB = MAX_MEMORY_GIB  # type: ignore[attr-defined]
+finite_size.BACKENDS = BACKENDS  # type: ignore[attr-defined]
