@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SOURCES", "VarianceTerms", "fine_terms", "safe_div", "safe_mul", "variance_parts"]
+__all__ = ["SOURCES", "VarianceTerms", "fine_terms", "fine_terms_test", "fine_terms_train", "safe_div",
+           "safe_mul", "variance_parts"]
 
 #: The sources of randomness of THEORY.md §7 and the term names (subsets of them) of VarianceTerms.
 SOURCES = ("w", "x", "eps")
@@ -89,6 +90,11 @@ def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num/den with 0/0 := 0 and (positive)/0 := +inf (limits at the ridgeless thresholds)."""
     if type(num) in _SCALARS and type(den) in _SCALARS:  # the engine's one-point path: no array calls
         return 0.0 if num == 0 else (np.inf if den == 0 else num / den)  # type: ignore[return-value]
+    if type(den) is np.ndarray and den.size and den.min() > 0:
+        # (the usual case: no zero — nor NaN, which fails the test — in ``den``; then num/den is
+        # already the answer, 0/den = 0 included: one pass instead of five)
+        with np.errstate(invalid="ignore"):  # (inf/inf stays NaN, as below)
+            return num / den
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / den
     return np.where(num == 0, 0.0, np.where(den == 0, np.inf, out))
@@ -99,7 +105,12 @@ def safe_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if type(a) in _SCALARS and type(b) in _SCALARS:
         return 0.0 if (a == 0 or b == 0) else a * b  # type: ignore[return-value]
     with np.errstate(invalid="ignore"):
-        return np.where((a == 0) | (b == 0), 0.0, a * b)
+        out = a * b
+        if type(out) is np.ndarray and not np.isnan(np.add.reduce(out, axis=None)):
+            # (no NaN in a·b, so no 0·inf: a·b is already the answer; a NaN sum — also from
+            # +inf + −inf — takes the masked form below)
+            return out
+        return np.where((a == 0) | (b == 0), 0.0, out)
 
 
 def fine_terms(
@@ -163,35 +174,107 @@ def fine_terms(
     (the same subtraction-free algebra with ρ_β = c1²(k uq_b + ψ a2_b k X/v) and
     1/δ − 1/(1 − φa2) = φψX²/(vδ(1 − φa2))), and V_Xε, V_WXε keep σ² only.
     """
+    train = fine_terms_train(phi=phi, psi=psi, noise_var=noise_var, kx=kx, mu1=mu1, a2=a2, c0=c0, uq=uq,
+                             mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta,
+                             rho_beta=rho_beta, a2_b=a2_b, uq_b=uq_b, lin2=lin2, nonlin=nonlin)
+    return fine_terms_test(train, r=r, c1_t=c1_t, xi_t=xi_t)
+
+
+def _has_nonzero(x: object) -> bool:
+    if type(x) in _SCALARS or type(x) is int:
+        return x != 0
+    return bool(np.any(x))
+
+
+def fine_terms_train(
+    *,
+    phi: np.ndarray,
+    psi: np.ndarray,
+    noise_var: np.ndarray,
+    kx: np.ndarray,
+    mu1: float,
+    a2: np.ndarray,
+    c0: np.ndarray,
+    uq: np.ndarray,
+    mterm: np.ndarray,
+    mterm2: np.ndarray,
+    v: np.ndarray,
+    one_m_phi_a2: np.ndarray,
+    delta: np.ndarray,
+    rho_beta: np.ndarray,
+    a2_b: np.ndarray | None = None,
+    uq_b: np.ndarray | None = None,
+    lin2: float = 1.0,
+    nonlin: np.ndarray | float = 0.0,
+) -> dict[str, Any]:
+    """The training-side factors of :func:`fine_terms` (arguments as there), shared by every test
+    law: pass the result to :func:`fine_terms_test` once per test law. With X = uq + mterm:
+
+        G_W = ψ c1² a2_b,   G_E = φψ(c0 + mterm2),   G_X = c1² k uq_b + σ_g²,
+        G_WX = ψ k X c1² (a2_b(1 − φa2) + φ uq_b X),   G_g = φψ σ_g² X²,   G_ε = φψ X²,
+
+    and μ1² v, v δ (1 − φa2), (ρ_β + σ_g²)/δ and σ²/δ.
+    """
     if a2_b is None:
         a2_b = a2
     if uq_b is None:
         uq_b = uq
-    rr = r * r
-    mu1sq_v = mu1 * mu1 * v
-    v_w = safe_div(psi * (lin2 * a2_b) * xi_t, mu1sq_v)
-    v_x = safe_div(rr * phi * c1_t * (lin2 * (kx * uq_b) + nonlin), one_m_phi_a2)
-    v_xe = safe_div(rr * phi * c1_t * noise_var, one_m_phi_a2)
     x_sum = uq + mterm
-    e_part = safe_div(phi * psi * (c0 + mterm2) * xi_t, mu1sq_v)  # T* − φ r² c1*
-    d_star = rr * phi * c1_t + e_part  # T*
-    v_delta_q = safe_mul(safe_mul(v, delta), one_m_phi_a2)  # v δ (1 − φa2)
+    x_sq = x_sum * x_sum
     rho_g = rho_beta + nonlin  # ρ_β + σ_g²
-    v_wx = safe_mul(rho_g, safe_div(e_part, delta)) + safe_div(
-        rr * phi * c1_t * psi * kx * x_sum * (lin2 * (a2_b * one_m_phi_a2 + phi * uq_b * x_sum)),
-        v_delta_q) + safe_div(rr * phi * phi * psi * c1_t * nonlin * x_sum * x_sum, v_delta_q)
-    v_wxe = safe_mul(noise_var, safe_div(e_part, delta) + safe_div(
-        rr * phi * phi * psi * c1_t * x_sum * x_sum, v_delta_q))
-    tau_beta = safe_mul(safe_div(rho_g, delta), d_star)  # τ²_β T* (with σ_g²)
-    tau_eps = safe_mul(safe_div(noise_var, delta), d_star)  # τ²_ε T*
+    return {
+        "phi": phi, "noise_var": noise_var, "delta": delta, "one_m_phi_a2": one_m_phi_a2,
+        "rho_g": rho_g,
+        "mu1sq_v": mu1 * mu1 * v,
+        "v_delta_q": safe_mul(safe_mul(v, delta), one_m_phi_a2),  # v δ (1 − φa2)
+        "g_w": psi * (lin2 * a2_b),
+        "g_x": lin2 * (kx * uq_b) + nonlin,
+        "g_e": phi * psi * (c0 + mterm2),
+        "g_wx": psi * kx * x_sum * (lin2 * (a2_b * one_m_phi_a2 + phi * uq_b * x_sum)),
+        # (σ_g² ≡ 0, the usual case: its term is exactly 0 and skipped)
+        "g_g": phi * psi * nonlin * x_sq if _has_nonzero(nonlin) else None,
+        "g_eps": phi * psi * x_sq,
+        "rho_g_delta": safe_div(rho_g, delta),
+        "noise_delta": safe_div(noise_var, delta),
+    }
+
+
+def fine_terms_test(train: dict[str, Any], *, r: float, c1_t: np.ndarray,
+                    xi_t: np.ndarray) -> tuple[np.ndarray, VarianceTerms]:
+    """(variance, terms) of one test law (r = μ1*/μ1, c1_t = c1*, xi_t = Ξ*) from
+    :func:`fine_terms_train`'s factors: the formulas of :func:`fine_terms`, with R = r²φc1*,
+    E = G_E Ξ*/(μ1² v) and T* = R + E:
+
+        V_W = G_W Ξ*/(μ1² v),   V_X = R G_X/(1 − φa2),   V_Xε = R σ²/(1 − φa2),
+        V_WX = (ρ_β + σ_g²) E/δ + R (G_WX + G_g)/(v δ (1 − φa2)),
+        V_WXε = σ² [E/δ + R G_ε/(v δ (1 − φa2))],
+        V = V_W + ((ρ_β + σ_g²)/δ + σ²/δ) T*.
+    """
+    tr = train
+    rpc = r * r * tr["phi"] * c1_t  # R = r² φ c1*
+    v_w = safe_div(tr["g_w"] * xi_t, tr["mu1sq_v"])
+    v_x = safe_div(rpc * tr["g_x"], tr["one_m_phi_a2"])
+    v_xe = safe_div(rpc * tr["noise_var"], tr["one_m_phi_a2"])
+    e_part = safe_div(tr["g_e"] * xi_t, tr["mu1sq_v"])  # T* − φ r² c1*
+    d_star = rpc + e_part  # T*
+    e_delta = safe_div(e_part, tr["delta"])
+    v_wx = safe_mul(tr["rho_g"], e_delta) + safe_div(rpc * tr["g_wx"], tr["v_delta_q"])
+    if tr["g_g"] is not None:
+        v_wx = v_wx + safe_div(rpc * tr["g_g"], tr["v_delta_q"])
+    v_wxe = safe_mul(tr["noise_var"], e_delta + safe_div(rpc * tr["g_eps"], tr["v_delta_q"]))
+    tau_beta = safe_mul(tr["rho_g_delta"], d_star)  # τ²_β T* (with σ_g²)
+    tau_eps = safe_mul(tr["noise_delta"], d_star)  # τ²_ε T*
     scalar = type(v_w) in _SCALARS  # the engine's one-point path: no array calls
     zeros = np.float64(0.0) if scalar else np.zeros_like(v_w)
     terms = VarianceTerms(w=v_w, x=v_x, eps=zeros, wx=v_wx, w_eps=zeros, x_eps=v_xe, wx_eps=v_wxe)
     # V = V_W + (τ²_β + τ²_ε) T*; where a threshold makes it +inf, the terms say which.
+    tau = tau_beta + tau_eps
     if scalar:
-        variance = terms.total if math.isfinite(tau_beta + tau_eps) else v_w + tau_beta + tau_eps
+        variance = terms.total if math.isfinite(tau) else v_w + tau_beta + tau_eps
+    elif np.isfinite(tau).all():
+        variance = terms.total
     else:
-        variance = np.where(np.isfinite(tau_beta + tau_eps), terms.total, v_w + tau_beta + tau_eps)
+        variance = np.where(np.isfinite(tau), terms.total, v_w + tau_beta + tau_eps)
     return variance, terms
 
 

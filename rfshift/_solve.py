@@ -8,7 +8,8 @@ has not halved over three steps, a bisection. All points advance together and co
 drop out. Convergence is guaranteed by the bracket; a point that has not converged after
 ``maxiter`` steps is reported (``ok = False``), never returned as a root.
 :func:`solve_bracketed_point` is the same stage for one point on plain floats (the engine's
-one-point path).
+one-point path); :func:`polish_bracketed` runs its first two steps on whole arrays when every point
+already has a bracket (the engine's usual case).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["solve_bracketed_point", "solve_increasing"]
+__all__ = ["polish_bracketed", "solve_bracketed_point", "solve_increasing"]
 
 Fun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -153,6 +154,64 @@ def solve_increasing(
         y[idx_e[fin]] = np.where(zero[fin], y_e[fin], 0.5 * (lo[idx_e[fin]] + hi[idx_e[fin]]))
         ok[idx_e[fin]] = True
         active[idx_e[fin]] = False
+    return y, ok
+
+
+def _newton_step(lo: np.ndarray, hi: np.ndarray, f_lo: np.ndarray, f_hi: np.ndarray, d_lo: np.ndarray,
+                 d_hi: np.ndarray, ytol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of stage 2 of :func:`solve_increasing` on whole arrays: the Newton step from the
+    bracket end with the smaller |f|, its convergence test, and whether it stays inside."""
+    use_lo = np.abs(f_lo) <= np.abs(f_hi)
+    base = np.where(use_lo, lo, hi)
+    step = np.where(use_lo, f_lo / d_lo, f_hi / d_hi)
+    np.negative(step, out=step)
+    tol = np.maximum(ytol, 4.0 * np.spacing(np.abs(base)))
+    curv = np.abs(d_hi - d_lo) / ((hi - lo) * np.minimum(np.abs(d_lo), np.abs(d_hi)))
+    a_step = np.abs(step)
+    done = (a_step <= tol) | ((a_step <= 1e-6) & (5.0 * curv * step * step <= tol))
+    ynew = base + step
+    inside = np.isfinite(ynew) & (ynew > lo) & (ynew < hi)
+    return ynew, done, inside
+
+
+def polish_bracketed(
+    fun: Fun,
+    bracket: tuple[np.ndarray, ...],
+    *,
+    ytol: float = 1e-14,
+    maxiter: int = 200,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`solve_increasing` for points that all have a bracket ``(lo, hi, f_lo, f_hi, d_lo, d_hi)``
+    (``f_lo < 0 < f_hi``), with its first two Newton steps on whole arrays.
+
+    The steps, the convergence test and the bracket updates are those of ``solve_increasing``'s
+    stage 2, applied to every point at once (no index bookkeeping; a point that converged at the
+    first step is evaluated once more and keeps its first answer). Where a step would leave its
+    bracket, or a point has not converged after two steps, the points are handed to
+    ``solve_increasing`` with their brackets, so the guarantees are the same. ``fun(y, None)``
+    evaluates all points, ``fun(y, idx)`` a subset. Returns ``(y, ok)``.
+    """
+    lo, hi, f_lo, f_hi, d_lo, d_hi = bracket
+    with np.errstate(all="ignore"):
+        y1, done1, inside = _newton_step(lo, hi, f_lo, f_hi, d_lo, d_hi, ytol)
+    if not inside.all():
+        return solve_increasing(fun, lo, bracket=bracket, ytol=ytol, maxiter=maxiter)
+    f1, d1 = fun(y1, None)
+    neg, pos = f1 < 0, f1 > 0
+    lo, f_lo, d_lo = np.where(neg, y1, lo), np.where(neg, f1, f_lo), np.where(neg, d1, d_lo)
+    hi, f_hi, d_hi = np.where(pos, y1, hi), np.where(pos, f1, f_hi), np.where(pos, d1, d_hi)
+    with np.errstate(all="ignore"):
+        y2, done2, _ = _newton_step(lo, hi, f_lo, f_hi, d_lo, d_hi, ytol)
+        # (solve_increasing also stops at an exact zero and when the bracket is narrower than ytol)
+        narrow = hi - lo <= np.maximum(ytol, 4.0 * np.spacing(np.abs(y1)))
+    y = np.where(done1 | (f1 == 0), y1, np.where(narrow, 0.5 * (lo + hi), y2))
+    ok = done1 | (f1 == 0) | narrow | done2
+    if not ok.all():
+        rest = np.flatnonzero(~ok)
+        sub = tuple(a[rest] for a in (lo, hi, f_lo, f_hi, d_lo, d_hi))
+        y_r, ok_r = solve_increasing(lambda yy, idx: fun(yy, rest[idx]), sub[0], bracket=sub,
+                                     ytol=ytol, maxiter=maxiter)
+        y[rest], ok[rest] = y_r, ok_r
     return y, ok
 
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._anova import VarianceTerms, fine_terms, safe_div, safe_mul
+from ._anova import VarianceTerms, fine_terms_test, fine_terms_train, safe_div, safe_mul
 from ._diagnostics import warn_if_concentrated
 from ._errors import ConvergenceError
 from ._moments import KINDS, MARGIN, WIDTH, ChebyshevMoments, exact_moments, point_moments
-from ._solve import solve_bracketed_point, solve_increasing
+from ._solve import polish_bracketed, solve_bracketed_point, solve_increasing
 from ._validation import as_real_array, check_parameter, plain_scalar
 from .activations import Activation, ActivationConstants, get_activation
 from .spectra import Spectrum
@@ -350,6 +350,13 @@ def _columns(spec: Spectrum) -> np.ndarray:
     return spec._derived("engine.columns", make)
 
 
+def _table(spec: Spectrum) -> ChebyshevMoments:
+    """The Chebyshev moment table of ``spec`` (cached on it): only the moments :func:`_evaluate`
+    reads (``_SELECT``; the solver's ⟨q⟩ and ⟨uq⟩ among them), built panel by panel as roots land."""
+    return spec._derived("engine.table", lambda: ChebyshevMoments(spec.lam, _columns(spec),
+                                                                  funcs=_SELECT[spec.has_target]))
+
+
 def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     """Moments of ``spec`` for weight columns (p, pλ*, pλ), and (pb, pbλ*, pbλ) after them when the
     spectrum has a target power b ≢ 1 (docs/theory.md §19): a Chebyshev table in log k_x when many
@@ -365,7 +372,7 @@ def _moment_source(spec: Spectrum, n_points: int) -> MomentFn:
     pos = lam[lam > 0]
     n_panels = (np.log(pos.max() / pos.min()) + 2 * MARGIN) / WIDTH
     if n_points >= max(64.0, 2.0 * n_panels) and spec.n_atoms > 8:
-        return spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
+        return _table(spec)
 
     def exact(kx: np.ndarray, kinds: tuple[str, ...] = KINDS, first_column: bool = False,
               select: tuple[tuple[str, int], ...] | None = None) -> dict:
@@ -468,15 +475,25 @@ def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarr
         A = rho * k
         mterm = mu_perp2 / A
         if not deriv:
-            P = a1 + mterm
-            x0 = inv_phi - P
-            return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma), None
+            return _ridge_sign(A, a1 + mterm, psi, inv_phi, gamma), None
         g = gamma / A
         disc = _sqrt(c * c + 4.0 * psi * g)
         S = q_cap + a1 + mterm + 2.0 * g / (abs(c) + disc)
         f = (2.0 * q_cap) / S - 1.0
         d = 2.0 * q_cap * (uq + mterm + g / disc) / (S * S)
     return f, _where(_finite(d), d, 0.0)
+
+
+def _ridge_sign(A: np.ndarray, P: np.ndarray, psi: np.ndarray, inv_phi: np.ndarray,
+               gamma: np.ndarray) -> np.ndarray:
+    """A number of the sign of :func:`_ridge_residual` from A = μ1² k and P = a1 + μ⊥²/A (the
+    product form, see there): μ1² k x0 (1 − ψP) − γ where x0 = 1/φ − P > 0, else −γ."""
+    x0 = inv_phi - P
+    return _where(x0 > 0, A * x0 * (1.0 - psi * P) - gamma, -gamma)
+
+
+#: Positions of ⟨q⟩ and ⟨uq⟩ (first weight column) among a ChebyshevMoments table's functions.
+_Q_UQ = np.array([0, 1])
 
 
 #: Newton steps on the cubic Hermite interpolant (one already gives the solver's iteration count on
@@ -543,6 +560,10 @@ def solve_kx(
 
     c_all = (phi - psi) / phi  # c = 1 − ψ/φ
     inv_phi = 1.0 / phi
+    if grid is not None:  # A = μ1² k and P = a1 + μ⊥²/A at the panel edges, for the edge search
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            A_e = rho * np.exp(grid[0])
+            P_e = grid[1] + mu_perp2 / A_e
 
     # Residuals in y = log k of the points ``idx`` (parameters gathered once), given k and the
     # moments a1 = ⟨q⟩, uq = ⟨uq⟩ there, at the points ``sub`` of ``idx`` (None: all of them); the
@@ -560,21 +581,35 @@ def solve_kx(
         def res(k, a1, uq, sub=None, deriv=True):  # type: ignore[no-untyped-def]
             ps_, c_, ip_, qc_, ga_ = pars if sub is None else (a[sub] for a in pars)
             return _ridge_residual(k, a1, uq, ps_, c_, ip_, qc_, ga_, rho, mu_perp2, deriv)
+
+        if grid is not None:
+            def edge_sign(cand):  # type: ignore[no-untyped-def]
+                # (the sign at panel edges ``cand``, from A and P precomputed per edge)
+                with _quiet(inv_phi):
+                    return _ridge_sign(A_e[cand], P_e[cand], pars[0], pars[2], pars[4])
+            res.edge_sign = edge_sign  # type: ignore[attr-defined]
         return res
 
-    def solve(make_residual, idx: np.ndarray) -> np.ndarray:
+    def solve(make_residual, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         residual = make_residual(idx)
+        in_panels = None  # the points' bracket panels, once they are sorted by them (table only)
 
         def fun(y: np.ndarray, sub: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
             k = np.exp(y)
+            if in_panels is not None and sub is None:
+                # every y in its bracket panel, points in panel order: straight to the table's
+                # Chebyshev series of ⟨q⟩ and ⟨uq⟩ (its functions 0 and 1), no sort
+                m = moments._eval_sorted(y, in_panels, _Q_UQ)
+                return residual(k, m[0], m[1], None)
             mom = moments(k, ("q", "uq"), first_column=True)
             return residual(k, mom["q"][:, 0], mom["uq"][:, 0], sub)
 
         m_pts = idx.size
         nan = np.full(m_pts, np.nan)
-        lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
         y0 = np.full(m_pts, np.log(spec.s))
-        if grid is not None:
+        if grid is None:
+            lo, hi, f_lo, f_hi, d_lo, d_hi = (nan.copy() for _ in range(6))
+        else:
             # Binary search over the table's panel edges (moments known exactly there; the residual
             # increases along them): the last edge with a negative residual, by steps 2^j, ..., 1 ...
             y_e, a1_e, uq_e = grid
@@ -582,11 +617,20 @@ def solve_kx(
             last = y_e.size - 1
             i_lo = np.zeros(m_pts, dtype=np.int64)
             step = 1 << (last.bit_length() - 1)
+            edge_sign = getattr(residual, "edge_sign", None)
             while step:
                 cand = np.minimum(i_lo + step, last)
-                neg = residual(k_e[cand], a1_e[cand], None, None, False)[0] < 0
+                if edge_sign is not None:
+                    neg = edge_sign(cand) < 0
+                else:
+                    neg = residual(k_e[cand], a1_e[cand], None, None, False)[0] < 0
                 i_lo = np.where(neg, cand, i_lo)
                 step >>= 1
+            table = type(moments) is ChebyshevMoments
+            if table:  # points in the order of their bracket panels (radix sort on int16)
+                perm = np.argsort(i_lo.astype(np.int16) if last < 2**15 else i_lo, kind="stable")
+                idx, i_lo = idx[perm], i_lo[perm]
+                residual = make_residual(idx)
             i_hi = np.minimum(i_lo + 1, last)
             # (a root outside the edges ends at an edge pair that fails the check with the full
             # residual below; such points get no bracket here)
@@ -597,6 +641,12 @@ def solve_kx(
             all_in = bool(inside.all())  # (the usual case: no masking, no gathers)
             if all_in:
                 f_lo, f_hi, d_lo, d_hi = fl, fh, dl, dh
+                if table:  # (all roots inside panels 0 .. n_pan − 1; build them, use them if good)
+                    p0, p1 = int(i_lo[0]), int(i_lo[-1])
+                    if not moments.built[p0:p1 + 1].all():
+                        moments._build(np.flatnonzero(np.bincount(i_lo, minlength=moments.n_pan)))
+                    if not moments.bad[p0:p1 + 1].any() or not moments.bad[i_lo].any():
+                        in_panels = i_lo
             else:
                 lo, hi = np.where(inside, lo, nan), np.where(inside, hi, nan)
                 f_lo, f_hi = np.where(inside, fl, nan), np.where(inside, fh, nan)
@@ -621,7 +671,10 @@ def solve_kx(
                                                  np.where(neg, d_h, d_lo[sub]))
                 hi[sub], f_hi[sub], d_hi[sub] = (np.where(pos, y_h, hi[sub]), np.where(pos, f_h, f_hi[sub]),
                                                  np.where(pos, d_h, d_hi[sub]))
-        y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
+        if grid is not None and all_in:  # every point bracketed: two whole-array Newton steps first
+            y, ok = polish_bracketed(fun, (lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
+        else:
+            y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
         if not ok.all():
             bad = idx[~ok][0]
             raise ConvergenceError(
@@ -630,15 +683,17 @@ def solve_kx(
                 f"({int((~ok).sum())} of {n} points failed; the root lies outside the float64 range "
                 "or the bracket could not be found)"
             )
-        return y
+        return y, idx
 
     kx = np.zeros(n)
     ridgeless = np.flatnonzero((gamma == 0) & ~((mu_perp2 == 0) & (q_cap >= pi_pos)))  # else k_b = 0
     if ridgeless.size:
-        kx[ridgeless] = np.exp(solve(boundary_residual, ridgeless))
+        y, at = solve(boundary_residual, ridgeless)
+        kx[at] = np.exp(y)
     ridge = np.flatnonzero(gamma > 0)
     if ridge.size:
-        kx[ridge] = np.exp(solve(ridge_residual, ridge))
+        y, at = solve(ridge_residual, ridge)
+        kx[at] = np.exp(y)
     return kx
 
 
@@ -719,6 +774,7 @@ def _side(
     nonlin_t: np.ndarray,
     mu1_t: float,
     mu_perp2_t: float,
+    train: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, VarianceTerms]:
     """Bias, variance and its split for one test law (column ``col`` of the moment table; the
     target-weighted test moments ⟨b λ* g(λ)⟩ in column ``tcol``, equal to ``col`` for b ≡ 1).
@@ -726,7 +782,9 @@ def _side(
     THEORY-derivation.md §4 with the target terms of docs/theory.md ("Structured and nonlinear
     targets"): the target's linear coefficient is ``lin`` (c1) under the training law and ``lin_t``
     (c1*) under this test law; its nonlinear part has variance ``nonlin`` in training (extra label
-    noise that lives on X) and ``nonlin_t`` at test (irreducible, counted in the bias).
+    noise that lives on X) and ``nonlin_t`` at test (irreducible, counted in the bias). ``train``:
+    the training-side factors of the variance (:func:`rfshift._anova.fine_terms_train` of these
+    arguments) when already computed for the other test law.
     """
     r = mu1_t / mu1
     c0u2 = m["uu", col]  # ⟨λ* u²⟩ = k_x² c0*
@@ -742,10 +800,12 @@ def _side(
     # (rfshift._anova; derivation in docs/theory.md). Ridgeless thresholds that make δ, v or 1 − φa2
     # vanish give the limit 0 for a vanishing numerator (no noise, k_x = 0), else +inf. The target's
     # nonlinear part σ_g² is training noise that lives on X: it lands in V_X and V_WX (§19.3).
-    variance, terms = fine_terms(
-        phi=phi, psi=psi, noise_var=noise_var, kx=kx, r=r, mu1=mu1, a2=a2, c0=c0, uq=uq,
-        mterm=mterm, mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta,
-        c1_t=c1, xi_t=xi, a2_b=a2_b, uq_b=uq_b, lin2=lin * lin, nonlin=nonlin)
+    if train is None:
+        train = fine_terms_train(
+            phi=phi, psi=psi, noise_var=noise_var, kx=kx, mu1=mu1, a2=a2, c0=c0, uq=uq, mterm=mterm,
+            mterm2=mterm2, v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, a2_b=a2_b,
+            uq_b=uq_b, lin2=lin * lin, nonlin=nonlin)
+    variance, terms = fine_terms_test(train, r=r, c1_t=c1, xi_t=xi)
     return bias, variance, terms
 
 
@@ -801,28 +861,35 @@ def _evaluate(
     m = moments(kx, select=_SELECT[spec.has_target])
     a1, a2, c0, uq = m["q", 0], m["qq", 0], m["d2", 0], m["uq", 0]
     ridgeless = ga == 0
+    kpos = kx > 0
+    if type(kpos) is np.ndarray and kpos.all():
+        kpos = True  # (the usual case: the k_x = 0 branches below are not evaluated)
     with _quiet(kx):
-        mterm = _where(kx > 0, mup2 / (rho * kx), 0.0)  # μ⊥²/A
-        mterm2 = _where(kx > 0, mterm / kx, 0.0)  # μ⊥²/(A k_x)
+        mterm = _where(kpos, mup2 / (rho * kx), 0.0)  # μ⊥²/A
+        mterm2 = _where(kpos, mterm / kx, 0.0)  # μ⊥²/(A k_x)
         # Factors t̄ = 1 − ψP and t/φ = 1/φ − P. They obey f1 − ψ f2 = c := 1 − ψ/φ exactly and, at
         # the root, f1·f2 = g := γ/(μ1² k_x); so f2 solves ψ f2² + c f2 − g = 0 (THEORY.md §4's t(κ),
         # rationalised), which avoids the cancellation in 1 − ψP near the interpolation threshold.
-        g = _where(kx > 0, ga / (rho * kx), 0.0)
+        g = _where(kpos, ga / (rho * kx), 0.0)
         c = (ph - ps) / ph
         f2 = _factor_f2(g, c, ps)
         f1 = _where(c >= 0, ps * f2 + c, g / _where(f2 > 0, f2, 1.0))
-        # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
-        P0 = a1 + mterm
-        f1 = _where(kx > 0, f1, 1.0 - ps * P0)
-        f2 = _where(kx > 0, f2, 1.0 / ph - P0)
+        if kpos is not True:
+            # k_x = 0 (linear features, ridgeless, P = μ(λ > 0)): evaluate the factors directly.
+            P0 = a1 + mterm
+            f1 = _where(kpos, f1, 1.0 - ps * P0)
+            f2 = _where(kpos, f2, 1.0 / ph - P0)
     t = ph * f2
     t_bar = f1
     # v = 1 − ψa2 and 1 − φa2 as sums of non-negative terms (P − a2 = ⟨u(1−u)⟩ + μ⊥²/A ≥ 0):
     # v = t̄ + ψ(P − a2), 1 − φa2 = t + φ(P − a2); no cancellation as they approach 0.
     x_pa2 = uq + mterm
-    v = _where(kx > 0, t_bar + ps * x_pa2, 1.0 - ps * a2)
-    one_m_phi_a2 = _where(kx > 0, t + ph * x_pa2, 1.0 - ph * a2)
-    if _any(kx == 0):
+    if kpos is True:
+        v, one_m_phi_a2 = t_bar + ps * x_pa2, t + ph * x_pa2
+    else:
+        v = _where(kpos, t_bar + ps * x_pa2, 1.0 - ps * a2)
+        one_m_phi_a2 = _where(kpos, t + ph * x_pa2, 1.0 - ph * a2)
+    if kpos is not True and _any(kx == 0):
         # k_x = 0 (linear features, ridgeless): v = 1 − ψμ(λ>0) and 1 − φa2 = 1 − φμ(λ>0) exactly;
         # snap round-off at the rank thresholds to 0 so they are recognised.
         at0 = kx == 0
@@ -830,7 +897,7 @@ def _evaluate(
         one_m_phi_a2 = _where(at0 & (np.abs(one_m_phi_a2) <= 1e-12), 0.0, one_m_phi_a2)
         t = _where(at0 & (np.abs(t) <= 1e-12), 0.0, t)
     # δ = 1 − df₂/m = φ(k' + ψk(P − a2)/v), with P − a2 = ⟨u(1−u)⟩ + μ⊥²/A
-    delta = t + _ratio(ph * t_bar * (uq + mterm), v)
+    delta = t + _ratio(ph * t_bar * x_pa2, v)
     target = spec.has_target
     t0 = 3 if target else 0  # first target-weighted column (pb), or p itself for b ≡ 1
     a2_b, uq_b = m["qq", t0], m["uq", t0]
@@ -848,6 +915,11 @@ def _evaluate(
                   one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, mu1=mu1,
                   mu_perp2=mup2, mterm=mterm, mterm2=mterm2, lam=spec.lam, a2_b=a2_b, uq_b=uq_b,
                   lin=lin, nonlin=nl)
+    # the training-side factors of the variance terms, shared by both test laws
+    common["train"] = fine_terms_train(
+        phi=ph, psi=ps, noise_var=nv, kx=kx, mu1=mu1, a2=a2, c0=c0, uq=uq, mterm=mterm, mterm2=mterm2,
+        v=v, one_m_phi_a2=one_m_phi_a2, delta=delta, rho_beta=rho_beta, a2_b=a2_b, uq_b=uq_b,
+        lin2=lin * lin, nonlin=nl)
     w_ood, w_id = _test_weights(spec)
     bias, var, terms = _side(m, 1, t0 + 1, signal_test=spec.signal_star, lin_t=lin_t, nonlin_t=nl_t,
                              mu1_t=mu1_t, mu_perp2_t=mu_perp2_t, test_w=w_ood, **common)
@@ -856,7 +928,8 @@ def _evaluate(
 
     # Ridgeless interpolation threshold: δ = 0 (ψ = φ, or a linear model at a rank threshold) makes
     # the variance +inf; elsewhere every output must be finite.
-    indeterminate = ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0) & (nl == 0)
+    indeterminate = False if kpos is True else (
+        ridgeless & (kx == 0) & (v == 0) & (delta == 0) & (nv == 0) & (nl == 0))
     if _any(indeterminate):
         i = int(np.flatnonzero(indeterminate)[0])
         raise ConvergenceError(
@@ -882,7 +955,7 @@ def _evaluate(
         peak = ridgeless & (np.isinf(var) | np.isinf(var_id))
 
     with _quiet(kx):
-        kappa = _where(kx > 0, ph / _where(kx > 0, kx, 1.0), np.inf)
+        kappa = ph / kx if kpos is True else _where(kpos, ph / _where(kpos, kx, 1.0), np.inf)
     return dict(error=err, bias=bias, variance=var, error_id=err_id, bias_id=bias_id,
                 variance_id=var_id, terms=terms, terms_id=terms_id, kappa=kappa, t=t,
                 t_bar=t_bar, delta=delta, peak=peak)
@@ -902,8 +975,7 @@ def _point_data(spec: Spectrum) -> tuple:
         lam = spec.lam
         pos = lam > 0
         cols = _columns(spec)
-        table = spec._derived("engine.table", lambda: ChebyshevMoments(lam, cols))
-        y_e, a1_e, uq_e = table.edges
+        y_e, a1_e, uq_e = _table(spec).edges
         # (edges as Python lists: the one-point path computes on Python floats)
         return (cols, None if pos.all() else pos, float(spec.weights[pos].sum()), y_e.tolist(),
                 np.exp(y_e).tolist(), a1_e.tolist(), uq_e.tolist())

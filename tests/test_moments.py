@@ -77,3 +77,79 @@ def test_solver_matches_scalar_brentq() -> None:
 
         kappa = brentq(g, 1e-12, 1e6, xtol=1e-300, rtol=1e-15)
         assert res.kappa[i] == pytest.approx(kappa, rel=1e-12)
+
+
+def test_table_of_selected_moments_matches_exact_sums_and_refuses_others() -> None:
+    """A table built for a few (kind, column) moments (what the engine tabulates) returns them to
+    1e-13 of the exact sums, also for λ = 0 atoms; a moment it does not hold raises KeyError."""
+    rng = np.random.default_rng(11)
+    spec = _random_spectrum(rng, 400)
+    cols = np.stack([spec.weights, spec.weights * spec.lam_star, spec.weights * spec.lam], axis=1)
+    funcs = (("qq", 0), ("d2", 1), ("u", 2), ("uu", 1))
+    table = ChebyshevMoments(spec.lam, cols, funcs=funcs)
+    assert table.funcs[:2] == (("q", 0), ("uq", 0))  # the solver's residual is always held
+    kx = np.exp(rng.uniform(-30, 30, 3000))
+    got = table(kx, select=(*funcs, ("q", 0)))
+    want = exact_moments(kx, spec.lam, cols)
+    for kind, j in (*funcs, ("q", 0)):
+        rel = np.abs(got[kind, j] - want[kind][:, j]) / np.maximum(np.abs(want[kind][:, j]), 1e-300)
+        assert rel.max() < 1e-13, (kind, j, rel.max())
+    with pytest.raises(KeyError):
+        table(kx, select=(("qq", 2),))
+
+
+def test_node_sums_match_exact_sums_and_decline_outside_the_safe_range() -> None:
+    """The node sums (one division and one square per atom) equal the direct kernel sums; with an
+    eigenvalue below 1e-100 they decline (None) and the table falls back to exact sums."""
+    from rfshift._moments import _NodeSums
+
+    rng = np.random.default_rng(12)
+    spec = _random_spectrum(rng, 300)
+    cols = np.stack([spec.weights, spec.weights * spec.lam_star, spec.weights * spec.lam], axis=1)
+    funcs = tuple((k, j) for k in KINDS for j in range(3))
+    k = np.exp(rng.uniform(-20, 20, 500))
+    sums = _NodeSums(spec.lam, cols, funcs)(k)
+    want = exact_moments(k, spec.lam, cols)
+    for i, (kind, j) in enumerate(funcs):
+        np.testing.assert_allclose(sums[i], want[kind][:, j], rtol=2e-14, atol=0)
+    tiny = rf.Spectrum(np.r_[spec.lam, 1e-120], np.r_[spec.lam_star, 1.0], np.r_[spec.weights, 0.1])
+    cols_t = np.stack([tiny.weights, tiny.weights * tiny.lam_star, tiny.weights * tiny.lam], axis=1)
+    assert _NodeSums(tiny.lam, cols_t, funcs)(k) is None
+    table = ChebyshevMoments(tiny.lam, cols_t)
+    kx = np.exp(rng.uniform(-200, 20, 500))
+    got, want = table(kx), exact_moments(kx, tiny.lam, cols_t)
+    for key in KINDS:
+        rel = np.abs(got[key] - want[key]) / np.maximum(np.abs(want[key]), 1e-300)
+        assert rel.max() < 1e-13, (key, rel.max())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_polish_bracketed_equals_the_general_solver(seed: int) -> None:
+    """The whole-array first steps (``polish_bracketed``) give the roots of ``solve_increasing``
+    from the same brackets, also where a step leaves its bracket or two steps do not suffice."""
+    from rfshift._solve import polish_bracketed, solve_increasing
+
+    rng = np.random.default_rng(seed)
+    n = 2000
+    a = np.exp(rng.uniform(-3, 3, n))
+    b = rng.uniform(-2, 2, n)
+    c = np.exp(rng.uniform(-6, 1, n))
+
+    def fun(y, idx):  # increasing: a·sinh(y − b) + c·y³
+        sl = slice(None) if idx is None else idx
+        yy = y - b[sl]
+        return a[sl] * np.sinh(yy) + c[sl] * y**3, a[sl] * np.cosh(yy) + 3 * c[sl] * y * y
+
+    width = rng.choice([0.01, 0.5, 3.0], n)
+    root = np.array([brentq(lambda t, i=i: a[i] * np.sinh(t - b[i]) + c[i] * t**3, -10, 10,
+                            xtol=1e-15) for i in range(n)])
+    lo = root - width * rng.uniform(0.05, 0.95, n)
+    hi = lo + width
+    f_lo, d_lo = fun(lo, None)
+    f_hi, d_hi = fun(hi, None)
+    bracket = (lo, hi, f_lo, f_hi, d_lo, d_hi)
+    y_p, ok_p = polish_bracketed(fun, bracket)
+    y_s, ok_s = solve_increasing(lambda y, idx: fun(y, idx), lo, bracket=bracket)
+    assert ok_p.all() and ok_s.all()
+    np.testing.assert_allclose(y_p, y_s, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(y_p, root, rtol=0, atol=1e-12)
