@@ -83,14 +83,14 @@ def test_generalized_matches_real_features_where_the_gaussian_equivalent_misses(
     half = (V * np.sqrt(lam)) @ V.T
     gen = []
     for _ in range(3):  # independent pools: their spread is the pool's sampling error
-        X = half @ rng.standard_normal((n0, 4000))
+        X = half @ rng.standard_normal((n0, 2500))
         F = act.fn(W @ X / math.sqrt(n0))
         gen.append(gz.generalized_draw(Phi, st["Psi"], F, X, laws, m=m, n1=n1, gamma=0.0,
                                        noise_var=noise_var).error)
     gen = np.array(gen)
     # Monte Carlo: least squares on the real features, exact test expectation over x, β, ε
     errs = []
-    for _ in range(150):
+    for _ in range(100):
         X = half @ rng.standard_normal((n0, m))
         F = act.fn(W @ X / math.sqrt(n0))
         G = np.linalg.solve(F @ F.T, F)  # â = G Y (n1 < m)
