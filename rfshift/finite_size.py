@@ -689,7 +689,7 @@ def finite_size(
         on concentrated spectra (docs/validation.md §9.9); linear targets only (with ``target_cov``;
         ValueError with ``teacher``/``nonlinear_var``). Its x-expectations are averages over a pool
         of fresh inputs per W draw, whose sampling error is part of every ``*_se``. Cost per draw
-        O(iterations · n1² · pool), several times the default (7× in docs/validation.md §9.9). At
+        O(iterations · n1² · pool), 20–80× the default (docs/validation.md §9.9). At
         the ridgeless interpolation threshold (γ = 0, n1 = m) both equivalents give ``inf`` (the
         default's draw is used); with γ = 0 and a singular Φ (e.g. linear features with n1 > n0) it
         raises ValueError.
