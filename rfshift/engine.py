@@ -455,8 +455,13 @@ def _boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, q_cap: np.
         den = A * q_cap + mu_perp2
         if not deriv:
             return num / den, None
+        # slope (dnum·den − num·A q)/den², written as ratios of comparable numbers: at k_x ~ μ⊥² ~ 1e-162
+        # (hardtanh near the float64 underflow of μ⊥²) den² and the products are subnormal and the
+        # quotient of products was off by 8%, so the Newton steps and their error estimate were wrong
+        # and roots came back ~1e-8 off (solver sweep, docs/validation.md §4).
+        f = num / den
         dnum = A * (q_cap - a1 + uq)
-        return num / den, (dnum * den - num * A * q_cap) / (den * den)
+        return f, (dnum - f * (A * q_cap)) / den
 
 
 def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarray, c: np.ndarray,

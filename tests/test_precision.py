@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import rfshift as rf
@@ -126,3 +127,23 @@ def test_underflowed_mu_perp2_kernel_limit_is_the_linear_one() -> None:
     f64 = float(rf.asymptotics(spec, activation="hardtanh", **kw).error)
     assert f64 == pytest.approx(float(rf.asymptotics(spec, activation="hardtanh", precision=30, **kw).error),
                                 rel=1e-12)
+
+
+@pytest.mark.parametrize(("phi", "psi"), [(0.0018, 0.0), (0.63, 0.23), (0.0047, 0.00025)])
+def test_ridgeless_root_just_above_the_mu_perp2_underflow(phi: float, psi: float) -> None:
+    """hardtanh at s = 1.4058e-3: μ⊥² = 4.0e-162 is a normal float64, so the engine answers at γ = 0, with
+    k_x ~ 1e-164. The slope of the γ = 0 residual used to be formed from products of size k_x² that are
+    subnormal (den² ~ 1e-323, 8% off), so the Newton steps accepted roots 1.5e-8, 2.2e-9, 3.9e-9 off and
+    errors 1.5e-8, 1.4e-9, 3.3e-9 off (solver sweep, docs/validation.md §4). Now both agree with the mpmath
+    path to ≤ 1e-13 (measured ≤ 9e-14 for k_x, ≤ 7e-15 for the errors), one point and arrays."""
+    spec = rf.Spectrum.isotropic(0.0014058)
+    assert 1e-162 < rf.activation_constants("hardtanh", spec.s).mu_perp2 < 1e-161
+    kw = dict(phi=phi, psi=psi, gamma=0.0, noise_var=1e-4, activation="hardtanh")
+    ref = rf.asymptotics(spec, precision=30, **kw)
+    one = rf.asymptotics(spec, **kw)
+    arr = rf.asymptotics(spec, **{**kw, "phi": np.full(100, phi)})
+    assert float(ref.k_x) < 1e-160
+    for res in (one, arr):
+        assert np.all(np.abs(np.asarray(res.k_x) / float(ref.k_x) - 1.0) < 1e-12)
+        for f in ("error", "variance", "error_id"):
+            assert np.all(np.abs(np.asarray(getattr(res, f)) / float(getattr(ref, f)) - 1.0) < 1e-12), f
