@@ -56,6 +56,9 @@ class Counts:
     convergence_error: int = 0
     other_error: int = 0
     refused: int = 0
+    #: refusals by kind: μ⊥²(s) underflows / root below e^-700 / root fixed by rounding at a rank threshold
+    refused_kinds: dict[str, int] = field(
+        default_factory=lambda: {"underflow": 0, "below": 0, "threshold": 0})
     inf_off_peak: int = 0
     peak_points: int = 0
     peak_with_ridge: int = 0
@@ -288,6 +291,10 @@ def _evaluate_one(spec: rf.Spectrum, act: str, one: dict[str, np.ndarray], count
     except Exception as exc:
         if documented_refusal(spec, act, exc, one):
             counts.refused += 1
+            msg = str(exc)
+            kind = ("underflow" if "below the float64 range" in msg else
+                    "below" if "below e^-700" in msg else "threshold")
+            counts.refused_kinds[kind] += 1
             return
         counts.other_error += 1
         if len(counts.failures) < 50:
@@ -344,7 +351,9 @@ def report(c: Counts) -> str:
         f"NaN (any field, OOD or ID) {c.nan}",
         f"ConvergenceError           {c.convergence_error}",
         f"other exceptions           {c.other_error}",
-        f"refused: μ⊥² below float64 {c.refused}  (documented ValueError, docs/theory.md §17; not a failure)",
+        f"refused: μ⊥² below float64 {c.refused}  (documented ValueError, docs/theory.md §17; not a failure: "
+        f"{c.refused_kinds['underflow']} μ⊥²(s) underflows, {c.refused_kinds['below']} root below e^-700, "
+        f"{c.refused_kinds['threshold']} rank threshold)",
         f"inf off the peak           {c.inf_off_peak}",
         f"interpolation-peak points  {c.peak_points}  (inf there, as THEORY.md §5 requires)",
         f"peak flagged with γ > 0    {c.peak_with_ridge}",

@@ -11,7 +11,9 @@ all built-in activations except quadratic/abs (μ1 = 0, rejected by design). Ass
 * B, V >= 0, allowing −1e-15·E of round-off (the bias is a sum of squares of terms of size up to E
   that can cancel; a few ulps of E below zero are rounding, not a wrong formula);
 * ``inf`` only where ``interpolation_peak`` is True, which happens only at γ = 0, and the error is
-  ``inf`` there.
+  ``inf`` there;
+* no exception other than the engine's documented float64 refusals (docs/theory.md §17), which the
+  sweep recognises exactly and counts apart (``test_documented_refusal_is_counted_apart_and_only_it``).
 
 Regression tests for a fixed engine failure (found by this sweep): ConvergenceError when the root
 had |log k_x| > 64, because the solver's absolute tolerance 1e-14 on log k_x was below the float
