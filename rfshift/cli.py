@@ -235,7 +235,8 @@ def _cmd_finite(args: argparse.Namespace) -> int:
     try:
         res = finite_size(S, S_star, m=args.m, n1=args.n1, gamma=args.gamma, noise_var=args.noise_var,
                           activation=args.activation, draws=args.draws, seed=args.seed, target_cov=B,
-                          backend=args.backend, **target)
+                          backend=args.backend, equivalent=args.equivalent,
+                          pool=args.pool, **target)
     except ImportError as exc:  # --backend jax without JAX
         print(f"rfshift finite: error: {exc}", file=sys.stderr)
         return 2
@@ -270,6 +271,7 @@ def _cmd_finite(args: argparse.Namespace) -> int:
                "gamma": res.gamma, "noise_var": res.noise_var, "activation": res.activation,
                "nonlinear_var": res.nonlinear_var, "nonlinear_var_test": res.nonlinear_var_test,
                "teacher": res.teacher, "target_cov": args.target_cov, "backend": res.backend,
+               "equivalent": res.equivalent,
                "interpolation_peak": res.interpolation_peak,
                "finite_size": {f: num(getattr(res, f)) for f in fields}
                | {f + "_se": num(getattr(res, f + "_se")) for f in fields},
@@ -282,8 +284,9 @@ def _cmd_finite(args: argparse.Namespace) -> int:
         plain = not (args.teacher or args.nonlinear_var or args.nonlinear_var_test or B is not None)
         tgt = "" if plain else (f" teacher={res.teacher} nonlinear_var={res.nonlinear_var:g} "
                                 f"nonlinear_var_test={res.nonlinear_var_test:g} target_cov={args.target_cov}")
+        eq = "" if res.equivalent == "gaussian" else f" equivalent={res.equivalent} pool={args.pool}"
         print(f"n0={res.n0} m={res.m} n1={res.n1} gamma={res.gamma:g} noise_var={res.noise_var:g} "
-              f"activation={res.activation} draws={res.draws} seed={res.seed}{tgt}")
+              f"activation={res.activation} draws={res.draws} seed={res.seed}{tgt}{eq}")
         print(f"{'':>20} {'finite-size':>12} {'s.e.':>10} {'limit':>12}")
         for f in fields:
             lv = "n/a" if limit is None else f"{limit[f]:.6g}"
@@ -390,6 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--teacher", default=None,
                    help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean); "
                    "β is sampled, two per W draw")
+    f.add_argument("--equivalent", choices=["gaussian", "generalized"], default="gaussian",
+                   help="deterministic equivalent given W: the Gaussian covariate model (default) or the "
+                   "generalized one that keeps the x-dependence of the quadratic forms (docs/theory.md "
+                   "§20.2; linear targets only, 20-80x slower per draw)")
+    f.add_argument("--pool", type=int, default=8000,
+                   help="inputs per W draw for --equivalent generalized (>= 1000, default 8000)")
     f.add_argument("--draws", type=int, default=8, help="W draws (3..10000, default 8)")
     f.add_argument("--backend", choices=["numpy", "jax"], default="numpy",
                    help="array backend of each draw's linear algebra: numpy (default) or jax (float64, "

@@ -82,7 +82,9 @@ class FiniteSize:
     ``error_draws``/``error_id_draws``: the per-draw errors (conditional on W); ``kappa``: the
     per-draw effective regulariser κ; ``kernel_bound``: the largest truncation bound of a Mehler
     series (0 for closed-form kernels); ``source``: ``"gaussian"`` (moments of N(0, Σ)) or
-    ``"samples"`` (empirical moments of the given inputs); ``backend``: ``"numpy"`` or ``"jax"``.
+    ``"samples"`` (empirical moments of the given inputs); ``backend``: ``"numpy"`` or ``"jax"``;
+    ``equivalent``: ``"gaussian"`` (§20 step 2) or ``"generalized"`` (docs/theory.md §20.2; ``kappa``
+    is then κ/mean D(x)).
     """
 
     error: float
@@ -127,6 +129,7 @@ class FiniteSize:
     nonlinear_var_test: float = 0.0
     teacher: str | None = None
     backend: str = "numpy"
+    equivalent: str = "gaussian"
 
     @property
     def phi(self) -> float:
@@ -420,6 +423,53 @@ def _teacher(teacher: object, train, test, B: np.ndarray | None) -> Activation |
     return _teacher_parts(teacher, signals)[0]  # type: ignore[arg-type]
 
 
+def _pool_of(train, W, st: dict, pool: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (n0 × N) and features (n1 × N) of the generalized equivalent's pool: ``pool`` fresh
+    draws x ~ N(0, Σ) for a Gaussian law, the rows themselves for samples (docs/theory.md §20.2)."""
+    if isinstance(train, _SampleLaw):
+        return train.X.T, st["F"].T
+    if not hasattr(train, "_half"):
+        lam, V = np.linalg.eigh(train.S)
+        train._half = (V * np.sqrt(np.maximum(lam, 0.0))) @ V.T
+    X = train._half @ rng.standard_normal((train.n0, pool))
+    with np.errstate(all="ignore"):
+        F = np.asarray(train.act.fn(W @ X / math.sqrt(train.n0)), dtype=float)
+    if not np.all(np.isfinite(F)):
+        raise ValueError(f"activation {train.act.name!r} returns NaN/inf on the pool inputs")
+    return X, F
+
+
+def _generalized_draw(train, tests, W, m, n1, gamma, noise_var, B, pool, rng):
+    """One W draw with the generalized equivalent (docs/theory.md §20.2; ``rfshift._generalized``):
+    the same returns as :func:`_draw` (linear target β ~ N(0, B) only)."""
+    from . import _generalized
+
+    st = train.prepare(W)
+    Phi, bound = train.second(st, st, same=True)
+    X, F = _pool_of(train, W, st, pool, rng)
+    laws = []
+    for law in tests:
+        if law is train:
+            stL, PhiL = st, Phi
+        else:
+            stL = law.prepare(W)
+            PhiL, b2 = law.second(stL, stL, same=True)
+            bound = max(bound, b2)
+        laws.append((stL, PhiL, law.target2(B)))
+    g = _generalized.generalized_draw(Phi, st["Psi"], F, X, [(P, stL["Psi"], t) for stL, P, t in laws],
+                                      m=m, n1=n1, gamma=gamma, noise_var=noise_var, B=B)
+    AG = g.A if B is None else g.A @ B
+    out, states = [], []
+    for k, (stL, _, t) in enumerate(laws):
+        out.append((g.mean[k], g.variance_noise[k], g.variance_sampling[k]))
+        states.append({"st": stL, "A": [g.A], "AG": [AG], "cross": [float(np.sum(stL["Psi"] * AG))],
+                       "t": [t], "mean": [g.mean[k]]})
+    return out, g.kappa, bound, states
+
+
+EQUIVALENTS = ("gaussian", "generalized")
+
+
 def _namespace(backend: object):
     """The array namespace of ``backend``: NumPy, or jax.numpy with float64 on JAX's default device
     (a GPU when present). JAX is configured by importing :mod:`rfshift.montecarlo` (x64 on,
@@ -439,7 +489,16 @@ def _namespace(backend: object):
 
 
 def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_cov, source,
-         nonlinear_var=0.0, nonlinear_var_test=None, teacher=None):
+         nonlinear_var=0.0, nonlinear_var_test=None, teacher=None, equivalent="gaussian", pool=8000):
+    if equivalent not in EQUIVALENTS:
+        raise ValueError(f"equivalent must be one of {EQUIVALENTS}, got {equivalent!r}")
+    pool = _check_int(pool, "pool", 1000)
+    if equivalent == "generalized" and (teacher is not None or nonlinear_var or nonlinear_var_test):
+        raise ValueError("equivalent='generalized' supports the linear target y = βᵀx/√n0 (with "
+                         "target_cov) only; teacher=, nonlinear_var and nonlinear_var_test need "
+                         "equivalent='gaussian'")
+    if equivalent == "generalized" and train.xp is not np:
+        raise ValueError("equivalent='generalized' runs on NumPy only; use backend='numpy'")
     m = _check_int(m, "m", 1)
     n1 = _check_int(n1, "n1", 1)
     draws = _check_int(draws, "draws", 3)
@@ -457,6 +516,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     f_star = _teacher(teacher, train, test, B)
     # about ten n1 × n1 and n1 × n0 float64 arrays are alive at once (two draws' states, kernels)
     need = 8 * (10 * n1 * n1 + 8 * n1 * n0 + train.rows * n1 + test.rows * n1) / 2**30
+    if equivalent == "generalized":  # the pool's inputs, features and three n1 × N work arrays
+        rows = train.X.shape[0] if isinstance(train, _SampleLaw) else pool
+        need += 8 * rows * (n0 * 2 + n1 * 4) / 2**30
     if need > MAX_MEMORY_GIB:
         raise ValueError(f"n1 = {n1} with n0 = {n0} would need about {need:.1f} GiB of memory "
                          f"(limit MAX_MEMORY_GIB = {MAX_MEMORY_GIB:g}); use fewer features")
@@ -475,6 +537,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         def blocks(law, st, d):
             return [(P, None, t, b) for P, t, b in (law.teacher(st, f_star, betas[k]) for k in (d - 1, d))]
     rng = np.random.default_rng(seed)
+    pool_rng = np.random.default_rng([seed, 2])  # the generalized equivalent's pools: fresh per draw
     per = np.empty((draws, 2, 3))  # draw, (OOD, ID), (mean-predictor error, noise var., sampling var.)
     kappas = np.empty(draws)
     bound = 0.0
@@ -482,10 +545,14 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     first = prev = None
     for d in range(draws):
         W = rng.standard_normal((n1, n0))  # NumPy's generator for both backends: the same W
-        if xp is not np:
-            W = xp.asarray(W)
-        out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var,
-                                          lambda law, st, d=d: blocks(law, st, d), nl, (nl_test, nl))
+        if equivalent == "generalized" and not (gamma == 0 and n1 == m):  # NumPy only (checked above)
+            out, kappas[d], b, states = _generalized_draw(train, laws, W, m, n1, gamma, noise_var, B, pool,
+                                                          pool_rng)
+        else:
+            if xp is not np:
+                W = xp.asarray(W)
+            out, kappas[d], b, states = _draw(train, laws, W, m, n1, gamma, noise_var,
+                                              lambda law, st, d=d: blocks(law, st, d), nl, (nl_test, nl))
         per[d] = out
         bound = max(bound, b)
         if prev is not None:
@@ -541,6 +608,7 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         kernel_bound=float(bound), interpolation_peak=not finite,
         nonlinear_var=nl, nonlinear_var_test=nl_test, teacher=None if f_star is None else f_star.name,
         backend="numpy" if xp is np else "jax",
+        equivalent=equivalent,
     )
 
 
@@ -560,6 +628,8 @@ def finite_size(
     nonlinear_var_test: float | None = None,
     teacher: str | Activation | None = None,
     backend: str = "numpy",
+    equivalent: str = "gaussian",
+    pool: int = 8000,
 ) -> FiniteSize:
     """Test error of random-feature ridge regression at finite sizes (deterministic equivalent given W).
 
@@ -612,6 +682,19 @@ def finite_size(
         relative, docs/validation.md §9.5); κ is solved on the host from the n1 eigenvalues. JAX is
         imported only then, through :mod:`rfshift.montecarlo`, which turns on ``jax_enable_x64`` for
         the process (as the Monte Carlo does).
+    equivalent:
+        ``"gaussian"`` (default): the Gaussian-covariate-model equivalent given W (docs/theory.md §20
+        step 2). ``"generalized"``: keeps the dependence on x of the leave-one-out quadratic forms
+        f(x)ᵀQ₋f(x)/m (docs/theory.md §20.2), which removes most of the Gaussian equivalent's residual
+        on concentrated spectra (docs/validation.md §9.9); linear targets only (with ``target_cov``;
+        ValueError with ``teacher``/``nonlinear_var``). Its x-expectations are averages over a pool
+        of fresh inputs per W draw, whose sampling error is part of every ``*_se``. Cost per draw
+        O(iterations · n1² · pool), 20–80× the default (docs/validation.md §9.9). At
+        the ridgeless interpolation threshold (γ = 0, n1 = m) both equivalents give ``inf`` (the
+        default's draw is used); with γ = 0 and a singular Φ (e.g. linear features with n1 > n0) it
+        raises ValueError.
+    pool:
+        Pool size N >= 1000 of the generalized equivalent (ignored by ``"gaussian"``; default 8000).
 
     Returns
     -------
@@ -657,7 +740,8 @@ def finite_size(
     test = _GaussianLaw(S_star, act, xp)
     return _run(train, test, n0=S.shape[0], m=m, n1=n1, gamma=gamma, noise_var=noise_var, act=act,
                 draws=draws, seed=seed, target_cov=target_cov, source="gaussian",
-                nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher)
+                nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test, teacher=teacher,
+                equivalent=equivalent, pool=pool)
 
 
 def finite_size_from_samples(
@@ -676,6 +760,8 @@ def finite_size_from_samples(
     nonlinear_var_test: float | None = None,
     teacher: str | Activation | None = None,
     backend: str = "numpy",
+    equivalent: str = "gaussian",
+    pool: int = 8000,
 ) -> FiniteSize:
     """Like :func:`finite_size`, with the feature moments taken from the inputs themselves.
 
@@ -691,6 +777,8 @@ def finite_size_from_samples(
     :func:`finite_size`; with ``"jax"`` the rows live on the device and σ (and a teacher's f*) is the
     built-in's JAX version (a custom :class:`Activation`'s NumPy ``fn`` is applied on the host, one
     N × n1 round trip per draw). Memory O(N·n1) more per law than the Gaussian route.
+    ``equivalent="generalized"`` (docs/theory.md §20.2) uses the training rows themselves as its pool
+    (``pool`` is ignored).
     Also available as ``rfshift.finite_size.from_samples``.
     """
     xp = _namespace(backend)
@@ -711,7 +799,7 @@ def finite_size_from_samples(
     return _run(_SampleLaw(Xa, act, xp), _SampleLaw(Xb, act, xp), n0=Xa.shape[1], m=m, n1=n1, gamma=gamma,
                 noise_var=noise_var, act=act, draws=draws, seed=seed, target_cov=target_cov,
                 source="samples", nonlinear_var=nonlinear_var, nonlinear_var_test=nonlinear_var_test,
-                teacher=teacher)
+                teacher=teacher, equivalent=equivalent, pool=pool)
 
 
 finite_size.from_samples = finite_size_from_samples  # type: ignore[attr-defined]
