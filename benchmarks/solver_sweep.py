@@ -12,6 +12,9 @@ two-level spectra, some with exactly-zero atoms), and every built-in activation 
 and ``abs`` (μ1 = 0, rejected by design).
 
 Counted per point (all fields, OOD and ID): NaN, ``ConvergenceError`` (and any other exception),
+the documented float64 refusals of docs/theory.md §17 counted apart (a ``ValueError`` pointing to
+``precision=``: μ⊥²(s) below the float64 range at γ = 0 with ψ > 0, a γ = 0 root below e^-700, or a
+γ = 0 root at a rank threshold fixed by rounding; the group's other points are evaluated),
 ``inf`` outside the interpolation peak, the peak flagged where γ > 0, finite error at the peak,
 negative bias/variance beyond round-off (−1e-15 relative to the error), ``E ≠ B + V`` beyond 1e-12
 relative, the fixed-point residual at the returned k_x recomputed independently from THEORY.md §4
@@ -52,6 +55,10 @@ class Counts:
     nan: int = 0
     convergence_error: int = 0
     other_error: int = 0
+    refused: int = 0
+    #: refusals by kind: μ⊥²(s) underflows / root below e^-700 / root fixed by rounding at a rank threshold
+    refused_kinds: dict[str, int] = field(
+        default_factory=lambda: {"underflow": 0, "below": 0, "threshold": 0})
     inf_off_peak: int = 0
     peak_points: int = 0
     peak_with_ridge: int = 0
@@ -205,28 +212,63 @@ def fixed_point_residual(spec: rf.Spectrum, res: rf.Asymptotics) -> np.ndarray:
     return out
 
 
+#: Built-in activations whose μ⊥²(s) > 0 can underflow float64 (the engine's refusal applies to them).
+_NONLINEAR = frozenset(ACTIVATIONS) - {"linear"}
+
+
+def documented_refusal(spec: rf.Spectrum, act: str, exc: BaseException,
+                       point: dict[str, np.ndarray] | None = None) -> bool:
+    """Whether ``exc`` is the engine's documented float64 refusal (docs/theory.md §17): a ValueError
+    for a built-in nonlinear activation whose μ⊥²(s) is below the smallest normal float64 (or so close
+    to it that the γ = 0 root lies below e^-700), that names mu_perp2 and points to ``precision=30``,
+    or (γ = 0 at a rank threshold min(1/φ, 1/ψ) = μ(λ > 0), k_x fixed by rounding) names the threshold;
+    for a single ``point``, also that it is one the refusal covers (γ = 0, and ψ > 0 where μ⊥² underflows)."""
+    if type(exc) is not ValueError or act not in _NONLINEAR:
+        return False
+    msg = str(exc)
+    mup2 = rf.activation_constants(act, spec.s).mu_perp2
+    ridgeless = point is None or bool(point["gamma"][0] == 0)
+    if "below the float64 range" in msg:  # μ⊥²(s) itself underflows
+        ok = mup2 < np.finfo(float).tiny and ridgeless and (point is None or bool(point["psi"][0] > 0))
+    elif "below e^-700" in msg:  # μ⊥²(s) is normal but the ridgeless root is not
+        ok = 0.0 < mup2 < 1e-290 and ridgeless
+    elif "not resolved in float64" in msg and "rank threshold" in msg:  # k_x fixed by rounding
+        pos = spec.weights[spec.lam > 0].sum()
+        q = None if point is None else min(1 / point["phi"][0], 1 / point["psi"][0] if point["psi"][0] > 0
+                                           else np.inf)
+        ok = ridgeless and (q is None or abs(q - pos) <= 1e-6 * q)
+        return ok and "gamma > 0" in msg and "precision=" in msg
+    else:
+        return False
+    return ok and "mu_perp2" in msg and "precision=30" in msg and "gamma=0" in msg.replace(" = ", "=")
+
+
 def _evaluate(spec: rf.Spectrum, act: str, pts: dict[str, np.ndarray], counts: Counts) -> None:
     def describe(i: int) -> str:
         return _describe(spec, act, *(float(pts[k][i]) for k in ("phi", "psi", "gamma", "noise_var")))
 
     try:
         res = rf.asymptotics(spec, activation=act, **pts)
+    except ValueError as exc:
+        if not documented_refusal(spec, act, exc):
+            counts.other_error += pts["phi"].size
+            if len(counts.failures) < 50:
+                counts.failures.append(f"ValueError for a whole group: {describe(0)}: {exc}")
+            return
+        # The refusal concerns only γ = 0 points (with ψ > 0 where μ⊥² underflows): evaluate the
+        # others as usual; the γ = 0 points one by one, each refused or checked.
+        ridgeless = pts["gamma"] == 0
+        rest = {k: v[~ridgeless] for k, v in pts.items()}
+        if rest["phi"].size:
+            _evaluate(spec, act, rest, counts)
+        for i in np.flatnonzero(ridgeless):
+            _evaluate_one(spec, act, {k: v[i:i + 1] for k, v in pts.items()}, counts, describe(int(i)))
+        return
     except rf.ConvergenceError:
         # find the failing points one by one (the vectorised call reports only the first)
         for i in range(pts["phi"].size):
             one = {k: v[i:i + 1] for k, v in pts.items()}
-            try:
-                res = rf.asymptotics(spec, activation=act, **one)
-            except rf.ConvergenceError as exc:
-                counts.convergence_error += 1
-                if len(counts.failures) < 50:
-                    counts.failures.append(f"ConvergenceError: {describe(i)}: {exc}")
-            except Exception as exc:
-                counts.other_error += 1
-                if len(counts.failures) < 50:
-                    counts.failures.append(f"{type(exc).__name__}: {describe(i)}: {exc}")
-            else:
-                check_result(res, counts, lambda _j, i=i: describe(i))
+            _evaluate_one(spec, act, one, counts, describe(i))
         return
     except Exception as exc:
         counts.other_error += pts["phi"].size
@@ -234,6 +276,35 @@ def _evaluate(spec: rf.Spectrum, act: str, pts: dict[str, np.ndarray], counts: C
             counts.failures.append(f"{type(exc).__name__} for a whole group: {describe(0)}: {exc}")
         return
     check_result(res, counts, describe)
+    _check_residual(spec, res, counts, describe)
+
+
+def _evaluate_one(spec: rf.Spectrum, act: str, one: dict[str, np.ndarray], counts: Counts,
+                  where: str) -> None:
+    """One point (arrays of length 1): every check, with its exception classified."""
+    try:
+        res = rf.asymptotics(spec, activation=act, **one)
+    except rf.ConvergenceError as exc:
+        counts.convergence_error += 1
+        if len(counts.failures) < 50:
+            counts.failures.append(f"ConvergenceError: {where}: {exc}")
+    except Exception as exc:
+        if documented_refusal(spec, act, exc, one):
+            counts.refused += 1
+            msg = str(exc)
+            kind = ("underflow" if "below the float64 range" in msg else
+                    "below" if "below e^-700" in msg else "threshold")
+            counts.refused_kinds[kind] += 1
+            return
+        counts.other_error += 1
+        if len(counts.failures) < 50:
+            counts.failures.append(f"{type(exc).__name__}: {where}: {exc}")
+    else:
+        check_result(res, counts, lambda _j: where)
+        _check_residual(spec, res, counts, lambda _j: where)
+
+
+def _check_residual(spec: rf.Spectrum, res: rf.Asymptotics, counts: Counts, describe) -> None:
     resid = fixed_point_residual(spec, res)
     bad = resid > RESIDUAL_TOL
     counts.residual += int(bad.sum())
@@ -280,6 +351,9 @@ def report(c: Counts) -> str:
         f"NaN (any field, OOD or ID) {c.nan}",
         f"ConvergenceError           {c.convergence_error}",
         f"other exceptions           {c.other_error}",
+        f"refused: μ⊥² below float64 {c.refused}  (documented ValueError, docs/theory.md §17; not a failure: "
+        f"{c.refused_kinds['underflow']} μ⊥²(s) underflows, {c.refused_kinds['below']} root below e^-700, "
+        f"{c.refused_kinds['threshold']} rank threshold)",
         f"inf off the peak           {c.inf_off_peak}",
         f"interpolation-peak points  {c.peak_points}  (inf there, as THEORY.md §5 requires)",
         f"peak flagged with γ > 0    {c.peak_with_ridge}",

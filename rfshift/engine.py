@@ -455,8 +455,13 @@ def _boundary_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, q_cap: np.
         den = A * q_cap + mu_perp2
         if not deriv:
             return num / den, None
+        # slope (dnum·den − num·A q)/den², written as ratios of comparable numbers: at k_x ~ μ⊥² ~ 1e-162
+        # (hardtanh near the float64 underflow of μ⊥²) den² and the products are subnormal and the
+        # quotient of products was off by 8%, so the Newton steps and their error estimate were wrong
+        # and roots came back ~1e-8 off (solver sweep, docs/validation.md §4).
+        f = num / den
         dnum = A * (q_cap - a1 + uq)
-        return num / den, (dnum * den - num * A * q_cap) / (den * den)
+        return f, (dnum - f * (A * q_cap)) / den
 
 
 def _ridge_residual(k: np.ndarray, a1: np.ndarray, uq: np.ndarray, psi: np.ndarray, c: np.ndarray,
@@ -676,6 +681,8 @@ def solve_kx(
         else:
             y, ok = solve_increasing(fun, y0, bracket=(lo, hi, f_lo, f_hi, d_lo, d_hi), ytol=1e-14)
         if not ok.all():
+            if make_residual is boundary_residual and mu_perp2 > 0:
+                _refuse_root_below_range(moments, residual, idx, ~ok, phi, psi, mu_perp2)
             bad = idx[~ok][0]
             raise ConvergenceError(
                 "fixed point did not converge for "
@@ -690,11 +697,75 @@ def solve_kx(
     if ridgeless.size:
         y, at = solve(boundary_residual, ridgeless)
         kx[at] = np.exp(y)
+        _refuse_unresolved_threshold(moments, kx, ridgeless, phi, psi, q_cap, pi_pos, rho, mu_perp2)
     ridge = np.flatnonzero(gamma > 0)
     if ridge.size:
         y, at = solve(ridge_residual, ridge)
         kx[at] = np.exp(y)
     return kx
+
+
+#: Smallest k_x the solver represents (y = log k_x >= -700; e^-700 = 9.9e-305, just above the normal
+#: float64 range, so that k_x, μ1² k_x and the ratios of the residuals stay normal numbers).
+_Y_MIN = -700.0
+
+
+def _refuse_root_below_range(moments: MomentFn, residual, idx: np.ndarray, failed: np.ndarray,  # type: ignore[no-untyped-def]
+                             phi: np.ndarray, psi: np.ndarray, mu_perp2: float) -> None:
+    """γ = 0 with 0 < μ⊥² ≲ 1e-300 (hardtanh just above the float64 underflow of μ⊥², docs/theory.md
+    §17): the ridgeless root k_b <= μ⊥²/(μ1²(q − μ(λ > 0))) can lie below e^-700, where float64 cannot
+    hold it. Raises the documented ValueError (pointing to ``precision=``) if a failed point's increasing
+    γ = 0 residual is still positive at k = e^-700 (root below the range); returns otherwise."""
+    sub = np.flatnonzero(failed)
+    k = np.full(sub.size, math.exp(_Y_MIN))
+    mom = moments(k, ("q", "uq"), first_column=True)
+    f = residual(k, mom["q"][:, 0], mom["uq"][:, 0], sub, False)[0]
+    below = f > 0
+    if below.any():
+        i = idx[sub[np.flatnonzero(below)[0]]]
+        raise ValueError(
+            f"mu_perp2(s) = {mu_perp2:.3g} (the activation's nonlinear part at the training variance) is "
+            f"so close to the float64 underflow that the ridgeless root k_x lies below e^-700 ≈ 1e-304 at "
+            f"phi={float(phi[i])!r}, psi={float(psi[i])!r}, gamma=0.0 ({int(below.sum())} of "
+            f"{failed.size} points): float64 cannot represent it. Use precision=30 (mpmath) for "
+            "this point, or gamma > 0"
+        )
+
+
+#: γ = 0: a root is refused where the slope of the boundary residual, −dP/dy = ⟨uq⟩ + μ⊥²/(μ1² k_x),
+#: is below this fraction of q = min(1/φ, 1/ψ): rounding of ⟨q⟩ (~1e-16 q) then moves k_x by more than
+#: ~1e-9 relative (docs/theory.md §17).
+THRESHOLD_SLOPE = 1e-7
+
+
+def _refuse_unresolved_threshold(moments: MomentFn, kx: np.ndarray, ridgeless: np.ndarray,
+                                 phi: np.ndarray, psi: np.ndarray, q_cap: np.ndarray, pi_pos: float,
+                                 rho: float, mu_perp2: float) -> None:
+    """γ = 0 at a rank threshold, q = min(1/φ, 1/ψ) = μ(λ > 0) to within 1e-6 (n0·μ(λ>0) = min(m, n1)),
+    with μ⊥² tiny (hardtanh at small s): q − ⟨q⟩(k) ≈ (q − μ(λ>0)) + k⟨1/λ⟩ is then far below the
+    rounding of ⟨q⟩ at the root k_b ≈ √(μ⊥²/⟨1/λ⟩)/μ1, so float64 returns a k_x set by rounding
+    (isotropic s = 2e-3, φ = 0.5, ψ = 1: 1.2e-31 instead of 1.2e-59; with λ* ≠ λ an OOD error 0.13
+    instead of 1.4e69). Raises ValueError where −dP/dy at the returned root is below
+    THRESHOLD_SLOPE·q; returns otherwise (the check costs one moment evaluation at those points only)."""
+    qc = q_cap[ridgeless]
+    near = ridgeless[np.abs(qc - pi_pos) <= 1e-6 * qc]
+    if not near.size:
+        return
+    k = kx[near]
+    mom = moments(k, ("q", "uq"), first_column=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = mom["uq"][:, 0] + np.where(k > 0, mu_perp2 / (rho * np.where(k > 0, k, 1.0)), np.inf)
+    bad = slope < THRESHOLD_SLOPE * q_cap[near]
+    if bad.any():
+        i = near[np.flatnonzero(bad)[0]]
+        raise ValueError(
+            f"the ridgeless root k_x at phi={float(phi[i])!r}, psi={float(psi[i])!r}, gamma=0.0 is not "
+            f"resolved in float64: min(1/phi, 1/psi) = {float(q_cap[i])!r} equals the training spectrum's "
+            f"mass on lambda > 0 ({pi_pos!r}) to within 1e-6 (a rank threshold, n0·μ(λ>0) = min(m, n1)) "
+            f"and mu_perp2(s) = {mu_perp2:.3g} is so small that rounding fixes k_x "
+            f"({int(bad.sum())} of {ridgeless.size} ridgeless points). Use gamma > 0, or precision= with "
+            "more digits than log10(lambda/k_x) + 10 (30 can be too few here)"
+        )
 
 
 # --- formulas ------------------------------------------------------------------------------------
@@ -995,6 +1066,8 @@ def _solve_kx_point(spec: Spectrum, ph: float, ps: float, ga: float, mu1: float,
     if ga == 0:
         if mu_perp2 == 0 and q_cap >= pi_pos:
             return 0.0  # k_b = 0 (see solve_kx)
+        if abs(q_cap - pi_pos) <= 1e-6 * q_cap:
+            return None  # at a rank threshold: the array path checks that the root is resolved
 
         def residual(k, a1, uq, deriv=True):  # type: ignore[no-untyped-def]
             return _boundary_residual(k, a1, uq, q_cap, rho, mu_perp2, deriv)

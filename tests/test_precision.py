@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 import rfshift as rf
@@ -126,3 +129,65 @@ def test_underflowed_mu_perp2_kernel_limit_is_the_linear_one() -> None:
     f64 = float(rf.asymptotics(spec, activation="hardtanh", **kw).error)
     assert f64 == pytest.approx(float(rf.asymptotics(spec, activation="hardtanh", precision=30, **kw).error),
                                 rel=1e-12)
+
+
+@pytest.mark.parametrize(("phi", "psi"), [(0.0018, 0.0), (0.63, 0.23), (0.0047, 0.00025)])
+def test_ridgeless_root_just_above_the_mu_perp2_underflow(phi: float, psi: float) -> None:
+    """hardtanh at s = 1.4058e-3: μ⊥² = 4.0e-162 is a normal float64, so the engine answers at γ = 0, with
+    k_x ~ 1e-164. The slope of the γ = 0 residual used to be formed from products of size k_x² that are
+    subnormal (den² ~ 1e-323, 8% off), so the Newton steps accepted roots 1.5e-8, 2.2e-9, 3.9e-9 off and
+    errors 1.5e-8, 1.4e-9, 3.3e-9 off (solver sweep, docs/validation.md §4). Now both agree with the mpmath
+    path to ≤ 1e-13 (measured ≤ 9e-14 for k_x, ≤ 7e-15 for the errors), one point and arrays."""
+    spec = rf.Spectrum.isotropic(0.0014058)
+    assert 1e-162 < rf.activation_constants("hardtanh", spec.s).mu_perp2 < 1e-161
+    kw = dict(phi=phi, psi=psi, gamma=0.0, noise_var=1e-4, activation="hardtanh")
+    ref = rf.asymptotics(spec, precision=30, **kw)
+    one = rf.asymptotics(spec, **kw)
+    arr = rf.asymptotics(spec, **{**kw, "phi": np.full(100, phi)})
+    assert float(ref.k_x) < 1e-160
+    for res in (one, arr):
+        assert np.all(np.abs(np.asarray(res.k_x) / float(ref.k_x) - 1.0) < 1e-12)
+        for f in ("error", "variance", "error_id"):
+            assert np.all(np.abs(np.asarray(getattr(res, f)) / float(getattr(ref, f)) - 1.0) < 1e-12), f
+
+
+def test_float64_refuses_a_ridgeless_root_below_its_range() -> None:
+    """hardtanh at s = 7.33e-4: μ⊥² = 1.3e-304 is a normal float64, but at γ = 0 with small φ the root
+    k_x ~ φμ⊥² (2.7e-306 at φ = 0.01, ψ = 0.02, from precision=30) lies below e^-700, the solver's range:
+    the engine raises the documented ValueError (it used to raise ConvergenceError "did not converge"),
+    for ψ > 0 and ψ = 0 alike; where the root is in range it answers and agrees with precision=30."""
+    spec = rf.Spectrum.isotropic(7.33e-4)
+    assert 1e-304 < rf.activation_constants("hardtanh", spec.s).mu_perp2 < 1e-303
+    kw = dict(gamma=0.0, noise_var=1e-4, activation="hardtanh")
+    for phi, psi in ((0.01, 0.02), (0.01, 0.0)):
+        assert float(rf.asymptotics(spec, phi=phi, psi=psi, precision=30, **kw).k_x) < 1e-305
+        with pytest.raises(ValueError, match=r"mu_perp2.*below e\^-700.*precision=30"):
+            rf.asymptotics(spec, phi=phi, psi=psi, **kw)
+        with pytest.raises(ValueError, match=r"mu_perp2.*below e\^-700.*precision=30"):
+            rf.asymptotics(spec, phi=[0.5, phi], psi=[0.25, psi], **kw)
+    ref = rf.asymptotics(spec, phi=0.5, psi=0.25, precision=30, **kw)
+    assert 1e-304 < float(ref.k_x) < 1e-303
+    res = rf.asymptotics(spec, phi=0.5, psi=0.25, **kw)
+    assert float(res.k_x) == pytest.approx(float(ref.k_x), rel=1e-12)
+    assert float(res.error) == pytest.approx(float(ref.error), rel=1e-12)
+
+
+def test_float64_refuses_a_ridgeless_root_fixed_by_rounding_at_a_rank_threshold() -> None:
+    """γ = 0 at ψ·μ(λ>0) = 1 (n1 = n0, all λ > 0) with μ⊥² tiny (hardtanh, s = 2e-3: μ⊥² = 7.5e-116):
+    q − ⟨q⟩(k) = ⟨k/(λ + k)⟩ is 6e-57 at the true root k_b = √(μ⊥² λ)/μ1 = 1.227e-59, far below the
+    rounding of ⟨q⟩, and float64 returned k_x = 1.2e-31 (with λ* = 8λ, s = 1.1e-3: an OOD error 0.13
+    against 1.4e69 from precision=100). The engine now refuses it; precision=60 has the digits."""
+    spec = rf.Spectrum.isotropic(2e-3)
+    kw = dict(phi=0.5, psi=1.0, gamma=0.0, noise_var=1e-4, activation="hardtanh")
+    c = rf.activation_constants("hardtanh", 2e-3)
+    assert float(rf.asymptotics(spec, precision=60, **kw).k_x) == pytest.approx(
+        math.sqrt(c.mu_perp2 * 2e-3) / c.mu1, rel=1e-12)
+    for k in ({}, {"phi": [0.5, 0.5], "psi": [1.0, 0.5]}):
+        with pytest.raises(ValueError, match=r"not resolved in float64.*rank threshold.*gamma > 0"):
+            rf.asymptotics(spec, **{**kw, **k})
+    # one ulp away from the threshold in ψ is just as unresolved; 1e-3 away it is resolved and right
+    with pytest.raises(ValueError, match="rank threshold"):
+        rf.asymptotics(spec, **{**kw, "psi": math.nextafter(1.0, 2.0)})
+    ok = dict(kw, psi=1.001)
+    assert float(rf.asymptotics(spec, **ok).k_x) == pytest.approx(
+        float(rf.asymptotics(spec, precision=30, **ok).k_x), rel=1e-12)

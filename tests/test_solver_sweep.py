@@ -11,7 +11,9 @@ all built-in activations except quadratic/abs (μ1 = 0, rejected by design). Ass
 * B, V >= 0, allowing −1e-15·E of round-off (the bias is a sum of squares of terms of size up to E
   that can cancel; a few ulps of E below zero are rounding, not a wrong formula);
 * ``inf`` only where ``interpolation_peak`` is True, which happens only at γ = 0, and the error is
-  ``inf`` there.
+  ``inf`` there;
+* no exception other than the engine's documented float64 refusals (docs/theory.md §17), which the
+  sweep recognises exactly and counts apart (``test_documented_refusal_is_counted_apart_and_only_it``).
 
 Regression tests for a fixed engine failure (found by this sweep): ConvergenceError when the root
 had |log k_x| > 64, because the solver's absolute tolerance 1e-14 on log k_x was below the float
@@ -110,3 +112,23 @@ def test_residual_check_detects_a_wrong_root() -> None:
 
     wrong = dataclasses.replace(res, k_x=res.k_x * (1 + 1e-6))
     assert np.all(sweep.fixed_point_residual(spec, wrong) > 1e-8)
+
+
+def test_documented_refusal_is_counted_apart_and_only_it() -> None:
+    """The engine's float64 refusal (docs/theory.md §17: hardtanh μ⊥²(s) underflows, γ = 0, ψ > 0) is
+    counted as ``refused``, point by point, and the group's other points are still evaluated and
+    checked; any other ValueError, or the refusal's text where μ⊥² does not underflow, is not."""
+    spec = rf.Spectrum.isotropic(1e-5)
+    pts = {"phi": np.full(5, 0.5), "psi": np.array([0.2, 0.0, 0.2, 0.3, 0.5]),
+           "gamma": np.array([0.0, 0.0, 1e-3, 0.0, 1e-6]), "noise_var": np.full(5, 0.1)}
+    with pytest.raises(ValueError) as info:
+        rf.asymptotics(spec, activation="hardtanh", **pts)
+    assert sweep.documented_refusal(spec, "hardtanh", info.value)
+    assert not sweep.documented_refusal(rf.Spectrum.isotropic(1.0), "hardtanh", info.value)
+    assert not sweep.documented_refusal(spec, "hardtanh", ValueError("phi must be positive"))
+    one = {k: v[1:2] for k, v in pts.items()}  # γ = 0, ψ = 0: not a point the refusal covers
+    assert not sweep.documented_refusal(spec, "hardtanh", info.value, one)
+    c = sweep.Counts()
+    sweep._evaluate(spec, "hardtanh", pts, c)
+    assert (c.refused, c.other_error, c.convergence_error, c.residual, c.nan) == (2, 0, 0, 0, 0)
+    assert c.max_residual < 1e-12  # the three answered points were checked
