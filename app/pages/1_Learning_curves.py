@@ -201,7 +201,7 @@ if concentration is not None and choice.covariances is not None:
     if conc is not None and conc.concentrated:
         st.warning(
             f"{conc.message()} The curves below are the proportional limit; switch **Mode** to "
-            "**at these sizes** to evaluate this covariance at its own size."
+            "**at these sizes** (Equivalent: generalized) to evaluate this covariance at its own size."
         )
 st.markdown(
     f"**At the base point** n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), "
