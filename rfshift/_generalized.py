@@ -18,6 +18,10 @@ The x-expectations are pool averages over N inputs (columns of ``X``, features `
 moments Φ, Ψ as control variates, pool point k's own term removed from everything evaluated at x_k
 (Sherman–Morrison), and matrix-free linear algebra: cost O(iterations · n1² · N), memory O(n1·N).
 
+Targets (docs/theory.md §20.2, "Targets"): the label is βᵀy(x) with label components y (q × N on the
+pool; X/√n0 for the linear target) and E ββᵀ = B; a sampled single-index teacher is q = 2 components
+f*(β_jᵀx/√n0) with B = I/2. A number-valued nonlinear part is label noise counted as sampling variance.
+
 Core layer: NumPy/SciPy only. Reached through ``rfshift.finite_size(..., equivalent="generalized")``.
 """
 

@@ -704,8 +704,11 @@ def finite_size(
         ``"gaussian"`` (default): the Gaussian-covariate-model equivalent given W (docs/theory.md §20
         step 2). ``"generalized"``: keeps the dependence on x of the leave-one-out quadratic forms
         f(x)ᵀQ₋f(x)/m (docs/theory.md §20.2), which removes most of the Gaussian equivalent's residual
-        on concentrated spectra (docs/validation.md §9.9); linear targets only (with ``target_cov``;
-        ValueError with ``teacher``/``nonlinear_var``). Its x-expectations are averages over a pool
+        on concentrated spectra (docs/validation.md §9.9). Every target of the default is supported:
+        ``target_cov``, ``teacher`` (the labels f*(βᵀx/√n0) computed on the pool, the same sampled β
+        and exact test-law moments as the default) and ``nonlinear_var``/``nonlinear_var_test`` (the
+        same convention; docs/theory.md §20.2, "Targets"; docs/validation.md §9.10). Its
+        x-expectations are averages over a pool
         of fresh inputs per W draw, whose sampling error is part of every ``*_se``. Cost per draw
         O(iterations · n1² · pool), 20–80× the default (docs/validation.md §9.9). At
         the ridgeless interpolation threshold (γ = 0, n1 = m) both equivalents give ``inf`` (the
