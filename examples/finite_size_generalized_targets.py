@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             row = [c["name"] if sfx == "" else "", test, f"{m_:.5f} ± {s_:.5f}"]
             for eq in ("gaussian", "generalized"):
                 v, se = getattr(res[eq], "error" + sfx), getattr(res[eq], "error" + sfx + "_se")
-                row.append(f"{v:.5f} ± {se:.5f} ({100 * (v - m_) / m_:+.2f}%, z = {(v - m_) / math.hypot(se, s_):+.1f})")
+                z = (v - m_) / math.hypot(se, s_)
+                row.append(f"{v:.5f} ± {se:.5f} ({100 * (v - m_) / m_:+.2f}%, z = {z:+.1f})")
             rows.append(row)
         print(f"{c['name']}: MC {t_mc:.0f}s ({args.trials} trials), gaussian {secs['gaussian']:.1f}s, "
               f"generalized {secs['generalized']:.1f}s ({args.draws} draws, pool {args.pool})", flush=True)

@@ -482,7 +482,8 @@ def _generalized_draw(train, tests, W, m, n1, gamma, noise_var, target, pool, rn
     for k, (stL, PhiL, blocksL, nl_t) in enumerate(laws):
         cross = [float(np.sum(P * ag)) for (P, *_), ag in zip(blocksL, AG, strict=True)]
         tt = [t + nl_t for _, _, t, _ in blocksL]
-        means = [t - 2.0 * c + float(np.sum((PhiL @ a) * ag)) for t, c, a, ag in zip(tt, cross, A, AG, strict=True)]
+        means = [t - 2.0 * c + float(np.sum((PhiL @ a) * ag))
+                 for t, c, a, ag in zip(tt, cross, A, AG, strict=True)]
         out.append((g.mean[k], g.variance_noise[k], g.variance_sampling[k]))
         states.append({"st": stL, "A": A, "AG": AG, "cross": cross, "t": tt, "mean": means})
     return out, g.kappa, bound, states

@@ -783,7 +783,8 @@ def test_curves_at_these_sizes_with_the_generalized_equivalent():
          "fs_equivalent": "generalized (accurate on concentrated spectra, slower)", "fs_pool": "1000"}
     at = open_page("curves", query=q)
     no_traceback(at)
-    assert any("generalized equivalent on a pool of 1000" in i.value for i in at.info), [i.value for i in at.info]
+    info = [i.value for i in at.info]
+    assert any("generalized equivalent on a pool of 1000" in v for v in info), info
     assert any("pool of 1000 inputs" in c.value for c in at.sidebar.caption)
     at.button(key="fs_run").click().run()
     no_traceback(at)
