@@ -251,3 +251,16 @@ def test_generalized_refuses_the_jax_backend():
 
     with pytest.raises(ValueError, match="NumPy only"):
         rf.finite_size(np.eye(8), np.eye(8), m=20, n1=10, gamma=0.1, equivalent="generalized", backend="jax")
+
+
+def test_concentration_warning_points_to_the_generalized_equivalent():
+    import warnings
+
+    import rfshift as rf
+
+    lam = _power(40, 1.5)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        rf.asymptotics(rf.Spectrum.from_covariances(np.diag(lam), np.eye(40)), phi=0.5, psi=0.5, gamma=0.01)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, rf.ConcentrationWarning)]
+    assert msgs and all('equivalent="generalized"' in m and "rfshift.finite_size" in m for m in msgs)
