@@ -46,6 +46,8 @@ def cases() -> list[dict]:
         dict(name="ridgeless under-param., erf, nonlinear_var 0.1 / test 0.2", S=np.diag(steep),
              Ss=np.eye(32), act="erf", teacher=None, m=128, n1=64, gamma=0.0, noise_var=0.2,
              nl=0.1, nl_test=0.2),
+        dict(name="ridgeless over-param., ReLU student, tanh teacher", S=np.diag(steep),
+             Ss=np.diag(steep[::-1]), act="relu", teacher="tanh", m=48, n1=128, gamma=0.0, noise_var=0.1),
     ]
 
 

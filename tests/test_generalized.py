@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -264,3 +266,32 @@ def test_concentration_warning_points_to_the_generalized_equivalent():
         rf.asymptotics(rf.Spectrum.from_covariances(np.diag(lam), np.eye(40)), phi=0.5, psi=0.5, gamma=0.01)
     msgs = [str(w.message) for w in rec if issubclass(w.category, rf.ConcentrationWarning)]
     assert msgs and all('equivalent="generalized"' in m and "rfshift.finite_size" in m for m in msgs)
+
+
+@pytest.mark.slow
+def test_generalized_teacher_matches_monte_carlo_where_the_gaussian_equivalent_misses():
+    """Ridgeless under-parameterised erf on a steep spectrum (r_eff ≈ 5), tanh teacher, W-averaged
+    (docs/validation.md §9.10, first row, smaller): the generalized equivalent within |z| ≤ 3.5 of the
+    Monte Carlo of the finite model (W, X, β sampled; x, ε exact); the Gaussian one misses the ID error."""
+    sys_path = str(Path(__file__).resolve().parent)
+    if sys_path not in sys.path:
+        sys.path.insert(0, sys_path)
+    from _numpy_sim import simulate_full, threadpool_limits
+
+    import rfshift as rf
+
+    n0, m, n1 = 32, 128, 64
+    S = np.diag(_power(n0, 1.5))
+    kw = dict(m=m, n1=n1, gamma=0.0, noise_var=0.2, activation="erf", draws=30, seed=1, teacher="tanh")
+    mc = simulate_full("erf", S, np.eye(n0), phi=n0 / m, psi=n0 / n1, gamma=0.0, noise_var=0.2, trials=300,
+                       seed=1, teacher="tanh", n_ens=1, ks=(1,))
+    with threadpool_limits(1):  # n1 = 64: threads only contend
+        g = rf.finite_size(S, np.eye(n0), equivalent="generalized", pool=1500, **kw)
+        d = rf.finite_size(S, np.eye(n0), **kw)
+    for sfx in ("", "_id"):
+        x = mc.samples["error" + sfx]
+        ref, ref_se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+        z = (getattr(g, "error" + sfx) - ref) / math.hypot(getattr(g, "error" + sfx + "_se"), ref_se)
+        assert abs(z) <= 3.5, (sfx, getattr(g, "error" + sfx), ref, z)
+    z_d = (d.error_id - ref) / math.hypot(d.error_id_se, ref_se)
+    assert z_d < -3.5, (d.error_id, ref, z_d)
