@@ -285,6 +285,7 @@ def _cmd_finite(args: argparse.Namespace) -> int:
         tgt = "" if plain else (f" teacher={res.teacher} nonlinear_var={res.nonlinear_var:g} "
                                 f"nonlinear_var_test={res.nonlinear_var_test:g} target_cov={args.target_cov}")
         eq = "" if res.equivalent == "gaussian" else f" equivalent={res.equivalent} pool={args.pool}"
+        eq += "" if res.backend == "numpy" else f" backend={res.backend}"
         print(f"n0={res.n0} m={res.m} n1={res.n1} gamma={res.gamma:g} noise_var={res.noise_var:g} "
               f"activation={res.activation} draws={res.draws} seed={res.seed}{tgt}{eq}")
         print(f"{'':>20} {'finite-size':>12} {'s.e.':>10} {'limit':>12}")
@@ -343,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the same under the test law (default: --nonlinear-var)")
     c.add_argument("--teacher", default=None,
                    help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean)")
-    c.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    c.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                   help="output: an aligned table (default), CSV or JSON (non-finite values as null)")
     c.add_argument("--quantities", default="", metavar="LIST",
                    help="extra columns, comma-separated: " + ", ".join(_QUANTITIES)
                    + " (disagreement: three pairings, OOD and ID; ensemble: error of K-model "
@@ -362,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--n0", type=int, default=None, help="input dimension (default 256, --quick 128)")
     v.add_argument("--trials", type=int, default=None, help="Monte Carlo trials (default 32, --quick 12)")
     v.add_argument("--quick", action="store_true")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws (default 0)")
     v.add_argument("--fine", action="store_true", help="also check the fine-grained variance terms")
     v.add_argument("--case", action="append", default=None, metavar="NAME",
                    help="run only this case (repeatable; names in rfshift/montecarlo/validate.py)")
@@ -403,8 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--backend", choices=["numpy", "jax"], default="numpy",
                    help="array backend of each draw's linear algebra: numpy (default) or jax (float64, "
                    "the GPU when present; needs the mc extra)")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--format", choices=["table", "json"], default="table")
+    f.add_argument("--seed", type=int, default=0, help="seed of the W draws (default 0)")
+    f.add_argument("--format", choices=["table", "json"], default="table",
+                   help="output: an aligned table (default) or JSON (non-finite values as null)")
     f.set_defaults(func=_cmd_finite)
 
     a = sub.add_parser("app", help="start the Streamlit app")
@@ -420,7 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ValueError, TypeError, ConvergenceError) as exc:
-        print(f"rfshift {args.command}: error: {exc}", file=sys.stderr)
+        msg = str(exc).replace(" or pass rfshift.Activation(callable, name=...)", "")  # API-only advice
+        print(f"rfshift {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()

@@ -41,7 +41,7 @@ from . import _kernels
 from ._errors import ConvergenceError
 from ._validation import as_real_array
 from .activations import Activation, get_activation
-from .spectra import _covariance, _samples
+from .spectra import Spectrum, _covariance, _samples
 
 __all__ = ["BACKENDS", "MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
 
@@ -61,8 +61,12 @@ class FiniteSize:
     standard error ``*_se`` over the W draws (delete-one jackknife; for ``error`` it equals the
     standard deviation over draws / √draws). ``bias`` follows THEORY.md §1: the squared error of the
     predictor averaged over W, X and ε; it is estimated from pairs of independent draws (see
-    docs/theory.md), so it is unbiased but carries its own standard error. Errors exclude test-label
-    noise, as everywhere in rfshift. ``inf`` marks the interpolation threshold (ridgeless with
+    docs/theory.md), so it is unbiased but carries its own standard error. Where that estimate comes
+    out negative (only when the bias is unresolved, e.g. near the ridgeless threshold with few draws)
+    ``bias`` is reported as 0, ``variance`` as the whole error, and a RuntimeWarning gives the raw
+    estimate and its s.e. With few draws (3–5) the ``*_se`` are themselves rough (2–4 degrees of
+    freedom): use ≥ 8 draws where the s.e. matters. Errors exclude test-label noise, as everywhere in
+    rfshift. ``inf`` marks the interpolation threshold (ridgeless with
     rank(Φ) = m): there ``error``, ``variance`` and their ``*_se`` are ``inf`` and
     ``interpolation_peak`` is True.
 
@@ -77,7 +81,9 @@ class FiniteSize:
     and nonlinear part, which live on X, × amplification) — the engine's
     ``variance_terms.x + variance_terms.wx``. At finite size the X-only and W×X parts are not
     separated (that would need the two-feature-map cross fluctuation).
-    ``nonlinear_var``/``nonlinear_var_test``/``teacher``: the target's nonlinear part as given.
+    ``nonlinear_var``/``nonlinear_var_test``/``teacher``: the arguments as given. Unlike
+    ``Asymptotics.nonlinear_var``, which includes a teacher's own nonlinear part, these hold only the
+    explicit, uncorrelated part: a teacher's nonlinearity is computed exactly from f* instead.
 
     ``error_draws``/``error_id_draws``: the per-draw errors (conditional on W); ``kappa``: the
     per-draw effective regulariser κ; ``kernel_bound``: the largest truncation bound of a Mehler
@@ -420,7 +426,11 @@ def _teacher(teacher: object, train, test, B: np.ndarray | None) -> Activation |
     from .engine import _teacher_parts
 
     signals = SimpleNamespace(signal=train.target2(B), signal_star=test.target2(B))
-    return _teacher_parts(teacher, signals)[0]  # type: ignore[arg-type]
+    try:
+        return _teacher_parts(teacher, signals)[0]  # type: ignore[arg-type]
+    except ValueError as exc:  # the engine's advice names its own arguments; give this function's
+        raise ValueError(str(exc).replace("target_power and nonlinear_var", "target_cov and nonlinear_var")
+                         ) from None
 
 
 def _pool_of(train, W, st: dict, pool: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -514,7 +524,8 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
          nonlinear_var=0.0, nonlinear_var_test=None, teacher=None, equivalent="gaussian", pool=8000):
     if equivalent not in EQUIVALENTS:
         raise ValueError(f"equivalent must be one of {EQUIVALENTS}, got {equivalent!r}")
-    pool = _check_int(pool, "pool", 1000)
+    if equivalent == "generalized" and source == "gaussian":  # from samples, the pool is the rows
+        pool = _check_int(pool, "pool", 1000)
     if equivalent == "generalized" and train.xp is not np:
         raise ValueError("equivalent='generalized' runs on NumPy only; use backend='numpy'")
     m = _check_int(m, "m", 1)
@@ -534,12 +545,16 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     f_star = _teacher(teacher, train, test, B)
     # about ten n1 × n1 and n1 × n0 float64 arrays are alive at once (two draws' states, kernels)
     need = 8 * (10 * n1 * n1 + 8 * n1 * n0 + train.rows * n1 + test.rows * n1) / 2**30
+    need_pool = 0.0
     if equivalent == "generalized":  # the pool's inputs, features and three n1 × N work arrays
         rows = train.X.shape[0] if isinstance(train, _SampleLaw) else pool
-        need += 8 * rows * (n0 * 2 + n1 * 4) / 2**30
-    if need > MAX_MEMORY_GIB:
-        raise ValueError(f"n1 = {n1} with n0 = {n0} would need about {need:.1f} GiB of memory "
-                         f"(limit MAX_MEMORY_GIB = {MAX_MEMORY_GIB:g}); use fewer features")
+        need_pool = 8 * rows * (n0 * 2 + n1 * 4) / 2**30
+    if need + need_pool > MAX_MEMORY_GIB:
+        what = (f"pool = {pool} with n1 = {n1}, n0 = {n0}" if need_pool > need and source == "gaussian"
+                else f"n1 = {n1} with n0 = {n0}" + (f" and {rows} input rows" if need_pool else ""))
+        fix = "use a smaller pool" if need_pool > need and source == "gaussian" else "use fewer features"
+        raise ValueError(f"{what} would need about {need + need_pool:.1f} GiB of memory "
+                         f"(limit MAX_MEMORY_GIB = {MAX_MEMORY_GIB:g}); {fix}")
     laws = (test, train)  # OOD, ID
     if f_star is None:  # β ~ N(0, B) averaged exactly: one block, weight B
         linear = _linear_target(B, laws)
@@ -611,6 +626,23 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     se_n, se_s = se(loo[:, :, 1]), se(loo[:, :, 2])
     if not finite:  # interpolation threshold (m = rank Φ, ridgeless): the variance diverges, not the bias
         err = np.full(2, math.inf)
+    # only the ridgeless threshold may be infinite; anything else non-finite is float64 overflow
+    ok = (finite or gamma == 0) and not np.isnan(err).any() and (not finite or np.isfinite(se_e + se_b).all())
+    if not (ok and np.isfinite(bias).all() and np.isfinite(v_data).all() and np.isfinite(v_w).all()):
+        raise ValueError("the inputs' scale overflows float64 (tr Σ/n0 = "
+                         f"{float(train.target2(None)):.3g}, noise_var = {noise_var:.3g}): rescale the "
+                         "covariances/samples and noise_var (errors scale with them)")
+    low = bias < 0  # an unbiased estimate from pairs of draws; the bias itself is >= 0
+    if low.any():
+        import warnings
+
+        raw = ", ".join(f"{name} {b:.4g} ± {e:.2g}" for name, b, e, lo in
+                        zip(("OOD", "ID"), bias, se_b, low, strict=True) if lo)
+        warnings.warn(f"the bias estimated from pairs of W draws came out negative ({raw}); it is "
+                      "reported as 0 (the variance as the whole error). Use more draws for a "
+                      "resolved bias.", RuntimeWarning, stacklevel=3)
+        v_w = np.where(low, per[:, :, 0].mean(axis=0), v_w)  # error of the mean predictor − 0
+        bias = np.maximum(bias, 0.0)
     variance = err - bias
     return FiniteSize(
         error=float(err[0]), bias=float(bias[0]), variance=float(variance[0]),
@@ -750,6 +782,11 @@ def finite_size(
     """
     xp = _namespace(backend)
     act = get_activation(activation)
+    for name, value in (("Sigma", Sigma), ("Sigma_star", Sigma_star)):
+        if isinstance(value, Spectrum):
+            raise TypeError(f"{name} must be an n0 × n0 covariance matrix, got a Spectrum (the finite-size "
+                            "mode needs the covariances themselves, e.g. np.diag(spec.lam) for a diagonal "
+                            "one at n0 = its number of atoms; rf.asymptotics takes the Spectrum)")
     S = _covariance(Sigma, "Sigma")
     S_star = _covariance(Sigma_star, "Sigma_star")
     if S.shape != S_star.shape:

@@ -490,3 +490,49 @@ def test_bad_target_inputs(kwargs, exc, match):
         rf.finite_size(np.eye(4), np.eye(4), m=10, n1=10, gamma=0.1, **kwargs)
     with pytest.raises(exc, match=match):
         rf.finite_size.from_samples(np.eye(4) + 0.1, np.eye(4), m=4, n1=10, gamma=0.1, **kwargs)
+
+
+# --- field-trial fixes: what a user hits at the edges ---------------------------------------------
+
+def test_negative_pair_bias_is_reported_as_zero_with_a_warning():
+    """Near the ridgeless threshold with 3 draws the pair estimate of the bias is unresolved and can
+    be negative; the bias cannot be, so it is reported as 0 (with the raw value in a warning) and the
+    split still sums to the variance."""
+    rng = np.random.default_rng(0)
+    X, Xt = rng.standard_normal((60, 20)), rng.standard_normal((50, 20))
+    with pytest.warns(RuntimeWarning, match="came out negative"):
+        r = rf.finite_size.from_samples(X, Xt, n1=59, gamma=0.0, draws=3)
+    for sfx in ("", "_id"):
+        bias, var, err = (getattr(r, f + sfx) for f in ("bias", "variance", "error"))
+        assert bias >= 0 and var >= 0 and var <= err
+        split = sum(getattr(r, f"variance_{k}{sfx}") for k in ("w", "noise", "sampling"))
+        assert split == pytest.approx(var, rel=1e-12)
+        assert getattr(r, f"variance_w{sfx}") >= 0
+
+
+@pytest.mark.parametrize("scale, noise", [(1e160, 0.0), (1.0, 1e300)])
+def test_float64_overflow_is_refused_not_nan(scale, noise):
+    S = np.eye(20) * scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's own overflow warnings on the way
+        with pytest.raises(ValueError, match="overflows float64"):
+            rf.finite_size(S, S, m=40, n1=30, gamma=0.1, draws=3, noise_var=noise)
+
+
+def test_pool_checked_only_where_used_and_named_when_too_large():
+    S = np.eye(5)
+    r = rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, pool=10)  # "gaussian" ignores pool
+    assert math.isfinite(r.error)
+    with pytest.raises(ValueError, match=r"pool = 1000000000 .*use a smaller pool"):
+        rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, equivalent="generalized", pool=10**9)
+
+
+def test_spectrum_instead_of_a_covariance_is_a_clear_type_error():
+    with pytest.raises(TypeError, match="Sigma must be an n0 × n0 covariance matrix, got a Spectrum"):
+        rf.finite_size(rf.Spectrum.isotropic(), np.eye(3), m=10, n1=5, gamma=0.1)
+
+
+def test_refused_teacher_advice_names_this_functions_arguments():
+    with pytest.raises(ValueError, match="target_cov and nonlinear_var") as info:
+        rf.finite_size(np.eye(10), np.eye(10), m=20, n1=10, gamma=0.1, teacher="relu")
+    assert "target_power" not in str(info.value)
