@@ -628,7 +628,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         err = np.full(2, math.inf)
     # only the ridgeless threshold may be infinite; anything else non-finite is float64 overflow
     ok = (finite or gamma == 0) and not np.isnan(err).any() and (not finite or np.isfinite(se_e + se_b).all())
-    if not (ok and np.isfinite(bias).all() and np.isfinite(v_data).all() and np.isfinite(v_w).all()):
+    # at the threshold the data parts are inf (0·∞ := 0 without noise), never NaN
+    data_ok = np.isfinite(v_data).all() if finite else not np.isnan(v_data).any()
+    if not (ok and np.isfinite(bias).all() and data_ok and np.isfinite(v_w).all()):
         raise ValueError("the inputs' scale overflows float64 (tr Σ/n0 = "
                          f"{float(train.target2(None)):.3g}, noise_var = {noise_var:.3g}): rescale the "
                          "covariances/samples and noise_var (errors scale with them)")
