@@ -77,8 +77,12 @@ class Concentration:
             f"largest eigenvalue {100 * self.top_share:.1f}% of the trace, per-feature pre-activation "
             f"variance spread {100 * self.spread:.0f}% (relative s.d.). At this effective rank the "
             f"limit was typically off by {self.expected_gap()} in calibration runs (docs/validation.md); "
-            "use rfshift.finite_size(Sigma, Sigma_star, m=..., n1=..., gamma=...) for the error at "
-            "these sizes"
+            "use rfshift.finite_size(Sigma, Sigma_star, m=..., n1=..., gamma=..., "
+            "equivalent=\"generalized\") for the error at these sizes (on a spectrum this concentrated "
+            "the generalized equivalent, "
+            "which keeps the x-dependence of the leave-one-out quadratic forms, docs/theory.md §20.2, is "
+            "the accurate one; the default equivalent=\"gaussian\" is faster but can be a few per cent off "
+            "here, docs/validation.md §9.9)"
         )
 
 

@@ -18,6 +18,10 @@ The x-expectations are pool averages over N inputs (columns of ``X``, features `
 moments Φ, Ψ as control variates, pool point k's own term removed from everything evaluated at x_k
 (Sherman–Morrison), and matrix-free linear algebra: cost O(iterations · n1² · N), memory O(n1·N).
 
+Targets (docs/theory.md §20.2, "Targets"): the label is βᵀy(x) with label components y (q × N on the
+pool; X/√n0 for the linear target) and E ββᵀ = B; a sampled single-index teacher is q = 2 components
+f*(β_jᵀx/√n0) with B = I/2. A number-valued nonlinear part is label noise counted as sampling variance.
+
 Core layer: NumPy/SciPy only. Reached through ``rfshift.finite_size(..., equivalent="generalized")``.
 """
 
@@ -134,17 +138,19 @@ def _mean_term(t: float, PsiT: np.ndarray, PhiT: np.ndarray, A: np.ndarray, B: n
     return t - 2.0 * float(np.sum(PsiT * AB)) + float(np.sum((PhiT @ A) * AB))
 
 
-def constant_draw(Phi, Psi, t_train, tests, *, m, n1, gamma, noise_var, B=None) -> GeneralizedDraw:
+def constant_draw(Phi, Psi, t_train, tests, *, m, n1, gamma, noise_var, B=None,
+                  nonlinear_var: float = 0.0) -> GeneralizedDraw:
     """The generalized formulas with D, u and ρ frozen at their means: must equal §20 step 2 exactly.
 
-    ``tests``: sequence of (Φ_T, Ψ_T, t_T) with t_T = tr(TB)/n0. Used as an identity check."""
+    ``tests``: sequence of (Φ_T, Ψ_T, t_T) with t_T = tr(TB)/n0 (or, for label components Y, the
+    block form of :func:`generalized_draw`). Used as an identity check."""
     eps, kap = regime(m, n1, gamma)
     D0 = _start(Phi, m, n1, gamma, eps)
     R = np.linalg.inv(D0 * Phi + kap * np.eye(n1))
     A = D0 * R @ Psi
     PhiR = Phi @ R
     slack = 1.0 - D0 ** 2 * float(np.sum(PhiR * PhiR.T)) / m  # 1 − df₂/m
-    rho = _mean_term(t_train, Psi, Phi, A, B)
+    rho = _mean_term(t_train, Psi, Phi, A, B) + nonlinear_var
     means, vn, vs = [], [], []
     for PhiT, PsiT, tT in tests:
         means.append(_mean_term(tT, PsiT, PhiT, A, B))
@@ -160,21 +166,31 @@ def _result(means, vn, vs, D, A, iters, kap) -> GeneralizedDraw:
                            tuple(vn), tuple(vs), D, A, iters, float(kap / np.mean(D)))
 
 
-def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
-                     tol: float = 1e-11, gmres_rtol: float = 1e-9) -> GeneralizedDraw:
+def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None, Y=None,
+                     nonlinear_var: float = 0.0, tol: float = 1e-11,
+                     gmres_rtol: float = 1e-9) -> GeneralizedDraw:
     """Generalized equivalent given W on a pool of inputs.
 
     Parameters
     ----------
     Phi, Psi:
-        Exact training moments E[f fᵀ] (n1 × n1) and E[f xᵀ]/√n0 (n1 × n0) (the control variates).
+        Exact training moments E[f fᵀ] (n1 × n1) and E[f yᵀ] (n1 × q) of the label components y
+        (the control variates); for the linear target y = x/√n0, Ψ = E[f xᵀ]/√n0 (n1 × n0).
     F, X:
         Pool: features f(x_k) (n1 × N) and inputs x_k (n0 × N), x_k from the training law.
     tests:
-        Sequence of (Φ_T, Ψ_T, t_T) per test law, t_T = tr(T B)/n0.
+        Sequence of (Φ_T, Ψ_T, t_T) per test law: Ψ_T = E_T[f yᵀ] (n1 × q), t_T = tr(E_T[y yᵀ] B).
     m, n1, gamma, noise_var, B:
         Training samples, features, ridge γ on FᵀF/n1 (λ = n1γ/m on FFᵀ/m), label-noise variance,
-        covariance of β (None: I).
+        q × q weight of the label components (None: I). The label is y = βᵀy(x) averaged over
+        β ~ N(0, B) (linear target, q = n0), or, with ``Y``, the mean over q sampled teachers
+        y_j = f*(β_jᵀx/√n0) with B = I/q (docs/theory.md §20.2, "Targets").
+    Y:
+        Label components on the pool (q × N); None: X/√n0 (the linear target).
+    nonlinear_var:
+        Variance of a target part uncorrelated with x and the features: training-label noise that
+        counts as ``variance_sampling`` (docs/theory.md §20.1 convention; add the test-law value to
+        t_T yourself).
 
     Raises ConvergenceError if the D(x) fixed point or the u-system does not converge, ValueError at
     the interpolation threshold. Source: docs/theory.md §20.2.
@@ -182,6 +198,9 @@ def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
     n0, N = X.shape
     if F.shape != (n1, N):
         raise ValueError(f"F must be n1 × N = {n1} × {N}, got {F.shape}")
+    Y = X / math.sqrt(n0) if Y is None else np.asarray(Y, dtype=float).reshape(-1, N)
+    if Psi.shape != (n1, Y.shape[0]):
+        raise ValueError(f"Psi must be n1 × q = {n1} × {Y.shape[0]}, got {Psi.shape}")
     eps, kap = regime(m, n1, gamma)
     D0 = _start(Phi, m, n1, gamma, eps)
     eye = np.eye(n1)
@@ -211,14 +230,13 @@ def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
     Db = D.mean()
     R = np.linalg.inv(P)
     R = 0.5 * (R + R.T)
-    sq = math.sqrt(n0)
-    PsiD = Db * Psi
+    PsiD = Db * Psi  # E[D f yᵀ] with the exact Ψ as control variate
     for i in range(0, N, _CHUNK):
-        PsiD += (F[:, i:i + _CHUNK] * (D[i:i + _CHUNK] - Db)) @ X[:, i:i + _CHUNK].T / (N * sq)
+        PsiD += (F[:, i:i + _CHUNK] * (D[i:i + _CHUNK] - Db)) @ Y[:, i:i + _CHUNK].T / N
     A = R @ PsiD
     RF = R @ F
-    # leave-one-out fitted value f_kᵀA₋ₖ = c_k (f_kᵀA − a_k s_k x_kᵀ/√n0); ρ_k = r_kᵀ B r_k
-    resid = X / sq - c[None, :] * (A.T @ F - (a * s)[None, :] * X / sq)
+    # leave-one-out fitted value f_kᵀA₋ₖ = c_k (f_kᵀA − a_k s_k y_kᵀ); ρ_k = r_kᵀ B r_k
+    resid = Y - c[None, :] * (A.T @ F - (a * s)[None, :] * Y)
     rho = np.einsum("ij,ij->j", resid, resid if B is None else B @ resid)
     h = np.einsum("ij,ij->j", RF, Phi @ RF)  # f_kᵀ R Φ R f_k
     c2m = c * c / m
@@ -243,7 +261,7 @@ def generalized_draw(Phi, Psi, F, X, tests, *, m, n1, gamma, noise_var, B=None,
         return v
 
     v_noise = solve(D * D * noise_var / m)
-    v_samp = solve(D * D * rho / m)
+    v_samp = solve(D * D * (rho + nonlinear_var) / m)
     means, vn, vs = [], [], []
     for PhiT, PsiT, tT in tests:
         means.append(_mean_term(tT, PsiT, PhiT, A, B))

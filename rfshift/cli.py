@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--equivalent", choices=["gaussian", "generalized"], default="gaussian",
                    help="deterministic equivalent given W: the Gaussian covariate model (default) or the "
                    "generalized one that keeps the x-dependence of the quadratic forms (docs/theory.md "
-                   "§20.2; linear targets only, 20-80x slower per draw)")
+                   "§20.2; every target option, 20-80x slower per draw)")
     f.add_argument("--pool", type=int, default=8000,
                    help="inputs per W draw for --equivalent generalized (>= 1000, default 8000)")
     f.add_argument("--draws", type=int, default=8, help="W draws (3..10000, default 8)")

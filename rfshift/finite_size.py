@@ -449,31 +449,53 @@ def _pool_of(train, W, st: dict, pool: int, rng) -> tuple[np.ndarray, np.ndarray
     return X, F
 
 
-def _generalized_draw(train, tests, W, m, n1, gamma, noise_var, B, pool, rng):
+def _generalized_draw(train, tests, W, m, n1, gamma, noise_var, target, pool, rng, nl_train=0.0,
+                      nl_tests=None, teacher=None, betas=()):
     """One W draw with the generalized equivalent (docs/theory.md §20.2; ``rfshift._generalized``):
-    the same returns as :func:`_draw` (linear target β ~ N(0, B) only)."""
+    the same arguments and returns as :func:`_draw`, plus the pool and, for a teacher, its activation
+    and the draw's sampled β (the labels f*(βᵀx/√n0) on the pool; docs/theory.md §20.2, "Targets")."""
     from . import _generalized
 
     st = train.prepare(W)
     Phi, bound = train.second(st, st, same=True)
     X, F = _pool_of(train, W, st, pool, rng)
+    blocks = target(train, st)  # [(P, G, t, bound)]: one exact-β block (linear) or one per sampled β
+    bound = max(bound, *(b for *_, b in blocks))
+    q = len(blocks)
+    if teacher is None:
+        Y, weight, Psi = None, blocks[0][1], blocks[0][0]
+    else:
+        fn = teacher.fn
+        with np.errstate(all="ignore"):
+            Y = np.asarray([fn(b @ X / math.sqrt(train.n0)) for b in betas], dtype=float)  # q × N
+        if not np.all(np.isfinite(Y)):
+            raise ValueError(f"teacher {teacher.name!r} returns NaN/inf on the pool inputs")
+        weight, Psi = np.eye(q) / q, np.hstack([P for P, *_ in blocks])
     laws = []
-    for law in tests:
+    for law, nl_t in zip(tests, nl_tests or (0.0,) * len(tests), strict=True):
         if law is train:
-            stL, PhiL = st, Phi
+            stL, PhiL, blocksL = st, Phi, blocks
         else:
             stL = law.prepare(W)
             PhiL, b2 = law.second(stL, stL, same=True)
-            bound = max(bound, b2)
-        laws.append((stL, PhiL, law.target2(B)))
-    g = _generalized.generalized_draw(Phi, st["Psi"], F, X, [(P, stL["Psi"], t) for stL, P, t in laws],
-                                      m=m, n1=n1, gamma=gamma, noise_var=noise_var, B=B)
-    AG = g.A if B is None else g.A @ B
+            blocksL = target(law, stL)
+            bound = max(bound, b2, *(b for *_, b in blocksL))
+        laws.append((stL, PhiL, blocksL, nl_t))
+    g = _generalized.generalized_draw(
+        Phi, Psi, F, X,
+        [(PhiL, np.hstack([P for P, *_ in bl]), float(np.mean([t for *_, t, _ in bl])) + nl_t)
+         for _, PhiL, bl, nl_t in laws],
+        m=m, n1=n1, gamma=gamma, noise_var=noise_var, B=weight, Y=Y, nonlinear_var=nl_train)
+    A = [g.A] if teacher is None else [g.A[:, [j]] for j in range(q)]  # ā = A β per block
+    AG = [a if G is None else a @ G for a, (_, G, _, _) in zip(A, blocks, strict=True)]
     out, states = [], []
-    for k, (stL, _, t) in enumerate(laws):
+    for k, (stL, PhiL, blocksL, nl_t) in enumerate(laws):
+        cross = [float(np.sum(P * ag)) for (P, *_), ag in zip(blocksL, AG, strict=True)]
+        tt = [t + nl_t for _, _, t, _ in blocksL]
+        means = [t - 2.0 * c + float(np.sum((PhiL @ a) * ag))
+                 for t, c, a, ag in zip(tt, cross, A, AG, strict=True)]
         out.append((g.mean[k], g.variance_noise[k], g.variance_sampling[k]))
-        states.append({"st": stL, "A": [g.A], "AG": [AG], "cross": [float(np.sum(stL["Psi"] * AG))],
-                       "t": [t], "mean": [g.mean[k]]})
+        states.append({"st": stL, "A": A, "AG": AG, "cross": cross, "t": tt, "mean": means})
     return out, g.kappa, bound, states
 
 
@@ -504,10 +526,6 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         raise ValueError(f"equivalent must be one of {EQUIVALENTS}, got {equivalent!r}")
     if equivalent == "generalized" and source == "gaussian":  # from samples, the pool is the rows
         pool = _check_int(pool, "pool", 1000)
-    if equivalent == "generalized" and (teacher is not None or nonlinear_var or nonlinear_var_test):
-        raise ValueError("equivalent='generalized' supports the linear target y = βᵀx/√n0 (with "
-                         "target_cov) only; teacher=, nonlinear_var and nonlinear_var_test need "
-                         "equivalent='gaussian'")
     if equivalent == "generalized" and train.xp is not np:
         raise ValueError("equivalent='generalized' runs on NumPy only; use backend='numpy'")
     m = _check_int(m, "m", 1)
@@ -561,8 +579,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
     for d in range(draws):
         W = rng.standard_normal((n1, n0))  # NumPy's generator for both backends: the same W
         if equivalent == "generalized" and not (gamma == 0 and n1 == m):  # NumPy only (checked above)
-            out, kappas[d], b, states = _generalized_draw(train, laws, W, m, n1, gamma, noise_var, B, pool,
-                                                          pool_rng)
+            out, kappas[d], b, states = _generalized_draw(
+                train, laws, W, m, n1, gamma, noise_var, lambda law, st, d=d: blocks(law, st, d), pool,
+                pool_rng, nl, (nl_test, nl), f_star, () if f_star is None else (betas[d - 1], betas[d]))
         else:
             if xp is not np:
                 W = xp.asarray(W)
@@ -609,8 +628,9 @@ def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_c
         err = np.full(2, math.inf)
     # only the ridgeless threshold may be infinite; anything else non-finite is float64 overflow
     ok = (finite or gamma == 0) and not np.isnan(err).any() and (not finite or np.isfinite(se_e + se_b).all())
+    # at the threshold the data parts are inf (0·∞ := 0 without noise), never NaN
     data_ok = np.isfinite(v_data).all() if finite else not np.isnan(v_data).any()
-    if not (ok and data_ok and np.isfinite(bias).all() and np.isfinite(v_w).all()):
+    if not (ok and np.isfinite(bias).all() and data_ok and np.isfinite(v_w).all()):
         raise ValueError("the inputs' scale overflows float64 (tr Σ/n0 = "
                          f"{float(train.target2(None)):.3g}, noise_var = {noise_var:.3g}): rescale the "
                          "covariances/samples and noise_var (errors scale with them)")
@@ -719,8 +739,11 @@ def finite_size(
         ``"gaussian"`` (default): the Gaussian-covariate-model equivalent given W (docs/theory.md §20
         step 2). ``"generalized"``: keeps the dependence on x of the leave-one-out quadratic forms
         f(x)ᵀQ₋f(x)/m (docs/theory.md §20.2), which removes most of the Gaussian equivalent's residual
-        on concentrated spectra (docs/validation.md §9.9); linear targets only (with ``target_cov``;
-        ValueError with ``teacher``/``nonlinear_var``). Its x-expectations are averages over a pool
+        on concentrated spectra (docs/validation.md §9.9). Every target of the default is supported:
+        ``target_cov``, ``teacher`` (the labels f*(βᵀx/√n0) computed on the pool, the same sampled β
+        and exact test-law moments as the default) and ``nonlinear_var``/``nonlinear_var_test`` (the
+        same convention; docs/theory.md §20.2, "Targets"; docs/validation.md §9.10). Its
+        x-expectations are averages over a pool
         of fresh inputs per W draw, whose sampling error is part of every ``*_se``. Cost per draw
         O(iterations · n1² · pool), 20–80× the default (docs/validation.md §9.9). At
         the ridgeless interpolation threshold (γ = 0, n1 = m) both equivalents give ``inf`` (the

@@ -774,3 +774,31 @@ def test_curves_at_these_sizes_with_a_teacher_and_the_variance_split():
     at.selectbox(key="teacher").set_value("relu").run()
     no_traceback(at)
     assert at.error and "non-zero Gaussian mean" in at.error[0].value
+
+
+@needs_finite
+def test_curves_at_these_sizes_with_the_generalized_equivalent():
+    q = {"mode": "at these sizes", "shift": "swap", "fs_d": "16", "fs_points": "2", "fs_draws": "3",
+         "xr_Nn": ["0.5", "2"], "gamma": "0.01", "teacher": "tanh", "nlvar": "0.1",
+         "fs_equivalent": "generalized (accurate on concentrated spectra, slower)", "fs_pool": "1000"}
+    at = open_page("curves", query=q)
+    no_traceback(at)
+    info = [i.value for i in at.info]
+    assert any("generalized equivalent on a pool of 1000" in v for v in info), info
+    assert any("pool of 1000 inputs" in c.value for c in at.sidebar.caption)
+    at.button(key="fs_run").click().run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    S, S_star = np.diag([1.5] * 8 + [0.5] * 8), np.diag([0.5] * 8 + [1.5] * 8)
+    kw = dict(m=32, n1=64, gamma=0.01, noise_var=0.1, draws=3, seed=0, teacher="tanh", nonlinear_var=0.1)
+    ref = rf.finite_size(S, S_star, equivalent="generalized", pool=1000, **kw)
+    gauss = rf.finite_size(S, S_star, **kw)
+    assert table["error_finite"].iloc[1] == pytest.approx(ref.error, rel=1e-12)
+    assert table["variance_noise_finite"].iloc[1] == pytest.approx(ref.variance_noise, rel=1e-12)
+    assert abs(ref.error - gauss.error) > 1e-6 * gauss.error  # the option changes the numbers
+    # back to the default: the Gaussian equivalent's numbers
+    at.radio(key="fs_equivalent").set_value("Gaussian (fast)").run()
+    at.button(key="fs_run").click().run()
+    no_traceback(at)
+    assert at.dataframe[0].value["error_finite"].iloc[1] == pytest.approx(gauss.error, rel=1e-12)

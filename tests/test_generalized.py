@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,6 +57,82 @@ def test_constant_reduction_is_the_current_equivalent(m, n1, gamma):
     ref = _draw_de(train, test, W, m, n1, gamma, 0.2)
     np.testing.assert_allclose(g.error, ref, rtol=1e-11)
     assert all(v > 0 for v in g.variance)
+
+
+@pytest.mark.parametrize(("m", "n1", "gamma"), [(60, 40, 0.05), (80, 40, 0.0), (40, 70, 0.0)])
+def test_constant_reduction_with_teacher_and_nonlinear_part(m, n1, gamma):
+    """Targets (docs/theory.md §20.2, "Targets"): two sampled tanh teachers as label components with
+    weight I/2, a nonlinear part σ_g² on the training labels and σ_g*² at test; D, u, ρ frozen at their
+    means reproduce finite_size's Gaussian equivalent with the same blocks."""
+    n0, nl, nl_t = 30, 0.15, 0.3
+    S = np.diag(_power(n0, 1.0))
+    Ss = np.diag(_power(n0, 0.5))
+    rng = np.random.default_rng(4)
+    W = rng.standard_normal((n1, n0))
+    betas = rng.standard_normal((2, n0))
+    a, f = get_activation("erf"), get_activation("tanh")
+    train, test = fsm._GaussianLaw(S, a), fsm._GaussianLaw(Ss, a)
+
+    def blocks(law, st):
+        return [(P, None, t, b) for P, t, b in (law.teacher(st, f, beta) for beta in betas)]
+
+    laws = (test, train)
+    out, *_ = fsm._draw(train, laws, W, m, n1, gamma, 0.2, blocks, nl, (nl_t, nl))
+    st = train.prepare(W)
+    Phi, _ = train.second(st, st, True)
+    tests = []
+    for law, extra in zip(laws, (nl_t, nl), strict=True):
+        stL = law.prepare(W)
+        bl = blocks(law, stL)
+        tests.append((law.second(stL, stL, True)[0], np.hstack([P for P, *_ in bl]),
+                      float(np.mean([t for _, _, t, _ in bl])) + extra))
+    bl = blocks(train, st)
+    g = gz.constant_draw(Phi, np.hstack([P for P, *_ in bl]), float(np.mean([t for _, _, t, _ in bl])), tests,
+                         m=m, n1=n1, gamma=gamma, noise_var=0.2, B=np.eye(2) / 2, nonlinear_var=nl)
+    np.testing.assert_allclose(g.mean, [o[0] for o in out], rtol=1e-11)
+    np.testing.assert_allclose(g.variance_noise, [o[1] for o in out], rtol=1e-11)
+    np.testing.assert_allclose(g.variance_sampling, [o[2] for o in out], rtol=1e-11)
+
+
+def test_generalized_nonlinear_var_is_label_noise_plus_irreducible_test_error():
+    """The §20.1 convention holds exactly in the generalized equivalent too (same W, β and pools)."""
+    import rfshift as rf
+
+    S = np.diag(_power(16, 1.5))
+    Ss = np.diag(_power(16, 0.5))
+    common = dict(m=48, n1=24, gamma=0.01, activation="erf", draws=3, seed=2, equivalent="generalized",
+                  pool=1000)
+    g = rf.finite_size(S, Ss, noise_var=0.1, nonlinear_var=0.15, nonlinear_var_test=0.3, **common)
+    e = rf.finite_size(S, Ss, noise_var=0.25, **common)
+    assert g.error == pytest.approx(e.error + 0.3, rel=1e-9)
+    assert g.error_id == pytest.approx(e.error_id + 0.15, rel=1e-9)
+    assert g.bias == pytest.approx(e.bias + 0.3, rel=1e-9)
+    assert g.variance == pytest.approx(e.variance, rel=1e-9)
+    assert g.variance_noise == pytest.approx(e.variance_noise * 0.1 / 0.25, rel=1e-9)
+    assert g.variance_noise + g.variance_sampling == pytest.approx(e.variance_noise + e.variance_sampling,
+                                                                   rel=1e-9)
+
+
+def test_generalized_teacher_runs_and_splits():
+    """A tanh teacher through the generalized equivalent (Gaussian law and samples): finite, the ring
+    identity holds, and the labels on the pool change the numbers from the Gaussian equivalent."""
+    import rfshift as rf
+
+    n0 = 16
+    S = np.diag(_power(n0, 1.5))
+    kw = dict(m=48, n1=24, gamma=0.01, noise_var=0.1, activation="erf", draws=3, seed=2, teacher="tanh")
+    g = rf.finite_size(S, np.eye(n0), equivalent="generalized", pool=1000, **kw)
+    d = rf.finite_size(S, np.eye(n0), **kw)
+    assert g.teacher == "tanh" and g.equivalent == "generalized"
+    for sfx in ("", "_id"):
+        parts = [getattr(g, f"variance_{p}{sfx}") for p in ("w", "noise", "sampling")]
+        assert sum(parts) == pytest.approx(getattr(g, "variance" + sfx), rel=1e-9)
+        assert all(p > 0 for p in parts)
+    assert g.variance_noise != pytest.approx(d.variance_noise, rel=1e-3)
+    assert g.error == pytest.approx(d.error, rel=0.2)
+    X = np.random.default_rng(0).standard_normal((1000, n0)) * np.sqrt(np.diag(S))
+    s = rf.finite_size.from_samples(X, X[:500], equivalent="generalized", **kw)
+    assert math.isfinite(s.error) and s.error > 0
 
 
 def test_interpolation_threshold_refused():
@@ -142,10 +220,10 @@ def test_finite_size_option_bad_input():
         rf.finite_size(S, S, equivalent="generalized", pool=10, **kw)
     with pytest.raises(TypeError, match="pool must be an integer"):
         rf.finite_size(S, S, equivalent="generalized", pool=2000.5, **kw)
-    with pytest.raises(ValueError, match="linear target"):
-        rf.finite_size(S, S, equivalent="generalized", teacher="tanh", **kw)
-    with pytest.raises(ValueError, match="linear target"):
-        rf.finite_size(S, S, equivalent="generalized", nonlinear_var=0.1, **kw)
+    with pytest.raises(ValueError, match="nonlinear_var"):
+        rf.finite_size(S, S, equivalent="generalized", nonlinear_var=-0.1, **kw)
+    with pytest.raises(ValueError, match="non-zero Gaussian mean"):
+        rf.finite_size(S, S, equivalent="generalized", teacher="relu", **kw)
 
 
 def test_finite_size_option_edge_cases(capsys, tmp_path):
@@ -175,3 +253,45 @@ def test_generalized_refuses_the_jax_backend():
 
     with pytest.raises(ValueError, match="NumPy only"):
         rf.finite_size(np.eye(8), np.eye(8), m=20, n1=10, gamma=0.1, equivalent="generalized", backend="jax")
+
+
+def test_concentration_warning_points_to_the_generalized_equivalent():
+    import warnings
+
+    import rfshift as rf
+
+    lam = _power(40, 1.5)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        rf.asymptotics(rf.Spectrum.from_covariances(np.diag(lam), np.eye(40)), phi=0.5, psi=0.5, gamma=0.01)
+    msgs = [str(w.message) for w in rec if issubclass(w.category, rf.ConcentrationWarning)]
+    assert msgs and all('equivalent="generalized"' in m and "rfshift.finite_size" in m for m in msgs)
+
+
+@pytest.mark.slow
+def test_generalized_teacher_matches_monte_carlo_where_the_gaussian_equivalent_misses():
+    """Ridgeless under-parameterised erf on a steep spectrum (r_eff ≈ 5), tanh teacher, W-averaged
+    (docs/validation.md §9.10, first row, smaller): the generalized equivalent within |z| ≤ 3.5 of the
+    Monte Carlo of the finite model (W, X, β sampled; x, ε exact); the Gaussian one misses the ID error."""
+    sys_path = str(Path(__file__).resolve().parent)
+    if sys_path not in sys.path:
+        sys.path.insert(0, sys_path)
+    from _numpy_sim import simulate_full, threadpool_limits
+
+    import rfshift as rf
+
+    n0, m, n1 = 32, 128, 64
+    S = np.diag(_power(n0, 1.5))
+    kw = dict(m=m, n1=n1, gamma=0.0, noise_var=0.2, activation="erf", draws=30, seed=1, teacher="tanh")
+    mc = simulate_full("erf", S, np.eye(n0), phi=n0 / m, psi=n0 / n1, gamma=0.0, noise_var=0.2, trials=300,
+                       seed=1, teacher="tanh", n_ens=1, ks=(1,))
+    with threadpool_limits(1):  # n1 = 64: threads only contend
+        g = rf.finite_size(S, np.eye(n0), equivalent="generalized", pool=1500, **kw)
+        d = rf.finite_size(S, np.eye(n0), **kw)
+    for sfx in ("", "_id"):
+        x = mc.samples["error" + sfx]
+        ref, ref_se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+        z = (getattr(g, "error" + sfx) - ref) / math.hypot(getattr(g, "error" + sfx + "_se"), ref_se)
+        assert abs(z) <= 3.5, (sfx, getattr(g, "error" + sfx), ref, z)
+    z_d = (d.error_id - ref) / math.hypot(d.error_id_se, ref_se)
+    assert z_d < -3.5, (d.error_id, ref, z_d)

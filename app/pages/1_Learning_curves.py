@@ -74,6 +74,14 @@ log_y = wd.toggle("Log y-axis", "logy", True)
 show_terms = wd.toggle("Fine-grained variance terms (OOD)", "terms", False)
 finite_size = find_api("finite_size", modules=("rfshift.finite_size",))
 MODES = ["limit", "at these sizes"]
+#: the finite-size mode's equivalents (rf.finite_size's ``equivalent=``) and the generalized one's pools
+FS_EQUIVALENTS = {
+    "Gaussian (fast)": "gaussian",
+    "generalized (accurate on concentrated spectra, slower)": "generalized",
+}
+FS_EQUIVALENTS_DEFAULT = "Gaussian (fast)"
+FS_POOLS = (1000, 2000, 4000, 8000)
+FS_POOL_DEFAULT = 2000
 mode = "limit"
 if finite_size is not None:
     sb.divider()
@@ -98,6 +106,26 @@ if finite:
         )
     fs_points = int(wd.slider("Sizes to evaluate", "fs_points", 2, 12, 5, 1))
     fs_draws = int(wd.slider("Feature draws W per size", "fs_draws", 3, 16, 4, 1))
+    fs_equivalent = wd.radio(
+        "Equivalent",
+        "fs_equivalent",
+        list(FS_EQUIVALENTS),
+        FS_EQUIVALENTS_DEFAULT,
+        captions=[
+            "Gaussian covariate model given W (docs/theory.md §20): fast",
+            "keeps the x-dependence of the quadratic forms (§20.2): accurate on concentrated spectra, "
+            "about 20–80× slower per draw",
+        ],
+    )
+    fs_pool = FS_POOL_DEFAULT
+    if FS_EQUIVALENTS[fs_equivalent] == "generalized":
+        fs_pool = int(wd.select_slider("Pool of inputs per draw", "fs_pool", list(FS_POOLS), FS_POOL_DEFAULT,
+                                       format_func=str))
+        sb.caption(
+            f"The generalized equivalent averages over a pool of {fs_pool} inputs per feature draw (cost "
+            "grows like pool × N²); its pool error enters the ± band. With N in the thousands expect "
+            "minutes per size."
+        )
     fs_seed = wd.number_input("Seed", "fs_seed", 0, 2**31 - 1, 0)
 state.report_ignored()
 
@@ -173,7 +201,7 @@ if concentration is not None and choice.covariances is not None:
     if conc is not None and conc.concentrated:
         st.warning(
             f"{conc.message()} The curves below are the proportional limit; switch **Mode** to "
-            "**at these sizes** to evaluate this covariance at its own size."
+            "**at these sizes** (Equivalent: generalized) to evaluate this covariance at its own size."
         )
 st.markdown(
     f"**At the base point** n/d = {n_over_d:g}, N/n = {N_over_n:g} (φ = {phi0:.4g}, ψ = {psi0:.4g}), "
@@ -282,14 +310,23 @@ if finite:
         fs_seed,
         teacher,
         nonlinear_var,
+        FS_EQUIVALENTS[fs_equivalent],
+        fs_pool,
         tuple(map(float, realised.lam)),
         tuple(map(float, realised.lam_star)),
     )
     runs = st.session_state.setdefault("fs_runs", {})
     st.info(
         f"**At these sizes:** d = {d}; n = {', '.join(map(str, ms))}; N = {', '.join(map(str, n1s))}; "
-        f"{fs_draws} feature draws each. Press the button to compute (each size costs one N × N "
-        "eigendecomposition per draw: seconds to minutes)."
+        f"{fs_draws} feature draws each"
+        + (
+            f", generalized equivalent on a pool of {fs_pool} inputs per draw (about 20–80× the Gaussian "
+            "equivalent's cost). "
+            if FS_EQUIVALENTS[fs_equivalent] == "generalized"
+            else ", Gaussian equivalent. "
+        )
+        + "Press the button to compute (each size costs one N × N eigendecomposition per draw: seconds to "
+        "minutes)."
     )
     if st.button("Compute at these sizes", type="primary", key="fs_run"):
         bar = st.progress(0.0, text="Computing the finite-size deterministic equivalents…")
@@ -309,6 +346,8 @@ if finite:
                 seed=fs_seed,
                 teacher=teacher,
                 nonlinear_var=nonlinear_var,
+                equivalent=FS_EQUIVALENTS[fs_equivalent],
+                pool=fs_pool,
                 what=f"rf.finite_size at n = {ms[i]}, N = {n1s[i]}",
             )
             rows.append(r)

@@ -175,10 +175,15 @@ def finite_point(
     seed: int,
     teacher: str | None = None,
     nonlinear_var: float = 0.0,
+    equivalent: str = "gaussian",
+    pool: int = 2000,
 ) -> dict[str, float]:
     """``rf.finite_size`` at one set of sizes (cached): the six quantities, the variance split
-    (``FINITE_SPLIT``) and their ``*_se``. ``teacher``/``nonlinear_var`` as in :func:`compute_curve`."""
+    (``FINITE_SPLIT``) and their ``*_se``. ``teacher``/``nonlinear_var`` as in :func:`compute_curve`;
+    ``equivalent``/``pool`` as in :func:`rfshift.finite_size` (``pool`` only for ``"generalized"``)."""
     kw: dict[str, Any] = {} if target_cov is None else {"target_cov": target_cov}
+    if equivalent != "gaussian":
+        kw.update(equivalent=equivalent, pool=pool)
     if teacher is not None:
         kw["teacher"] = teacher
     if nonlinear_var:
