@@ -296,6 +296,17 @@ def _linear_target(B: np.ndarray | None, laws) -> object:
     return lambda law, st: [(st["Psi"], B, t_law[id(law)], 0.0)]
 
 
+def _test_law(law, train, W, st: dict, Phi, blocks, target, bound: float):
+    """A test law's state, feature second moment and target blocks given W (the training law's are
+    reused), with the running Mehler truncation bound."""
+    if law is train:
+        return st, Phi, blocks, bound
+    stL = law.prepare(W)
+    PhiL, b2 = law.second(stL, stL, same=True)
+    blocksL = target(law, stL)
+    return stL, PhiL, blocksL, max(bound, b2, *(b for *_, b in blocksL))
+
+
 def _draw(train, tests, W, m, n1, gamma, noise_var, target, nl_train=0.0, nl_tests=None):
     """One W draw (docs/theory.md §20, steps 1–2, and §20.1 for targets and the variance split).
 
@@ -334,13 +345,7 @@ def _draw(train, tests, W, m, n1, gamma, noise_var, target, nl_train=0.0, nl_tes
     out = []
     states = []
     for law, nl_t in zip(tests, nl_tests or (0.0,) * len(tests), strict=True):
-        if law is train:
-            stL, PhiL, blocksL = st, Phi, blocks
-        else:
-            stL = law.prepare(W)
-            PhiL, b2 = law.second(stL, stL, same=True)
-            blocksL = target(law, stL)
-            bound = max(bound, b2, *(b for *_, b in blocksL))
+        stL, PhiL, blocksL, bound = _test_law(law, train, W, st, Phi, blocks, target, bound)
         cross = [float(xp.sum(P * ag)) for (P, *_), ag in zip(blocksL, AG, strict=True)]
         tt = [t + nl_t for _, _, t, _ in blocksL]
         means = [t - 2.0 * c + float(xp.sum((PhiL @ a) * ag))
@@ -473,13 +478,7 @@ def _generalized_draw(train, tests, W, m, n1, gamma, noise_var, target, pool, rn
         weight, Psi = np.eye(q) / q, np.hstack([P for P, *_ in blocks])
     laws = []
     for law, nl_t in zip(tests, nl_tests or (0.0,) * len(tests), strict=True):
-        if law is train:
-            stL, PhiL, blocksL = st, Phi, blocks
-        else:
-            stL = law.prepare(W)
-            PhiL, b2 = law.second(stL, stL, same=True)
-            blocksL = target(law, stL)
-            bound = max(bound, b2, *(b for *_, b in blocksL))
+        stL, PhiL, blocksL, bound = _test_law(law, train, W, st, Phi, blocks, target, bound)
         laws.append((stL, PhiL, blocksL, nl_t))
     g = _generalized.generalized_draw(
         Phi, Psi, F, X,
