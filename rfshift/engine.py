@@ -763,8 +763,8 @@ def _refuse_unresolved_threshold(moments: MomentFn, kx: np.ndarray, ridgeless: n
             f"resolved in float64: min(1/phi, 1/psi) = {float(q_cap[i])!r} equals the training spectrum's "
             f"mass on lambda > 0 ({pi_pos!r}) to within 1e-6 (a rank threshold, n0·μ(λ>0) = min(m, n1)) "
             f"and mu_perp2(s) = {mu_perp2:.3g} is so small that rounding fixes k_x "
-            f"({int(bad.sum())} of {ridgeless.size} ridgeless points). Use gamma > 0, or precision= with "
-            "more digits than log10(lambda/k_x) + 10 (30 can be too few here)"
+            f"({int(bad.sum())} of {ridgeless.size} ridgeless points). Use gamma > 0, or precision=30 "
+            "(the mpmath path raises its working digits until this root is resolved)"
         )
 
 
@@ -1186,7 +1186,12 @@ def asymptotics(
         ``None`` (default): float64, vectorised. An integer number of decimal digits re-solves one
         scalar point in arbitrary precision with mpmath and returns
         :class:`rfshift.symbolic.MPAsymptotics` (``mpf`` fields) instead — used to certify the
-        float64 results near the interpolation peak. It supports only the isotropic linear
+        float64 results near the interpolation peak, and the answer where float64 refuses a point
+        (μ⊥² underflow, rank thresholds). Every field is resolved to ``precision`` digits: the terms
+        that vanish at a rank threshold are formed from exact rationals, and where the estimated
+        rounding error still exceeds 10^-precision the working digits are raised (up to
+        4·precision + 20; beyond, ValueError naming the ``precision`` that suffices; docs/theory.md
+        §17, "The certificate at a rank threshold"). It supports only the isotropic linear
         target: with ``spec.target_power``, ``nonlinear_var``, ``nonlinear_var_test`` or
         ``teacher`` set it raises ValueError (use ``precision=None`` for those), and every
         parameter must be a scalar.
