@@ -519,10 +519,14 @@ def test_float64_overflow_is_refused_not_nan(scale, noise):
             rf.finite_size(S, S, m=40, n1=30, gamma=0.1, draws=3, noise_var=noise)
 
 
-def test_pool_checked_only_where_used_and_named_when_too_large():
+def test_pool_refused_where_it_would_be_ignored_and_named_when_too_large():
     S = np.eye(5)
-    r = rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, pool=10)  # "gaussian" ignores pool
-    assert math.isfinite(r.error)
+    with pytest.raises(ValueError, match="pool is used only by equivalent='generalized'"):
+        rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, pool=2000)  # "gaussian" has no pool
+    X = np.random.default_rng(0).standard_normal((40, 5))
+    with pytest.raises(ValueError, match="pool is the training rows"):
+        rf.finite_size.from_samples(X, X, n1=5, gamma=0.1, draws=3, equivalent="generalized", pool=2000)
+    assert rf.finite_size.DEFAULT_POOL == 8000
     with pytest.raises(ValueError, match=r"pool = 1000000000 .*use a smaller pool"):
         rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, equivalent="generalized", pool=10**9)
 
