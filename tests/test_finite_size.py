@@ -540,3 +540,14 @@ def test_refused_teacher_advice_names_this_functions_arguments():
     with pytest.raises(ValueError, match="target_cov and nonlinear_var") as info:
         rf.finite_size(np.eye(10), np.eye(10), m=20, n1=10, gamma=0.1, teacher="relu")
     assert "target_power" not in str(info.value)
+
+
+def test_warning_on_a_small_well_spread_spectrum_blames_the_size_not_the_spectrum():
+    from rfshift._diagnostics import concentration
+
+    lam = np.linspace(0.5, 1.5, 16)
+    c = concentration(rf.Spectrum(lam, lam, n0=16))
+    assert c.concentrated and c.message().startswith("n0 = 16 is small for the proportional limit")
+    lam = 1 / np.arange(1, 101)
+    c = concentration(rf.Spectrum(lam, lam, n0=100))
+    assert c.message().startswith("the spectrum is concentrated") and "generalized" in c.message()
