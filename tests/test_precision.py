@@ -270,3 +270,21 @@ def test_precision_raises_its_working_digits_at_a_near_null_eigenvalue() -> None
     p = int(re.search(r"pass precision=(\d+)", str(ei.value)).group(1))  # type: ignore[union-attr]
     with mp.workdps(60):
         assert _rel(rf.asymptotics(spec, precision=p, **kw).k_x, mp.sqrt(mp.mpf(1e-300))) < 10.0 ** (1 - p)
+
+
+def test_float64_refuses_a_ridgeless_root_fixed_by_rounding_at_a_near_null_eigenvalue():
+    """A near-null eigenvalue acts as a rank threshold: linear features, Σ = diag(1, ε), φ = 2, ψ = 1,
+    γ = 0 (root k_x ≈ √ε). float64 returned k_x off by 8e-4 (ε = 1e-30) or by 12 orders (ε = 1e-80)
+    without a word; now it refuses where rounding sets the root and answers (to 1e-9) where it does not,
+    in the one-point and the array path alike."""
+    kw = dict(phi=2.0, psi=1.0, gamma=0.0, activation="linear")
+    for eps in (1e-20, 1e-30, 1e-80):
+        spec = rf.Spectrum([1.0, eps], [1.0, eps])
+        for phi in (2.0, np.array([2.0, 2.0])):
+            with pytest.raises(ValueError, match="not resolved in float64.*precision=30"):
+                rf.asymptotics(spec, **{**kw, "phi": phi})
+    spec = rf.Spectrum([1.0, 1e-8], [1.0, 1e-8])
+    ref = rf.asymptotics(spec, precision=30, **kw)
+    got = rf.asymptotics(spec, **kw)
+    for f in ("kappa", "error", "variance", "error_id"):
+        assert float(getattr(got, f)) == pytest.approx(float(getattr(ref, f)), rel=1e-9), f
