@@ -281,7 +281,7 @@ def test_float64_refuses_a_ridgeless_root_fixed_by_rounding_at_a_near_null_eigen
     for eps in (1e-20, 1e-30, 1e-80):
         spec = rf.Spectrum([1.0, eps], [1.0, eps])
         for phi in (2.0, np.array([2.0, 2.0])):
-            with pytest.raises(ValueError, match="not resolved in float64.*precision=30"):
+            with pytest.raises(ValueError, match=r"not resolved in float64.*precision=30"):
                 rf.asymptotics(spec, **{**kw, "phi": phi})
     spec = rf.Spectrum([1.0, 1e-8], [1.0, 1e-8])
     ref = rf.asymptotics(spec, precision=30, **kw)
