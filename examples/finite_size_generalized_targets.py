@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             res[eq] = rf.finite_size(c["S"], c["Ss"], m=c["m"], n1=c["n1"], gamma=c["gamma"],
                                      noise_var=c["noise_var"], activation=c["act"], draws=args.draws,
                                      seed=args.seed, teacher=c["teacher"], nonlinear_var=nl,
-                                     nonlinear_var_test=nl_test, equivalent=eq, pool=args.pool)
+                                     nonlinear_var_test=nl_test, equivalent=eq,
+                                     **({"pool": args.pool} if eq == "generalized" else {}))
             secs[eq] = time.time() - t0
         for sfx, test, extra in (("", "OOD", nl_test), ("_id", "ID", nl)):
             x = mc.samples["error" + sfx] + extra

@@ -71,6 +71,17 @@ class Concentration:
         return "≤ 1.4%"
 
     def message(self) -> str:
+        r = min(self.effective_rank, self.effective_rank_star)
+        if r >= 0.7 * self.n0:  # a well-spread spectrum whose dimension itself is small
+            return (
+                f"n0 = {self.n0} is small for the proportional limit: the spectrum is well spread "
+                f"(effective rank (tr Σ)²/tr Σ² = {self.effective_rank:.1f} of {self.n0}, test law ≤ "
+                f"{self.effective_rank_star:.1f}), but per-feature pre-activation variances still spread "
+                f"by {100 * self.spread:.0f}% (relative s.d.). At this effective rank the limit was "
+                f"typically off by {self.expected_gap()} in calibration runs (docs/validation.md); "
+                "use rfshift.finite_size(Sigma, Sigma_star, m=..., n1=..., gamma=...) for the error at "
+                "these sizes"
+            )
         return (
             f"the spectrum is concentrated for the proportional limit at n0 = {self.n0}: effective rank "
             f"(tr Σ)²/tr Σ² = {self.effective_rank:.1f} (test law ≤ {self.effective_rank_star:.1f}), "

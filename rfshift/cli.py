@@ -166,7 +166,7 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2, allow_nan=False, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
-        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     else:
@@ -194,6 +194,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"rfshift validate needs JAX: pip install 'rfshift[mc]' ({exc})", file=sys.stderr)
         return 2
     return int(validate_main(args))
+
+
+def _port(text: str) -> int:
+    """argparse type of ``app --port``: an integer TCP port."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: an integer 1..65535") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {port}: must be 1..65535")
+    return port
 
 
 def _cmd_app(args: argparse.Namespace) -> int:
@@ -284,7 +295,8 @@ def _cmd_finite(args: argparse.Namespace) -> int:
         plain = not (args.teacher or args.nonlinear_var or args.nonlinear_var_test or B is not None)
         tgt = "" if plain else (f" teacher={res.teacher} nonlinear_var={res.nonlinear_var:g} "
                                 f"nonlinear_var_test={res.nonlinear_var_test:g} target_cov={args.target_cov}")
-        eq = "" if res.equivalent == "gaussian" else f" equivalent={res.equivalent} pool={args.pool}"
+        pool = args.pool or finite_size.DEFAULT_POOL
+        eq = "" if res.equivalent == "gaussian" else f" equivalent={res.equivalent} pool={pool}"
         eq += "" if res.backend == "numpy" else f" backend={res.backend}"
         print(f"n0={res.n0} m={res.m} n1={res.n1} gamma={res.gamma:g} noise_var={res.noise_var:g} "
               f"activation={res.activation} draws={res.draws} seed={res.seed}{tgt}{eq}")
@@ -310,9 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("curve", help="sweep phi, psi or gamma and print error/bias/variance")
-    c.add_argument("--sweep", choices=["phi", "psi", "gamma"], default="psi")
-    c.add_argument("--start", type=float, default=0.05)
-    c.add_argument("--stop", type=float, default=2.0)
+    c.add_argument("--sweep", choices=["phi", "psi", "gamma"], default="psi",
+                   help="the swept parameter (default psi); the other two are fixed by --phi/--psi/--gamma")
+    c.add_argument("--start", type=float, default=0.05,
+                   help="first value of the swept parameter (default 0.05)")
+    c.add_argument("--stop", type=float, default=2.0, help="last value of the swept parameter (default 2)")
     c.add_argument("--num", type=int, default=20,
                    help=f"number of points, 1..{MAX_NUM:,} and num × spectrum atoms <= {MAX_CELLS:,} "
                    "(default 20)")
@@ -356,14 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_curve)
 
     i = sub.add_parser("info", help="Gaussian-equivalence constants of an activation")
-    i.add_argument("activation")
-    i.add_argument("--v", type=float, nargs="+", default=[1.0], help="pre-activation variances")
+    i.add_argument("activation", help=f"one of {', '.join(available_activations())}")
+    i.add_argument("--v", type=float, nargs="+", default=[1.0], help="pre-activation variances (default 1)")
     i.set_defaults(func=_cmd_info)
 
     v = sub.add_parser("validate", help="Monte Carlo vs theory on a documented suite (needs JAX)")
     v.add_argument("--n0", type=int, default=None, help="input dimension (default 256, --quick 128)")
     v.add_argument("--trials", type=int, default=None, help="Monte Carlo trials (default 32, --quick 12)")
-    v.add_argument("--quick", action="store_true")
+    v.add_argument("--quick", action="store_true", help="smaller sizes and fewer trials (about a minute)")
     v.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws (default 0)")
     v.add_argument("--fine", action="store_true", help="also check the fine-grained variance terms")
     v.add_argument("--case", action="append", default=None, metavar="NAME",
@@ -399,8 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="deterministic equivalent given W: the Gaussian covariate model (default) or the "
                    "generalized one that keeps the x-dependence of the quadratic forms (docs/theory.md "
                    "§20.2; every target option, 20-80x slower per draw)")
-    f.add_argument("--pool", type=int, default=8000,
-                   help="inputs per W draw for --equivalent generalized (>= 1000, default 8000)")
+    f.add_argument("--pool", type=int, default=None,
+                   help="inputs per W draw for --equivalent generalized (>= 1000, default 8000); "
+                   "refused without it")
     f.add_argument("--draws", type=int, default=8, help="W draws (3..10000, default 8)")
     f.add_argument("--backend", choices=["numpy", "jax"], default="numpy",
                    help="array backend of each draw's linear algebra: numpy (default) or jax (float64, "
@@ -411,8 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_finite)
 
     a = sub.add_parser("app", help="start the Streamlit app")
-    a.add_argument("--port", type=int, default=8501)
-    a.add_argument("--headless", action="store_true")
+    a.add_argument("--port", type=_port, default=8501, help="TCP port, 1..65535 (default 8501)")
+    a.add_argument("--headless", action="store_true", help="do not open a browser")
     a.set_defaults(func=_cmd_app)
     return p
 

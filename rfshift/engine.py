@@ -697,7 +697,8 @@ def solve_kx(
     if ridgeless.size:
         y, at = solve(boundary_residual, ridgeless)
         kx[at] = np.exp(y)
-        _refuse_unresolved_threshold(moments, kx, ridgeless, phi, psi, q_cap, pi_pos, rho, mu_perp2)
+        _refuse_unresolved_threshold(moments, kx, ridgeless, phi, psi, q_cap, pi_pos, rho, mu_perp2,
+                                     float(lam[lam > 0].min()) if pi_pos > 0 else math.nan)
     ridge = np.flatnonzero(gamma > 0)
     if ridge.size:
         y, at = solve(ridge_residual, ridge)
@@ -740,17 +741,14 @@ THRESHOLD_SLOPE = 1e-7
 
 def _refuse_unresolved_threshold(moments: MomentFn, kx: np.ndarray, ridgeless: np.ndarray,
                                  phi: np.ndarray, psi: np.ndarray, q_cap: np.ndarray, pi_pos: float,
-                                 rho: float, mu_perp2: float) -> None:
+                                 rho: float, mu_perp2: float, lam_min_pos: float = math.nan) -> None:
     """γ = 0 at a rank threshold, q = min(1/φ, 1/ψ) = μ(λ > 0) to within 1e-6 (n0·μ(λ>0) = min(m, n1)),
     with μ⊥² tiny (hardtanh at small s): q − ⟨q⟩(k) ≈ (q − μ(λ>0)) + k⟨1/λ⟩ is then far below the
     rounding of ⟨q⟩ at the root k_b ≈ √(μ⊥²/⟨1/λ⟩)/μ1, so float64 returns a k_x set by rounding
     (isotropic s = 2e-3, φ = 0.5, ψ = 1: 1.2e-31 instead of 1.2e-59; with λ* ≠ λ an OOD error 0.13
     instead of 1.4e69). Raises ValueError where −dP/dy at the returned root is below
     THRESHOLD_SLOPE·q; returns otherwise (the check costs one moment evaluation at those points only)."""
-    qc = q_cap[ridgeless]
-    near = ridgeless[np.abs(qc - pi_pos) <= 1e-6 * qc]
-    if not near.size:
-        return
+    near = ridgeless  # every ridgeless root: a near-null eigenvalue acts as a threshold too
     k = kx[near]
     mom = moments(k, ("q", "uq"), first_column=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -758,13 +756,19 @@ def _refuse_unresolved_threshold(moments: MomentFn, kx: np.ndarray, ridgeless: n
     bad = slope < THRESHOLD_SLOPE * q_cap[near]
     if bad.any():
         i = near[np.flatnonzero(bad)[0]]
+        at_rank = abs(float(q_cap[i]) - pi_pos) <= 1e-6 * float(q_cap[i])
+        why = (f"min(1/phi, 1/psi) = {float(q_cap[i])!r} equals the training spectrum's mass on lambda > 0 "
+               f"({pi_pos!r}) to within 1e-6 (a rank threshold, n0·μ(λ>0) = min(m, n1)) and "
+               f"mu_perp2(s) = {mu_perp2:.3g} is so small that rounding fixes k_x" if at_rank else
+               f"the residual's slope at the root is {float(slope[np.flatnonzero(bad)[0]]):.3g}, below "
+               f"THRESHOLD_SLOPE·q (near-null eigenvalues act as a rank threshold: the smallest "
+               f"positive lambda is {float(lam_min_pos):.3g}, mu_perp2(s) = {mu_perp2:.3g}), so rounding "
+               "fixes k_x")
         raise ValueError(
             f"the ridgeless root k_x at phi={float(phi[i])!r}, psi={float(psi[i])!r}, gamma=0.0 is not "
-            f"resolved in float64: min(1/phi, 1/psi) = {float(q_cap[i])!r} equals the training spectrum's "
-            f"mass on lambda > 0 ({pi_pos!r}) to within 1e-6 (a rank threshold, n0·μ(λ>0) = min(m, n1)) "
-            f"and mu_perp2(s) = {mu_perp2:.3g} is so small that rounding fixes k_x "
-            f"({int(bad.sum())} of {ridgeless.size} ridgeless points). Use gamma > 0, or precision= with "
-            "more digits than log10(lambda/k_x) + 10 (30 can be too few here)"
+            f"resolved in float64: {why} ({int(bad.sum())} of {ridgeless.size} ridgeless points). "
+            "Use gamma > 0, or precision=30 (the mpmath path raises its working digits until this root "
+            "is resolved)"
         )
 
 
@@ -1107,7 +1111,14 @@ def _solve_kx_point(spec: Spectrum, ph: float, ps: float, ga: float, mu1: float,
     elif f_h > 0:
         hi, f_hi, d_hi = y_h, f_h, d_h
     y, ok = solve_bracketed_point(fun, lo, hi, f_lo, f_hi, d_lo, d_hi, ytol=1e-14)
-    return math.exp(y) if ok else None
+    if not ok:
+        return None
+    k = math.exp(y)
+    if ga == 0:  # the resolution check of _refuse_unresolved_threshold: the array path raises there
+        uq = float(point_moments(k, spec.lam, col0, mask, ("uq",))["uq"][0])
+        if uq + (mu_perp2 / (rho * k) if k > 0 else math.inf) < THRESHOLD_SLOPE * q_cap:
+            return None
+    return k
 
 
 def _evaluate_point(spec: Spectrum, ph: float, ps: float, ga: float, nv: float, nl: float, nlt: float,
@@ -1186,7 +1197,12 @@ def asymptotics(
         ``None`` (default): float64, vectorised. An integer number of decimal digits re-solves one
         scalar point in arbitrary precision with mpmath and returns
         :class:`rfshift.symbolic.MPAsymptotics` (``mpf`` fields) instead — used to certify the
-        float64 results near the interpolation peak. It supports only the isotropic linear
+        float64 results near the interpolation peak, and the answer where float64 refuses a point
+        (μ⊥² underflow, rank thresholds). Every field is resolved to ``precision`` digits: the terms
+        that vanish at a rank threshold are formed from exact rationals, and where the estimated
+        rounding error still exceeds 10^-precision the working digits are raised (up to
+        4·precision + 20; beyond, ValueError naming the ``precision`` that suffices; docs/theory.md
+        §17, "The certificate at a rank threshold"). It supports only the isotropic linear
         target: with ``spec.target_power``, ``nonlinear_var``, ``nonlinear_var_test`` or
         ``teacher`` set it raises ValueError (use ``precision=None`` for those), and every
         parameter must be a scalar.

@@ -43,10 +43,13 @@ from ._validation import as_real_array
 from .activations import Activation, get_activation
 from .spectra import Spectrum, _covariance, _samples
 
-__all__ = ["BACKENDS", "MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size", "finite_size_from_samples"]
+__all__ = ["BACKENDS", "DEFAULT_POOL", "MAX_DRAWS", "MAX_MEMORY_GIB", "FiniteSize", "finite_size",
+           "finite_size_from_samples"]
 
 #: Refuse sizes whose working arrays would exceed this many GiB (a clear error instead of an OOM kill).
 MAX_MEMORY_GIB = 16.0
+#: Pool size of the generalized equivalent when ``pool`` is not given (docs/validation.md §9.9).
+DEFAULT_POOL = 8000
 #: Largest number of W draws (each costs an n1 × n1 eigendecomposition; the s.e. falls like 1/√draws).
 MAX_DRAWS = 10_000
 #: Array backends of the per-draw linear algebra (``backend=`` of :func:`finite_size`).
@@ -520,11 +523,17 @@ def _namespace(backend: object):
 
 
 def _run(train, test, *, n0, m, n1, gamma, noise_var, act, draws, seed, target_cov, source,
-         nonlinear_var=0.0, nonlinear_var_test=None, teacher=None, equivalent="gaussian", pool=8000):
+         nonlinear_var=0.0, nonlinear_var_test=None, teacher=None, equivalent="gaussian", pool=None):
     if equivalent not in EQUIVALENTS:
         raise ValueError(f"equivalent must be one of {EQUIVALENTS}, got {equivalent!r}")
-    if equivalent == "generalized" and source == "gaussian":  # from samples, the pool is the rows
-        pool = _check_int(pool, "pool", 1000)
+    if pool is not None and equivalent != "generalized":
+        raise ValueError(f"pool is used only by equivalent='generalized' (got equivalent={equivalent!r}); "
+                         "it would be ignored")
+    if pool is not None and source != "gaussian":
+        raise ValueError("pool: from samples the generalized equivalent's pool is the training rows "
+                         "themselves; pool would be ignored")
+    if equivalent == "generalized" and source == "gaussian":
+        pool = DEFAULT_POOL if pool is None else _check_int(pool, "pool", 1000)
     if equivalent == "generalized" and train.xp is not np:
         raise ValueError("equivalent='generalized' runs on NumPy only; use backend='numpy'")
     m = _check_int(m, "m", 1)
@@ -681,7 +690,7 @@ def finite_size(
     teacher: str | Activation | None = None,
     backend: str = "numpy",
     equivalent: str = "gaussian",
-    pool: int = 8000,
+    pool: int | None = None,
 ) -> FiniteSize:
     """Test error of random-feature ridge regression at finite sizes (deterministic equivalent given W).
 
@@ -749,7 +758,9 @@ def finite_size(
         default's draw is used); with γ = 0 and a singular Φ (e.g. linear features with n1 > n0) it
         raises ValueError.
     pool:
-        Pool size N >= 1000 of the generalized equivalent (ignored by ``"gaussian"``; default 8000).
+        Pool size N >= 1000 of the generalized equivalent (default ``None``: ``DEFAULT_POOL`` = 8000).
+        Given with ``equivalent="gaussian"``, which has no pool, it is refused (ValueError) rather
+        than ignored.
 
     Returns
     -------
@@ -821,7 +832,7 @@ def finite_size_from_samples(
     teacher: str | Activation | None = None,
     backend: str = "numpy",
     equivalent: str = "gaussian",
-    pool: int = 8000,
+    pool: int | None = None,
 ) -> FiniteSize:
     """Like :func:`finite_size`, with the feature moments taken from the inputs themselves.
 
@@ -837,8 +848,8 @@ def finite_size_from_samples(
     :func:`finite_size`; with ``"jax"`` the rows live on the device and σ (and a teacher's f*) is the
     built-in's JAX version (a custom :class:`Activation`'s NumPy ``fn`` is applied on the host, one
     N × n1 round trip per draw). Memory O(N·n1) more per law than the Gaussian route.
-    ``equivalent="generalized"`` (docs/theory.md §20.2) uses the training rows themselves as its pool
-    (``pool`` is ignored).
+    ``equivalent="generalized"`` (docs/theory.md §20.2) uses the training rows themselves as its pool,
+    so ``pool`` must be left at ``None`` (ValueError otherwise).
     Also available as ``rfshift.finite_size.from_samples``.
     """
     xp = _namespace(backend)
@@ -864,5 +875,6 @@ def finite_size_from_samples(
 
 finite_size.from_samples = finite_size_from_samples  # type: ignore[attr-defined]
 finite_size.MAX_DRAWS = MAX_DRAWS  # type: ignore[attr-defined]
+finite_size.DEFAULT_POOL = DEFAULT_POOL  # type: ignore[attr-defined]
 finite_size.MAX_MEMORY_GIB = MAX_MEMORY_GIB  # type: ignore[attr-defined]
 finite_size.BACKENDS = BACKENDS  # type: ignore[attr-defined]

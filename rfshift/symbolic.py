@@ -533,6 +533,151 @@ def _illinois(f: Any, lo: Any, hi: Any, flo: Any, fhi: Any, tol: Any, maxiter: i
     return (lo + hi) / 2
 
 
+def _mp_point(act: Activation, spec: Spectrum, ph_q: Fraction, ps_q: Fraction, ga_q: Fraction,
+              s2_q: Fraction, w_q: list[Fraction], g_q: Fraction, g_phi: Fraction, g_psi: Fraction,
+              c_q: Fraction, dps: int, n_terms: int) -> tuple[list[Any], Any]:
+    """:func:`asymptotics_mp` at the current working precision ``dps``.
+
+    Returns the ten outputs (error, bias, variance, their ID twins, κ, k_x, t, t̄) and an estimate of
+    their relative error from rounding: the larger of k_x's, n_terms·10^-dps times (rounding scale of
+    the residual)/|k·residual'(k)| at the root, and the OOD bias's, whose (1 − r) + r u can cancel
+    (docs/theory.md §17, "The certificate at a rank threshold")."""
+    import mpmath as mp
+
+    def mpq(x: Fraction) -> Any:
+        return mp.mpf(x.numerator) / x.denominator
+
+    ph, ps, ga, s2 = mpq(ph_q), mpq(ps_q), mpq(ga_q), mpq(s2_q)
+    gq, gphi, gpsi, cc = mpq(g_q), mpq(g_phi), mpq(g_psi), mpq(c_q)
+    lam = [mp.mpf(float(x)) for x in spec.lam]
+    lam_s = [mp.mpf(float(x)) for x in spec.lam_star]
+    tw = sum(w_q)
+    p = [mpq(wi / tw) for wi in w_q]
+    s = mp.fsum(pi * li for pi, li in zip(p, lam, strict=True))
+    s_star = mp.fsum(pi * li for pi, li in zip(p, lam_s, strict=True))
+    mu0, mu1, mup2 = _mp_constants(act, s)
+    _, mu1_s, mup2_s = _mp_constants(act, s_star)
+    # as the float64 engine: |μ1| ≤ 1e-12 √(E σ²/s) means no linear signal (scale-free test)
+    if mu1 == 0 or mu1**2 * s <= mp.mpf(10) ** (-24) * (mu0**2 + s * mu1**2 + mup2):
+        raise ValueError(f"activation {act.name!r} has mu1(s) = 0: unsupported (THEORY.md §3)")
+    rho, rho_s = mu1**2, mu1_s**2
+    mup2 = max(mup2, mp.mpf(0))
+    mup2_s = max(mup2_s, mp.mpf(0))
+    omega, omega_s, r = mup2 / rho, mup2_s / rho_s, mu1_s / mu1
+    pos = [(pi, li) for pi, li in zip(p, lam, strict=True) if li > 0]
+
+    def s_pos(k: Any) -> Any:  # Σ_{λ>0} p k/(λ + k) = μ(λ>0) − a1(k)
+        return mp.fsum(pi * k / (li + k) for pi, li in pos)
+
+    def ks_pos(k: Any) -> Any:  # k S'(k) = Σ_{λ>0} p kλ/(λ + k)²
+        return mp.fsum(pi * k * li / (li + k) ** 2 for pi, li in pos)
+
+    tol = mp.mpf(10) ** (-(dps - 8))
+
+    def h(k: Any) -> Any:  # ρk(q − a1) − μ⊥²
+        return rho * k * (gq + s_pos(k)) - mup2
+
+    if mup2 == 0 and g_q >= 0:
+        kx0 = mp.mpf(0)
+    else:
+        # k_x0 ~ μ⊥²/ρ can be as small as μ⊥² itself (e.g. e^{-1/(2v)} for hardtanh at small v):
+        # step down by factors 2, 4, 16, 256, ... (mpf exponents are unbounded)
+        lo, factor = s, mp.mpf(2)
+        while h(lo) >= 0:
+            lo /= factor
+            factor *= factor
+            if lo == 0:  # pragma: no cover - mpf does not underflow
+                raise ArithmeticError("could not bracket k_x0")
+        hi = 2 * s
+        while h(hi) <= 0:
+            hi *= 2
+        kx0 = _illinois(h, lo, hi, h(lo), h(hi), tol)
+
+    def f_psi(k: Any) -> Any:  # ψ κ_f = ρk(1 − ψ a1) − ψ μ⊥²
+        return rho * k * (gpsi + ps * s_pos(k)) - ps * mup2
+
+    def f_phi(k: Any) -> Any:  # κ_s = ρk(1/φ − a1) − μ⊥²
+        return rho * k * (gphi + s_pos(k)) - mup2
+
+    if ga > 0:
+        def g_res(k: Any) -> Any:
+            return f_psi(k) * f_phi(k) - ga * rho * k
+
+        lo = kx0 if kx0 > 0 else s
+        while not g_res(lo) < 0:
+            lo = kx0 + (lo - kx0) / 2 if kx0 > 0 else lo / 2
+            if lo - kx0 < mp.mpf(10) ** (-(dps + 280)):
+                raise ArithmeticError("could not bracket the fixed point")  # pragma: no cover
+        hi = max(2 * lo, s)
+        while g_res(hi) <= 0:
+            hi *= 2
+        k = _illinois(g_res, lo, hi, g_res(lo), g_res(hi), tol)
+        # t/φ = X, t̄ = Y with XY = γ/(ρk) (the fixed point) and Y − ψX = c = 1 − ψ/φ (an identity of
+        # the two factors): the positive root of the quadratic, in its cancellation-free form
+        P = ga / (rho * k)
+        sq = mp.sqrt(cc * cc + 4 * ps * P)
+        if cc >= 0:
+            X = 2 * P / (cc + sq)
+            Y = P / X
+        else:
+            Y = 2 * ps * P / (sq - cc)
+            X = P / Y
+        t, tb = ph * X, Y
+        fs, ff, sk, ks1 = f_psi(k), f_phi(k), s_pos(k), ks_pos(k)
+        # rounding scale of g over k·g'(k) (f' k = f + ρk(ψ)kS' + (ψ)μ⊥²)
+        sc_psi = rho * k * (abs(gpsi) + ps * sk) + ps * mup2
+        sc_phi = rho * k * (abs(gphi) + sk) + mup2
+        scale = sc_psi * abs(ff) + sc_phi * abs(fs) + ga * rho * k
+        dfs = fs + ps * (rho * k * ks1 + mup2)
+        dff = ff + rho * k * ks1 + mup2
+        slope = abs(dfs * ff + fs * dff - ga * rho * k)
+    else:
+        k = kx0
+        if k == 0:
+            raise ValueError("κ = ∞ at this point (ridgeless linear model with at least as many samples "
+                             "as non-null directions); asymptotics_mp does not evaluate that limit")
+        t = mpq(max(Fraction(0), 1 - ph_q / ps_q)) if ps_q > 0 else mp.mpf(0)  # exact, then rounded
+        tb = mpq(max(Fraction(0), c_q))
+        sk = s_pos(k)
+        scale = rho * k * (abs(gq) + sk) + mup2
+        slope = abs(rho * k * (gq + sk) + rho * k * ks_pos(k))  # k h'(k)
+    err_k = n_terms * mp.mpf(10) ** (-dps) * (scale / slope if slope > 0 else mp.inf)
+    kappa = ph / k
+    u = [k / (li + k) if li > 0 else mp.mpf(1) for li in lam]
+    v = [li / (li + k) if li > 0 else mp.mpf(0) for li in lam]  # 1 − u without cancellation
+    i11 = mp.fsum(pi * li * ui for pi, li, ui in zip(p, lam, u, strict=True))
+    phi_i12 = mp.fsum(pi * li * ui**2 for pi, li, ui in zip(p, lam, u, strict=True))
+    i22 = mp.fsum(pi * li * ui * vi for pi, li, ui, vi in zip(p, lam, u, v, strict=True)) / kappa
+    peak = ga == 0 and ps == ph
+    D = ph * ga + rho * (t * ps + tb * ph) * (omega + phi_i12)  # THEORY.md §5
+
+    def side(lx: list[Any], rho_x: Any, omega_x: Any, r_x: Any) -> tuple[Any, Any]:
+        ix11 = mp.fsum(pi * lj * ui for pi, lj, ui in zip(p, lx, u, strict=True))
+        phi_ix12 = mp.fsum(pi * lj * ui**2 for pi, lj, ui in zip(p, lx, u, strict=True))
+        ix22 = mp.fsum(pi * lj * ui * vi for pi, lj, ui, vi in zip(p, lx, u, v, strict=True)) / kappa
+        bias = mp.fsum(pi * lj * ((1 - r_x) + r_x * ui) ** 2 for pi, lj, ui in zip(p, lx, u, strict=True))
+        if peak:
+            return bias, mp.inf
+        var = mp.fsum(variance_parts(
+            rho_x * kappa / D, phi=ph, psi=ps, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=i11,
+            phi_i12=phi_i12, i22=i22, omega_x=omega_x, ix11=ix11, phi_ix12=phi_ix12, ix22=ix22))
+        return bias, var
+
+    b_o, v_o = side(lam_s, rho_s, omega_s, r)
+    b_i, v_i = side(lam, rho, omega, mp.mpf(1))
+    # The OOD bias's (1 − r) + r u cancels where μ1(s*) ≈ μ1(s) (e.g. hardtanh at small s, s*: μ1 = 1 − T
+    # with T ~ e^{-1/(2v)}), each rounded to 10^-dps relative: its relative error, as for k_x. r is exact
+    # where μ1(s*) and μ1(s) are the same number (s* = s, or μ1 constant as for relu).
+    if b_o > 0:
+        eps = n_terms * mp.mpf(10) ** (-dps)
+        r_err = 0 if mu1_s == mu1 else abs(r)
+        err_b = mp.fsum(2 * pi * lj * abs((1 - r) + r * ui) * eps * (r_err + abs(1 - r) + abs(r * ui))
+                        for pi, lj, ui in zip(p, lam_s, u, strict=True)) / b_o
+    else:
+        err_b = mp.mpf(0)
+    return [b_o + v_o, b_o, v_o, b_i + v_i, b_i, v_i, kappa, k, t, tb], max(err_k, err_b)
+
+
 def asymptotics_mp(
     spec: Spectrum,
     *,
@@ -558,6 +703,24 @@ def asymptotics_mp(
     strings such as "1/10" are exact.
     ``inf`` at the ridgeless interpolation peak ψ = φ.
 
+    Rank thresholds and tiny ridges (docs/theory.md §17, "The certificate at a rank threshold"): the
+    terms that vanish at q = μ(λ > 0) are formed from exact rationals (q − a1(k) = (q − μ(λ>0)) +
+    Σ_{λ>0} p k/(λ + k)) and t, t̄ from XY = γ/(ρk), t̄ − ψt/φ = 1 − ψ/φ, so no O(1) numbers cancel
+    there. The working precision starts at ``precision`` + 20 digits; the root's relative error from
+    rounding is then estimated as (rounding scale of the residual)/|k·residual'(k)|, and the OOD
+    bias's from the cancellation in its (1 − r) + r u (r = μ1(s*)/μ1(s), e.g. hardtanh at small s, s*
+    where μ1 ≈ 1 − e^{-1/(2v)}); while the larger exceeds 10^-(precision + 3) (e.g. a near-null
+    eigenvalue acting as a rank threshold) the working digits are raised to what the estimate asks for,
+    up to 4·precision + 20. Given k, t, t̄ the other outputs are sums and products of non-negative
+    terms, so they carry the root's relative accuracy.
+
+    Raises
+    ------
+    ValueError
+        Bad parameters; an activation with μ1 = 0 or without an mpmath form; κ = ∞ (ridgeless linear
+        model below the rank threshold); or a point needing more than 4·precision + 20 working
+        digits: the message names ``precision`` and the value that suffices.
+
     Examples
     --------
     >>> import rfshift as rf
@@ -579,14 +742,15 @@ def asymptotics_mp(
         raise ValueError(f"precision must be an integer number of digits in [15, 10000], got {precision!r}")
     act = get_activation(activation)
 
-    def conv(x: object, name: str) -> Any:
+    def conv(x: object, name: str) -> Fraction:
+        """The exact rational value of a scalar input (floats at their exact binary value)."""
         if isinstance(x, bool):
             raise TypeError(f"{name} must be a real number, got a boolean")
         if isinstance(x, Fraction):
-            return mp.mpf(x.numerator) / x.denominator
+            return x
         if isinstance(x, str):
             try:
-                return mp.mpf(Fraction(x).numerator) / Fraction(x).denominator
+                return Fraction(x)
             except (ValueError, ZeroDivisionError):
                 raise ValueError(f"{name} = {x!r} is not a number") from None
         try:
@@ -595,114 +759,47 @@ def asymptotics_mp(
             raise TypeError(f"{name} must be a real scalar, got {x!r}") from None
         if xf != xf or abs(xf) == float("inf"):
             raise ValueError(f"{name} must be finite, got {x!r}")
-        return mp.mpf(int(x)) if isinstance(x, int) else mp.mpf(xf)  # exact binary value
+        return Fraction(int(x)) if isinstance(x, int) else Fraction(xf)  # exact binary value
 
-    with mp.workdps(precision + 20):
-        ph, ps = conv(phi, "phi"), conv(psi, "psi")
-        ga, s2 = conv(gamma, "gamma"), conv(noise_var, "noise_var")
-        if not ph > 0:
-            raise ValueError(f"phi (n0/m) must be > 0, got {phi!r}")
-        for val, name in ((ps, "psi"), (ga, "gamma"), (s2, "noise_var")):
-            if val < 0:
-                raise ValueError(f"{name} must be >= 0, got {val}")
-        lam = [mp.mpf(float(x)) for x in spec.lam]
-        lam_s = [mp.mpf(float(x)) for x in spec.lam_star]
-        w = [mp.mpf(float(x)) for x in spec.weights]
-        tw = mp.fsum(w)
-        p = [x / tw for x in w]
-        s = mp.fsum(pi * li for pi, li in zip(p, lam, strict=True))
-        s_star = mp.fsum(pi * li for pi, li in zip(p, lam_s, strict=True))
-        mu0, mu1, mup2 = _mp_constants(act, s)
-        _, mu1_s, mup2_s = _mp_constants(act, s_star)
-        # as the float64 engine: |μ1| ≤ 1e-12 √(E σ²/s) means no linear signal (scale-free test)
-        if mu1 == 0 or mu1**2 * s <= mp.mpf(10) ** (-24) * (mu0**2 + s * mu1**2 + mup2):
-            raise ValueError(f"activation {act.name!r} has mu1(s) = 0: unsupported (THEORY.md §3)")
-        rho, rho_s = mu1**2, mu1_s**2
-        mup2 = max(mup2, mp.mpf(0))
-        mup2_s = max(mup2_s, mp.mpf(0))
-        omega, omega_s, r = mup2 / rho, mup2_s / rho_s, mu1_s / mu1
+    ph_q, ps_q = conv(phi, "phi"), conv(psi, "psi")
+    ga_q, s2_q = conv(gamma, "gamma"), conv(noise_var, "noise_var")
+    if not ph_q > 0:
+        raise ValueError(f"phi (n0/m) must be > 0, got {phi!r}")
+    for val, name in ((ps_q, "psi"), (ga_q, "gamma"), (s2_q, "noise_var")):
+        if val < 0:
+            raise ValueError(f"{name} must be >= 0, got {float(val)!r}")
+    # The terms that vanish at a rank threshold, in exact rationals (docs/theory.md §17,
+    # "the certificate at a rank threshold"): with S(k) = Σ_{λ>0} p k/(λ + k) (no cancellation),
+    #   q − a1(k) = G_q + S,  1/φ − a1(k) = G_φ + S,  1 − ψ a1(k) = G_ψ + ψ S,
+    # and t̄ − ψ t/φ = c = 1 − ψ/φ exactly, so nothing is formed as a difference of rounded O(1) numbers.
+    w_q = [Fraction(float(x)) for x in spec.weights]
+    pos_q = sum((wi for wi, li in zip(w_q, spec.lam, strict=True) if float(li) > 0), Fraction(0)) / sum(w_q)
+    g_q = 1 / max(ph_q, ps_q) - pos_q
+    g_phi, g_psi, c_q = 1 / ph_q - pos_q, 1 - ps_q * pos_q, 1 - ps_q / ph_q
+    n_terms = len(w_q) + 4
 
-        def a1(k: Any) -> Any:
-            return mp.fsum(pi * li / (li + k) for pi, li in zip(p, lam, strict=True))
+    def attempt(dps: int) -> tuple[list[Any], Any]:
+        """The point at ``dps`` working digits: (outputs, estimated relative rounding error)."""
+        with mp.workdps(dps):
+            return _mp_point(act, spec, ph_q, ps_q, ga_q, s2_q, w_q, g_q, g_phi, g_psi, c_q, dps, n_terms)
 
-        q = 1 / max(ph, ps)
-        tol = mp.mpf(10) ** (-(precision + 12))
-        pos_mass = mp.fsum(pi for pi, li in zip(p, lam, strict=True) if li > 0)
-
-        def h(k: Any) -> Any:
-            return rho * k * (q - a1(k)) - mup2
-
-        if mup2 == 0 and q >= pos_mass:
-            kx0 = mp.mpf(0)
-        else:
-            # k_x0 ~ μ⊥²/ρ can be as small as μ⊥² itself (e.g. e^{-1/(2v)} for hardtanh at small v):
-            # step down by factors 2, 4, 16, 256, ... (mpf exponents are unbounded)
-            lo, factor = s, mp.mpf(2)
-            while h(lo) >= 0:
-                lo /= factor
-                factor *= factor
-                if lo == 0:  # pragma: no cover - mpf does not underflow
-                    raise ArithmeticError("could not bracket k_x0")
-            hi = 2 * s
-            while h(hi) <= 0:
-                hi *= 2
-            kx0 = _illinois(h, lo, hi, h(lo), h(hi), tol)
-
-        def f_psi(k: Any) -> Any:  # ψ κ_f = ρk(1 − ψ a1) − ψ μ⊥²
-            return rho * k * (1 - ps * a1(k)) - ps * mup2
-
-        def f_phi(k: Any) -> Any:  # κ_s = ρk(1/φ − a1) − μ⊥²
-            return rho * k * (1 / ph - a1(k)) - mup2
-
-        if ga > 0:
-            def g_res(k: Any) -> Any:
-                return f_psi(k) * f_phi(k) - ga * rho * k
-
-            lo = kx0 if kx0 > 0 else s
-            while not g_res(lo) < 0:
-                lo = kx0 + (lo - kx0) / 2 if kx0 > 0 else lo / 2
-                if lo - kx0 < mp.mpf(10) ** (-(precision + 300)):
-                    raise ArithmeticError("could not bracket the fixed point")  # pragma: no cover
-            hi = max(2 * lo, s)
-            while g_res(hi) <= 0:
-                hi *= 2
-            k = _illinois(g_res, lo, hi, g_res(lo), g_res(hi), tol)
-            t = ph * f_phi(k) / (rho * k)
-            tb = f_psi(k) / (rho * k)
-            # the factor that is small near the peak from the fixed point γ = ρk t̄ (t/φ)
-            if t / ph < tb:
-                t = ga * ph / (rho * k * tb)
-            else:
-                tb = ga * ph / (rho * k * t)
-        else:
-            k = kx0
-            if k == 0:
-                raise ValueError("κ = ∞ at this point (ridgeless linear model with at least as many samples "
-                                 "as non-null directions); asymptotics_mp does not evaluate that limit")
-            t = max(mp.mpf(0), 1 - ph / ps) if ps > 0 else mp.mpf(0)
-            tb = max(mp.mpf(0), 1 - ps / ph)
-        kappa = ph / k
-        u = [k / (li + k) if li > 0 else mp.mpf(1) for li in lam]
-        i11 = mp.fsum(pi * li * ui for pi, li, ui in zip(p, lam, u, strict=True))
-        phi_i12 = mp.fsum(pi * li * ui**2 for pi, li, ui in zip(p, lam, u, strict=True))
-        i22 = mp.fsum(pi * li * ui * (1 - ui) for pi, li, ui in zip(p, lam, u, strict=True)) / kappa
-        peak = ga == 0 and ps == ph
-        D = ph * ga + rho * (t * ps + tb * ph) * (omega + phi_i12)  # THEORY.md §5
-
-        def side(lx: list[Any], rho_x: Any, omega_x: Any, r_x: Any) -> tuple[Any, Any]:
-            ix11 = mp.fsum(pi * lj * ui for pi, lj, ui in zip(p, lx, u, strict=True))
-            phi_ix12 = mp.fsum(pi * lj * ui**2 for pi, lj, ui in zip(p, lx, u, strict=True))
-            ix22 = mp.fsum(pi * lj * ui * (1 - ui) for pi, lj, ui in zip(p, lx, u, strict=True)) / kappa
-            bias = mp.fsum(pi * lj * ((1 - r_x) + r_x * ui) ** 2 for pi, lj, ui in zip(p, lx, u, strict=True))
-            if peak:
-                return bias, mp.inf
-            var = mp.fsum(variance_parts(
-                rho_x * kappa / D, phi=ph, psi=ps, t=t, t_bar=tb, noise_var=s2, omega=omega, i11=i11,
-                phi_i12=phi_i12, i22=i22, omega_x=omega_x, ix11=ix11, phi_ix12=phi_ix12, ix22=ix22))
-            return bias, var
-
-        b_o, v_o = side(lam_s, rho_s, omega_s, r)
-        b_i, v_i = side(lam, rho, omega, mp.mpf(1))
+    # Working digits: precision + 20, raised while the estimated relative error from rounding (of
+    # the root: the residual's over its slope; of the OOD bias) exceeds 10^-(precision + 3); at most
+    # 4·precision + 20 digits.
+    dps, cap = precision + 20, 4 * precision + 20
+    while True:
+        out, err = attempt(dps)
+        with mp.workdps(30):
+            if err <= mp.mpf(10) ** (-(precision + 3)):
+                break
+            need = dps + int(mp.ceil(mp.log10(err))) + precision + 3 + 10
+        if dps >= cap:
+            raise ValueError(
+                f"precision={precision}: the fixed point at phi={phi!r}, psi={psi!r}, gamma={gamma!r} is "
+                f"so ill-conditioned (near a rank threshold with a tiny mu_perp2 or a near-null "
+                f"eigenvalue) that {precision} digits need about {need} working digits, more than "
+                f"4*precision + 20 = {cap}; pass precision={-(-(need - precision - 20) // 3)} or more")
+        dps = min(max(need, dps + 10), cap)
     with mp.workdps(precision):
-        out = [+x for x in (b_o + v_o, b_o, v_o, b_i + v_i, b_i, v_i, kappa, k, t, tb)]
+        out = [+x for x in out]
     return MPAsymptotics(*out, precision=precision)

@@ -249,3 +249,26 @@ def test_finite_targets_and_split_match_the_api(tmp_path, capsys):
     code, out, err = _run(capsys, "finite", "--sigma", tmp_path / "S.npy", "--m", 60, "--n1", 40,
                           "--teacher", "relu")
     assert code == 2 and out == "" and "non-zero Gaussian mean" in err and len(err.strip().splitlines()) == 1
+
+
+def test_pool_without_generalized_is_refused_not_ignored(tmp_path, capsys):
+    np.save(tmp_path / "S.npy", np.eye(8))
+    code = main(["finite", "--sigma", str(tmp_path / "S.npy"), "--m", "16", "--n1", "8", "--draws", "3",
+                 "--pool", "2000"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pool is used only by equivalent='generalized'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["99999999", "0", "80x"])
+def test_app_port_out_of_range_is_a_one_line_usage_error(port, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["app", "--port", port])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid port" in err and "Traceback" not in err
+
+
+def test_curve_csv_uses_plain_newlines(capsys):
+    assert main(["curve", "--num", "3", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "\r" not in out and len(out.strip().split("\n")) == 4

@@ -519,10 +519,14 @@ def test_float64_overflow_is_refused_not_nan(scale, noise):
             rf.finite_size(S, S, m=40, n1=30, gamma=0.1, draws=3, noise_var=noise)
 
 
-def test_pool_checked_only_where_used_and_named_when_too_large():
+def test_pool_refused_where_it_would_be_ignored_and_named_when_too_large():
     S = np.eye(5)
-    r = rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, pool=10)  # "gaussian" ignores pool
-    assert math.isfinite(r.error)
+    with pytest.raises(ValueError, match="pool is used only by equivalent='generalized'"):
+        rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, pool=2000)  # "gaussian" has no pool
+    X = np.random.default_rng(0).standard_normal((40, 5))
+    with pytest.raises(ValueError, match="pool is the training rows"):
+        rf.finite_size.from_samples(X, X, n1=5, gamma=0.1, draws=3, equivalent="generalized", pool=2000)
+    assert rf.finite_size.DEFAULT_POOL == 8000
     with pytest.raises(ValueError, match=r"pool = 1000000000 .*use a smaller pool"):
         rf.finite_size(S, S, m=10, n1=5, gamma=0.1, draws=3, equivalent="generalized", pool=10**9)
 
@@ -536,3 +540,14 @@ def test_refused_teacher_advice_names_this_functions_arguments():
     with pytest.raises(ValueError, match="target_cov and nonlinear_var") as info:
         rf.finite_size(np.eye(10), np.eye(10), m=20, n1=10, gamma=0.1, teacher="relu")
     assert "target_power" not in str(info.value)
+
+
+def test_warning_on_a_small_well_spread_spectrum_blames_the_size_not_the_spectrum():
+    from rfshift._diagnostics import concentration
+
+    lam = np.linspace(0.5, 1.5, 16)
+    c = concentration(rf.Spectrum(lam, lam, n0=16))
+    assert c.concentrated and c.message().startswith("n0 = 16 is small for the proportional limit")
+    lam = 1 / np.arange(1, 101)
+    c = concentration(rf.Spectrum(lam, lam, n0=100))
+    assert c.message().startswith("the spectrum is concentrated") and "generalized" in c.message()

@@ -176,14 +176,15 @@ def test_float64_refuses_a_ridgeless_root_fixed_by_rounding_at_a_rank_threshold(
     """γ = 0 at ψ·μ(λ>0) = 1 (n1 = n0, all λ > 0) with μ⊥² tiny (hardtanh, s = 2e-3: μ⊥² = 7.5e-116):
     q − ⟨q⟩(k) = ⟨k/(λ + k)⟩ is 6e-57 at the true root k_b = √(μ⊥² λ)/μ1 = 1.227e-59, far below the
     rounding of ⟨q⟩, and float64 returned k_x = 1.2e-31 (with λ* = 8λ, s = 1.1e-3: an OOD error 0.13
-    against 1.4e69 from precision=100). The engine now refuses it; precision=60 has the digits."""
+    against 1.4e69 from precision=100). The engine now refuses it and points to precision=30, which
+    has the digits (the certificate forms q − a1(k) from the exact q − μ(λ>0), docs/theory.md §17)."""
     spec = rf.Spectrum.isotropic(2e-3)
     kw = dict(phi=0.5, psi=1.0, gamma=0.0, noise_var=1e-4, activation="hardtanh")
     c = rf.activation_constants("hardtanh", 2e-3)
-    assert float(rf.asymptotics(spec, precision=60, **kw).k_x) == pytest.approx(
+    assert float(rf.asymptotics(spec, precision=30, **kw).k_x) == pytest.approx(
         math.sqrt(c.mu_perp2 * 2e-3) / c.mu1, rel=1e-12)
     for k in ({}, {"phi": [0.5, 0.5], "psi": [1.0, 0.5]}):
-        with pytest.raises(ValueError, match=r"not resolved in float64.*rank threshold.*gamma > 0"):
+        with pytest.raises(ValueError, match=r"not resolved in float64.*threshold.*gamma > 0.*precision=30"):
             rf.asymptotics(spec, **{**kw, **k})
     # one ulp away from the threshold in ψ is just as unresolved; 1e-3 away it is resolved and right
     with pytest.raises(ValueError, match="rank threshold"):
@@ -191,3 +192,99 @@ def test_float64_refuses_a_ridgeless_root_fixed_by_rounding_at_a_rank_threshold(
     ok = dict(kw, psi=1.001)
     assert float(rf.asymptotics(spec, **ok).k_x) == pytest.approx(
         float(rf.asymptotics(spec, precision=30, **ok).k_x), rel=1e-12)
+
+
+# --- the certificate itself at a rank threshold (docs/theory.md §17, "The certificate at a rank threshold")
+
+
+def _rel(a: object, b: object) -> float:
+    import mpmath as mp
+
+    with mp.workdps(60):
+        return float(abs(mp.mpf(a) / mp.mpf(b) - 1))
+
+
+def test_precision_resolves_a_rank_threshold_with_tiny_mu_perp2() -> None:
+    """hardtanh, s = 2e-3 (μ⊥² = 7.5e-116), γ = 0, φ = 0.5, ψ = 1 = μ(λ > 0): q − a1(k) = ⟨k/(λ + k)⟩ is
+    6e-57 at the root. Formed as q − a1 it was rounding: precision=30 gave k_x = 2.6e-54 and precision=15
+    1.5e-39 for the closed form √(μ⊥²λ)/μ1 = 1.227e-59. Now formed from the exact rational q − μ(λ>0)
+    plus Σ p k/(λ + k): every precision has it (float64 μ⊥² is good to 1.3e-13, hence rel=1e-12)."""
+    spec = rf.Spectrum.isotropic(2e-3)
+    kw = dict(phi=0.5, psi=1.0, gamma=0.0, noise_var=1e-4, activation="hardtanh")
+    c = rf.activation_constants("hardtanh", 2e-3)
+    ref = rf.asymptotics(spec, precision=100, **kw)
+    for p in (15, 30):
+        res = rf.asymptotics(spec, precision=p, **kw)
+        assert float(res.k_x) == pytest.approx(math.sqrt(c.mu_perp2 * 2e-3) / c.mu1, rel=1e-12)
+        for f in ("k_x", "error", "variance", "error_id"):
+            assert _rel(getattr(res, f), getattr(ref, f)) < 10.0 ** (2 - p), (p, f)
+
+
+def test_precision_resolves_an_ood_error_at_a_rank_threshold() -> None:
+    """One atom λ = 1.1e-3 (hardtanh μ⊥² = 2.5e-205), λ* = 8λ, γ = 0, φ = 0.5, ψ = 1: the OOD error is
+    9.1197e70 (precision=100 and 150 agreed with the old code too). precision=30 gave 2.1e21 and
+    precision=60 2.7e51, from rounding-set roots k_x = 1.3e-54, 1.0e-84 (true 1.66e-104)."""
+    s = 1.1e-3
+    spec = rf.Spectrum([s], [8 * s])
+    kw = dict(phi=0.5, psi=1.0, gamma=0.0, noise_var=1e-4, activation="hardtanh")
+    c = rf.activation_constants("hardtanh", s)
+    ref = rf.asymptotics(spec, precision=100, **kw)
+    assert 9.1e70 < float(ref.error) < 9.2e70
+    res = rf.asymptotics(spec, precision=30, **kw)
+    assert float(res.k_x) == pytest.approx(math.sqrt(c.mu_perp2 * s) / c.mu1, rel=1e-12)
+    for f in ("k_x", "error", "bias", "variance", "error_id"):
+        assert _rel(getattr(res, f), getattr(ref, f)) < 1e-28, f
+
+
+def test_precision_resolves_the_peak_with_a_tiny_ridge() -> None:
+    """At ψ = φ with γ = 1e-100 the factors t = t̄ = √(φγ/(ρk)) ~ 3e-50 were formed as differences of O(1)
+    numbers: precision=30 gave error 1.69e42 for 1.0317e49 (precision=60 and up). Now t/φ and t̄ are the
+    positive root of XY = γ/(ρk), Y − ψX = 1 − ψ/φ, free of cancellation."""
+    spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5])
+    kw = dict(phi=0.5, psi=0.5, gamma="1e-100", noise_var=0.25, activation="relu")
+    res = rf.asymptotics(spec, precision=30, **kw)
+    ref = rf.asymptotics(spec, precision=120, **kw)
+    for f in ("error", "error_id", "variance", "t", "t_bar", "k_x"):
+        assert _rel(getattr(res, f), getattr(ref, f)) < 1e-28, f
+    assert 1.03e49 < float(res.error) < 1.04e49
+
+
+def test_precision_raises_its_working_digits_at_a_near_null_eigenvalue() -> None:
+    """Linear features, Σ = diag(1, ε) with equal weights, φ = 2, ψ = 1, γ = 0: the ε atom acts as a rank
+    threshold and k_x = √ε exactly (k/(1+k) + k/(ε+k) = 1). ε = 1e-80: at the default working digits
+    (precision + 20) the root is only good to 3e-12; the rounding estimate asks for more digits and the
+    result has all 30. ε = 1e-300 needs more than 4·30 + 20 working digits: ValueError naming precision,
+    and the value it suggests works. (The float64 engine returns k_x = 6.2e-29 for ε = 1e-80, unrefused.)"""
+    import mpmath as mp
+
+    kw = dict(phi=2.0, psi=1.0, gamma=0.0, noise_var=0.25, activation="linear")
+    eps = 1e-80
+    res = rf.asymptotics(rf.Spectrum([1.0, eps], [1.0, eps]), precision=30, **kw)
+    with mp.workdps(60):
+        assert _rel(res.k_x, mp.sqrt(mp.mpf(eps))) < 1e-29
+    spec = rf.Spectrum([1.0, 1e-300], [1.0, 1e-300])
+    with pytest.raises(ValueError, match=r"precision=30: .*ill-conditioned.*pass precision=(\d+)") as ei:
+        rf.asymptotics(spec, precision=30, **kw)
+    import re
+
+    p = int(re.search(r"pass precision=(\d+)", str(ei.value)).group(1))  # type: ignore[union-attr]
+    with mp.workdps(60):
+        assert _rel(rf.asymptotics(spec, precision=p, **kw).k_x, mp.sqrt(mp.mpf(1e-300))) < 10.0 ** (1 - p)
+
+
+def test_float64_refuses_a_ridgeless_root_fixed_by_rounding_at_a_near_null_eigenvalue():
+    """A near-null eigenvalue acts as a rank threshold: linear features, Σ = diag(1, ε), φ = 2, ψ = 1,
+    γ = 0 (root k_x ≈ √ε). float64 returned k_x off by 8e-4 (ε = 1e-30) or by 12 orders (ε = 1e-80)
+    without a word; now it refuses where rounding sets the root and answers (to 1e-9) where it does not,
+    in the one-point and the array path alike."""
+    kw = dict(phi=2.0, psi=1.0, gamma=0.0, activation="linear")
+    for eps in (1e-20, 1e-30, 1e-80):
+        spec = rf.Spectrum([1.0, eps], [1.0, eps])
+        for phi in (2.0, np.array([2.0, 2.0])):
+            with pytest.raises(ValueError, match="not resolved in float64.*precision=30"):
+                rf.asymptotics(spec, **{**kw, "phi": phi})
+    spec = rf.Spectrum([1.0, 1e-8], [1.0, 1e-8])
+    ref = rf.asymptotics(spec, precision=30, **kw)
+    got = rf.asymptotics(spec, **kw)
+    for f in ("kappa", "error", "variance", "error_id"):
+        assert float(getattr(got, f)) == pytest.approx(float(getattr(ref, f)), rel=1e-9), f
