@@ -292,12 +292,39 @@ def test_bad_upload_on_other_pages(page, prefix):
     assert any("lam_star" in e.value for e in at.error), [e.value for e in at.error]
 
 
-@pytest.mark.parametrize("page", ["curves", "order", "formulas"])
-def test_activation_without_linear_signal_is_an_error_message(page):
-    at = open_page(page)
-    at.selectbox(key="act").set_value("quadratic").run()
+def test_pickers_offer_only_what_the_engine_accepts():
+    """Activations with μ1 ≡ 0 and teachers with μ0 ≠ 0 are refused by the engine, so they are not offered
+    (the lists come from the engine's own criteria, rfshift.activations); asking by URL is named, ignored."""
+    from rfshift.activations import _with_linear_part, _zero_mean
+
+    assert set(_zero_mean()) == {"erf", "hardtanh", "linear", "tanh"}
+    assert set(rf.available_activations()) - set(_with_linear_part()) == {"abs", "quadratic"}
+    spec = rf.Spectrum([1.5, 0.5], [0.5, 1.5])
+    for name in rf.available_activations():  # the lists agree with what the engine does
+        ok_teacher = ok_act = True
+        try:
+            rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1, teacher=name)
+        except ValueError as exc:
+            assert "non-zero Gaussian mean" in str(exc), exc
+            ok_teacher = False
+        try:
+            rf.asymptotics(spec, phi=0.5, psi=0.25, gamma=0.01, noise_var=0.1, activation=name)
+        except ValueError:
+            ok_act = False
+        assert ok_teacher == (name in _zero_mean()), name
+        assert ok_act == (name in _with_linear_part()), name
+    at = open_page("curves", query={"act": "quadratic", "teacher": "relu"})
+    assert not at.error, [e.value for e in at.error]
+    assert "abs" not in at.selectbox(key="act").options and "quadratic" not in at.selectbox(key="act").options
+    teachers = ["none (linear target)", "erf", "hardtanh", "linear", "tanh"]
+    assert at.selectbox(key="teacher").options == teachers
+    assert "μ0" in at.selectbox(key="teacher").help and "relu" in at.selectbox(key="teacher").help
+    assert "quadratic" in at.selectbox(key="act").help
+    warned = " ".join(w.value for w in at.warning)
+    assert "act=quadratic" in warned and "teacher=relu" in warned
+    at.switch_page(PAGES["mc"]).run()
     no_traceback(at)
-    assert any("mu1" in e.value for e in at.error), [e.value for e in at.error]
+    assert at.selectbox(key="mc_teacher").options == teachers
 
 
 def test_pickled_npy_upload_is_refused():
@@ -770,10 +797,11 @@ def test_curves_at_these_sizes_with_a_teacher_and_the_variance_split():
     for k in ("variance_w", "variance_noise", "variance_sampling_id"):
         assert table[f"{k}_finite"].iloc[1] == pytest.approx(getattr(ref, k), rel=1e-12)
     assert table["variance_w_limit"].iloc[1] == pytest.approx(float(lim.variance_terms.w), rel=1e-12)
-    # a teacher with a non-zero mean is a message, not a traceback
-    at.selectbox(key="teacher").set_value("relu").run()
-    no_traceback(at)
-    assert at.error and "non-zero Gaussian mean" in at.error[0].value
+    # the target explanation names the label model computed, and the "press the button" box is gone
+    text = " ".join(m.value for m in at.markdown)
+    assert "f*(βᵀx/√d) with teacher f* = tanh + g(x)" in text and "σ_g² = 0.1" in text
+    assert not any("Press the button" in i.value for i in at.info), [i.value for i in at.info]
+    assert any("Computed" in i.value for i in at.info)
 
 
 @needs_finite
@@ -802,3 +830,69 @@ def test_curves_at_these_sizes_with_the_generalized_equivalent():
     at.button(key="fs_run").click().run()
     no_traceback(at)
     assert at.dataframe[0].value["error_finite"].iloc[1] == pytest.approx(gauss.error, rel=1e-12)
+
+
+@needs_finite
+def test_at_these_sizes_metrics_leave_out_the_interpolation_peak():
+    # γ = 0 with a size at N = n (d = 16, n = 32, N = 32 and 64): the peak row is +∞, the metrics skip it
+    q = {"mode": "at these sizes", "shift": "swap", "fs_d": "16", "fs_points": "2", "fs_draws": "3",
+         "xr_Nn": ["1", "2"], "gamma": "0"}
+    at = open_page("curves", query=q)
+    assert any("N = 32, 64" in i.value for i in at.info), [i.value for i in at.info]
+    at.button(key="fs_run").click().run()
+    no_traceback(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert np.isinf(table["error_finite"].iloc[0]) and np.isfinite(table["error_finite"].iloc[1])
+    se = metric(at, "Largest s.e., OOD error")
+    assert se == f"{table['error_finite_se'].iloc[1]:.2g}" and se != "∞"
+    diff = abs(table["error_finite"].iloc[1] - table["error_limit"].iloc[1])
+    assert metric(at, "Largest |finite − limit|, OOD error") == f"{diff:.3g}"
+    assert any("interpolation peak" in c.value and "Leaving out 1 size" in c.value for c in at.caption)
+
+
+def test_rounding_is_shown_as_zero():
+    import importlib
+
+    sys.path.insert(0, str(APP.parent))
+    try:
+        fmt = importlib.import_module("ui.fmt")
+    finally:
+        sys.path.remove(str(APP.parent))
+    assert fmt.fmt_diff(5.5511e-17, 0.5) == "0" and fmt.fmt_diff(-2.7756e-17, 0.1, 4) == "0"
+    assert fmt.fmt_diff(1e-9, 0.5) == "1e-09" and fmt.fmt_diff(np.inf, 1.0) == "∞"
+    # the scaling shift (Σ* = cΣ) has intercept 0 exactly; its float64 value is rounding
+    rel = rf.linear_relation(make_shift("scaling"), phi=0.5, noise_var=0.1)
+    assert abs(rel.intercept) < 1e-15
+    at = open_page("idood", query={"shifts": ["scaling"]})
+    assert metric(at, "Intercept (scaling)") == "0"
+    assert "intercept 0)" in " ".join(m.value for m in at.markdown)
+
+
+@needs_disagreement
+def test_disagreement_intercepts_rounding_shown_as_zero():
+    at = open_page("disagree", query={"shift": "none", "gamma": "0.1"})
+    no_traceback(at)
+    assert metric(at, "Error line: intercept") == "0"
+    assert any("exact bias 0 " in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_idood_robustness_starts_away_from_the_peak_and_table_says_n_a():
+    at = open_page("idood", query={"shifts": ["swap"]})  # default range 0.2 … 10
+    text = " ".join(m.value for m in at.markdown)
+    assert "from N/n = 1.5 on" in text
+    start = float(text.split("For **swap**, N/n from ")[1].split(" ")[0])
+    assert 1.5 <= start < 1.7
+    at = open_page("idood", query={"shifts": ["swap"], "xr_Nn": ["0.2", "0.8"]})
+    summ = at.dataframe[0].value
+    assert summ["max |deviation|, N > n"].iloc[0] == "n/a"
+    assert metric(at, "Max |deviation|, N > n (swap)") == "n/a"
+    assert any("n/a: the N/n range has no overparameterised sizes" in c.value for c in at.caption)
+
+
+def test_order_page_speaks_words_not_internal_names():
+    at = open_page("order")
+    shown = " ".join(x.value for x in [*at.caption, *at.success, *at.info])
+    for raw in ("a_dominates", "b_dominates", "non_increasing", "non_decreasing", "a_better", "b_better"):
+        assert raw not in shown, raw
+    assert "Test-mass dominance" in shown

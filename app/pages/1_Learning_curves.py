@@ -30,17 +30,10 @@ sb = st.sidebar
 choice = target_picker(spectrum_picker())
 activation = wd.activation_select()
 noise_var = wd.noise_slider()
-NO_TEACHER = "none (linear target)"
-teacher_opt = wd.selectbox(
-    "Teacher f* (labels y = f*(βᵀx/√d) + ε)",
-    "teacher",
-    [NO_TEACHER, *rf.available_activations()],
-    NO_TEACHER,
-    help="A single-index teacher (zero-mean: linear, erf, tanh, …). The limit adds its nonlinear part "
-    "μ⊥² as label noise on X; at these sizes its correlation with the features is computed exactly "
-    "(docs/theory.md §19, §20.1).",
+teacher = wd.teacher_select(
+    help="A single-index teacher. The limit adds its nonlinear part μ⊥² as label noise on X; at these "
+    "sizes its correlation with the features is computed exactly (docs/theory.md §19, §20.1).",
 )
-teacher = None if teacher_opt == NO_TEACHER else str(teacher_opt)
 nonlinear_var = float(
     wd.slider(
         "Nonlinear target part σ_g²",
@@ -192,7 +185,7 @@ st.markdown(
     + ("" if teacher is None else f" · teacher **{teacher}**")
     + ("" if not nonlinear_var else f" · σ_g² = {nonlinear_var:g}")
 )
-target_explainer(choice)
+target_explainer(choice, teacher=teacher, nonlinear_var=nonlinear_var)
 concentration = find_api("concentration")
 if concentration is not None and choice.covariances is not None:
     conc = guarded(
@@ -316,7 +309,7 @@ if finite:
         tuple(map(float, realised.lam_star)),
     )
     runs = st.session_state.setdefault("fs_runs", {})
-    st.info(
+    sizes_text = (
         f"**At these sizes:** d = {d}; n = {', '.join(map(str, ms))}; N = {', '.join(map(str, n1s))}; "
         f"{fs_draws} feature draws each"
         + (
@@ -325,9 +318,8 @@ if finite:
             if FS_EQUIVALENTS[fs_equivalent] == "generalized"
             else ", Gaussian equivalent. "
         )
-        + "Press the button to compute (each size costs one N × N eigendecomposition per draw: seconds to "
-        "minutes)."
     )
+    info_box = st.empty()
     if st.button("Compute at these sizes", type="primary", key="fs_run"):
         bar = st.progress(0.0, text="Computing the finite-size deterministic equivalents…")
         rows = []
@@ -356,7 +348,13 @@ if finite:
         while len(runs) > 8:
             runs.pop(next(iter(runs)))
     rows = runs.get(settings_key)
-    if rows is not None:
+    if rows is None:
+        info_box.info(
+            sizes_text + "Press the button to compute (each size costs one N × N eigendecomposition per "
+            "draw: seconds to minutes)."
+        )
+    else:
+        info_box.info(sizes_text + "Computed: the points are on the chart and in the table below.")
         # the limit at the spectrum actually realised at d (atom weights rounded to whole directions)
         rl, rls, rw, rb = (
             realised.lam,
@@ -461,12 +459,34 @@ else:
 
 if fs_table is not None:
     st.subheader(f"At these sizes (d = {d})")
-    diff = fs_table["error_finite"] - fs_table["error_limit"]
+    # Interpolation-peak sizes (γ = 0, N = n): the error and its s.e. are +∞ there, so the largest
+    # difference and s.e. are taken over the other sizes only (and say so).
+    at_peak = (np.asarray(gammas) == 0) & (fs_table["N"].to_numpy() == fs_table["n"].to_numpy())
+    off = fs_table[~at_peak]
+    diff = (off["error_finite"] - off["error_limit"]).abs().to_numpy()
+    se = off["error_finite_se"].to_numpy()
+    peak_note = (
+        f" Leaving out {int(at_peak.sum())} size(s) at the interpolation peak (γ = 0, N = n), where the "
+        "error and its s.e. are +∞."
+        if at_peak.any()
+        else ""
+    )
     m = st.columns(3)
     m[0].metric("Input dimension d", f"{d}")
-    m[1].metric("Largest |finite − limit|, OOD error", fmt(float(np.nanmax(np.abs(diff))), 3))
-    m[2].metric("Largest s.e., OOD error", fmt(float(np.nanmax(fs_table["error_finite_se"])), 2))
+    m[1].metric(
+        "Largest |finite − limit|, OOD error",
+        fmt(float(np.max(diff)), 3) if diff.size else "n/a",
+        help="Over the evaluated sizes off the interpolation peak (γ = 0, N = n: both are +∞ there)."
+        + peak_note,
+    )
+    m[2].metric(
+        "Largest s.e., OOD error",
+        fmt(float(np.max(se)), 2) if se.size else "n/a",
+        help="Over the evaluated sizes off the interpolation peak (γ = 0, N = n: the error is +∞ there)."
+        + peak_note,
+    )
     st.caption(
+        ("**" + peak_note.strip() + "** " if peak_note else "") +
         "Points on the chart: `rf.finite_size` — the deterministic equivalent of ridge regression on the "
         "random features at these finite sizes, given the features W, averaged over the draws of W (±2 "
         "s.e. over draws). `*_limit`: the proportional limit at the spectrum actually realised at d (atom "

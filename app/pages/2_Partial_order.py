@@ -32,6 +32,29 @@ SHORT_LABELS = {
     "equivalent": "equal",
     "not_certified": "none",
 }
+#: Readable words for the internal names of rf.compare_shifts (dominance, monotonicity, verdicts).
+WORDS = {
+    "a_dominates": "A puts more test mass on larger λ",
+    "b_dominates": "B puts more test mass on larger λ",
+    "crossing": "the cumulative curves cross",
+    "non_increasing": "non-increasing in λ",
+    "non_decreasing": "non-decreasing in λ",
+    "constant": "constant",
+    "neither": "not monotone",
+    "undefined": "undefined (interpolation peak or κ = ∞)",
+    "a_better": "A better",
+    "b_better": "B better",
+    "incomparable": "no order",
+}
+
+
+def readable(text: object) -> str:
+    """``text`` with rf.compare_shifts' internal names (``b_dominates``, ``non_increasing``, …) in words."""
+    import re
+
+    return re.sub(r"\b(" + "|".join(WORDS) + r")\b", lambda m: WORDS[m.group(1)], str(text))
+
+
 RELATION_COLORS = ["#1f77b4", "#d62728", "#7f7f7f", "#e8e8e8"]
 
 st.title("Partial order over shifts")
@@ -166,9 +189,12 @@ verdict_text = {
     "equivalent": "A and B are certified to have equal error here.",
     "incomparable": "No order is certified here.",
 }[str(base["verdict"])]
-(st.success if base["verdict"] != "incomparable" else st.info)(f"**{verdict_text}** {base['reason']}.")
+(st.success if base["verdict"] != "incomparable" else st.info)(
+    f"**{verdict_text}** {readable(base['reason'])}."
+)
 st.caption(
-    f"Test-mass dominance: **{base['dominance']}**; w∘u on the support: **{base['monotone']}** "
+    f"Test-mass dominance: **{readable(base['dominance'])}**; w∘u on the support: "
+    f"**{readable(base['monotone'])}** "
     f"(dw/du = {float(base['dw_du_max']):.4g} at the smallest λ, {float(base['dw_du_min']):.4g} at the "
     "largest; both ≥ 0 ⇔ w non-increasing in λ)."
 )
@@ -349,8 +375,9 @@ st.caption(
     "Blue: A has the smaller OOD error, red: B. Black cross: the point above (the sidebar's n/d, N/n). "
     f"Of {relation.size} cells, "
     f"A better is certified at {counts['a_better']}, B better at {counts['b_better']}, equivalence at "
-    f"{counts['equivalent']}; {counts['not_certified']} are not certified. Whole grid: **{grid['verdict']}** "
-    f"— {grid['reason']}."
+    f"{counts['equivalent']}; {counts['not_certified']} are not certified. "
+    f"Whole grid: **{readable(grid['verdict'])}** "
+    f"— {readable(grid['reason'])}."
     + (
         f" {n_nan} blank cells lie on the interpolation peak (γ = 0, ψ = φ), where both errors are ∞."
         if n_nan

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from ui import cache, charts, export, state
 from ui import widgets as wd
-from ui.fmt import fmt, fmt_gamma
+from ui.fmt import fmt, fmt_gamma, snap_zero
 from ui.guard import fail, guarded, require_api
 from ui.pickers import target_setting, with_target
 
@@ -114,11 +114,13 @@ for fam in shifts:
         d = np.abs(dev[mask & np.isfinite(dev)])
         return float(d.max()) if d.size else np.nan
 
+    both = np.concatenate([e_id[ok], e_ood[ok]])
+    err_scale = float(np.abs(both).max()) if both.size else 1.0  # the intercept is a difference of errors
     summary.append(
         {
             "shift": fam,
             "slope": rel["slope"],
-            "intercept": rel["intercept"],
+            "intercept": snap_zero(rel["intercept"], err_scale),
             "max |deviation|, N > n": _max_abs(over),
             "max |deviation|, N ≤ n": _max_abs(~over),
         }
@@ -196,18 +198,40 @@ def _scatter_series() -> list[export.Series]:
     return out
 
 
+DEV_COLS = ("max |deviation|, N > n", "max |deviation|, N ≤ n")
 summ = pd.DataFrame(summary)
+n_na = {c: int(summ[c].isna().sum()) for c in DEV_COLS}
+for c in DEV_COLS:  # "n/a" (no such sizes in the range), never a bare NaN
+    summ[c] = [fmt(v, 4) for v in summ[c]]
 st.subheader("Slopes, intercepts and departures")
 st.dataframe(
     summ,
     hide_index=True,
-    column_config={c: st.column_config.NumberColumn(format="%.4g") for c in summ.columns if c != "shift"},
+    column_config={
+        c: st.column_config.NumberColumn(format="%.4g") for c in summ.columns if c not in ("shift", *DEV_COLS)
+    },
 )
+if any(n_na.values()):
+    st.caption(
+        "n/a: the N/n range has no "
+        + " and no ".join(
+            w
+            for c, w in zip(
+                DEV_COLS, ("overparameterised sizes (N > n)", "underparameterised sizes (N ≤ n)"), strict=True
+            )
+            if n_na[c]
+        )
+        + " off the interpolation peak, so there is no departure to measure there."
+    )
 m = st.columns(3)
 first = summary[0]
 m[0].metric(f"Slope ({first['shift']})", fmt(first["slope"]))
-m[1].metric(f"Intercept ({first['shift']})", fmt(first["intercept"]))
-m[2].metric(f"Max |deviation|, N > n ({first['shift']})", fmt(first["max |deviation|, N > n"], 3))
+m[1].metric(
+    f"Intercept ({first['shift']})",
+    fmt(first["intercept"]),
+    help="Shown as 0 when it is below rounding (1e-12 × the errors it is a difference of).",
+)
+m[2].metric(f"Max |deviation|, N > n ({first['shift']})", fmt(summary[0]["max |deviation|, N > n"], 3))
 
 export.downloads(
     pts,
@@ -286,9 +310,16 @@ else:
 
 # --- robustness: the absolute gap and the ratio ------------------------------------------------------
 st.subheader("Robustness: the gap shrinks while the ratio moves away from 1")
-x_rob = x[x > 1.0]
+#: The robustness section starts this far from the interpolation peak (N/n = 1), where both errors
+#: diverge and the gap and ratio say nothing about the shift.
+ROB_FROM = 1.5
+x_rob = x[x >= ROB_FROM * (1 - 1e-12)]
 if not x_rob.size:
-    st.info("The N/n range has no overparameterised sizes (N > n); extend it above 1 to see robustness.")
+    st.info(
+        f"The N/n range has no sizes with N/n ≥ {ROB_FROM:g}; extend it to see robustness (the section "
+        f"starts at N/n = {ROB_FROM:g}, away from the interpolation peak at N/n = 1 where both errors "
+        "diverge)."
+    )
 else:
     rob_rows, rob_summary = [], []
     for fam in shifts:
@@ -330,10 +361,16 @@ else:
             }
         )
     rob_df = pd.DataFrame(rob_rows)
+    for r in rob_summary:  # the intercept is a difference of errors: rounding shown as 0
+        errs = rob_df.loc[rob_df["shift"] == r["shift"], ["error_id", "error_ood"]].to_numpy()
+        errs = np.abs(errs[np.isfinite(errs)])
+        r["intercept"] = snap_zero(r["intercept"], float(errs.max()) if errs.size else 1.0)
     r0 = rob_summary[0]
     st.markdown(
         "Two notions of robustness, computed ridgeless (γ = 0, whatever the slider says) over the "
-        f"overparameterised sizes of the range, at n/d = {n_over_d:g}, σ² = {noise_var:g}:\n\n"
+        f"overparameterised sizes of the range from N/n = {ROB_FROM:g} on (next to the interpolation peak "
+        "at N/n = 1 both errors diverge, so the gap and ratio there are dominated by the peak, not the "
+        f"shift), at n/d = {n_over_d:g}, σ² = {noise_var:g}:\n\n"
         "* **Absolute gap E_OOD − E_ID**: how many units of error the shift adds. On the line it equals "
         "(slope − 1)·E_ID + intercept, so as more features lower E_ID it tends to the intercept and "
         "**shrinks** in size when (slope − 1) and the intercept have the same sign (a harmful shift with "

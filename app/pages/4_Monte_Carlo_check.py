@@ -14,8 +14,6 @@ from ui.fmt import fmt_gamma, fmt_ratio
 from ui.guard import fail, guarded
 from ui.pickers import spectrum_picker, target_picker
 
-import rfshift as rf
-
 st.title("Monte Carlo check")
 st.caption(
     "Train actual random-feature ridge regressors at finite size d = n0 with the JAX simulator "
@@ -38,17 +36,12 @@ mc, why = _load_mc()
 sb = st.sidebar
 choice = target_picker(spectrum_picker(default="swap"))
 activation = wd.activation_select()
-NO_TEACHER = "none (linear target)"
-teacher_opt = wd.selectbox(
-    "Teacher f* (labels y = f*(βᵀx/√d) + ε)",
+teacher = wd.teacher_select(
     "mc_teacher",
-    [NO_TEACHER, *rf.available_activations()],
-    NO_TEACHER,
     help="A single-index teacher: the limit adds its nonlinear part μ⊥² as label noise on X "
     "(docs/theory.md, targets). Its test expectation is exact (Mehler series) and a run whose series "
     "would be truncated too early is refused with a message.",
 )
-teacher = None if teacher_opt == NO_TEACHER else str(teacher_opt)
 noise_var = wd.noise_slider()
 n_over_d = wd.ratio_slider("n/d = 1/φ (samples per input dimension)", "nd", 2.0)
 gamma = wd.gamma_slider(default=0.01)

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from ui import charts, export, state
 from ui import widgets as wd
-from ui.fmt import fmt, fmt_gamma
+from ui.fmt import fmt, fmt_diff, fmt_gamma
 from ui.guard import LIB_ERRORS, fail, guarded, require_api
 from ui.pickers import make_spectrum, spectrum_picker, target_picker
 
@@ -258,11 +258,16 @@ with right:
 if rel is None:
     st.info(f"No ID/OOD lines at these settings: {rel_why}")
 else:
+    # Intercepts (and their difference) are differences of errors/disagreements: below 1e-12 of their
+    # size they are rounding and shown as 0 (ui.fmt.fmt_diff).
+    _vals = np.concatenate([sweep[k][np.isfinite(sweep[k])] for k in ("error", "error_id", "d_ood", "d_id")])
+    scale = float(np.abs(_vals).max()) if _vals.size else 1.0
+    zero_help = "Shown as 0 when below rounding (1e-12 × the errors and disagreements it is a difference of)."
     m = st.columns(4)
     m[0].metric("Error line: slope", fmt(rel["error_slope"]))
-    m[1].metric("Error line: intercept", fmt(rel["error_intercept"]))
+    m[1].metric("Error line: intercept", fmt_diff(rel["error_intercept"], scale), help=zero_help)
     m[2].metric("Disagreement line: slope", fmt(rel["slope"]))
-    m[3].metric("Disagreement line: intercept", fmt(rel["intercept"]))
+    m[3].metric("Disagreement line: intercept", fmt_diff(rel["intercept"], scale), help=zero_help)
     st.caption(
         (
             "The disagreement is exactly on its line here. "
@@ -271,7 +276,8 @@ else:
             "asymptote (the line of independent models). "
         )
         + f"Estimating the OOD error by the disagreement line (slope · E_ID + intercept of the disagreement) "
-        f"has the exact bias {fmt(rel['estimator_bias'], 4)} (= disagreement intercept − error intercept) on "
+        f"has the exact bias {fmt_diff(rel['estimator_bias'], scale, 4)} "
+        "(= disagreement intercept − error intercept) on "
         "the ridgeless overparameterised family."
     )
 table1 = pd.DataFrame(

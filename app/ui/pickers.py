@@ -454,9 +454,22 @@ def apply_target(spec: rf.Spectrum, target: SpectrumChoice) -> rf.Spectrum:
     return spec.with_target(target.b)
 
 
-def target_explainer(choice: SpectrumChoice) -> None:
+def target_formula(teacher: str | None = None, nonlinear_var: float = 0.0) -> str:
+    """The label model in words: y = βᵀx/√d + noise, with the teacher f* and the nonlinear part g
+    when they are set."""
+    core = "βᵀx/√d" if teacher is None else f"f*(βᵀx/√d) with teacher f* = {teacher}"
+    extra = f" + g(x) (a part no linear function of x explains, variance σ_g² = {nonlinear_var:g})" if (
+        nonlinear_var
+    ) else ""
+    return f"y = {core}{extra} + noise"
+
+
+def target_explainer(
+    choice: SpectrumChoice, *, teacher: str | None = None, nonlinear_var: float = 0.0
+) -> None:
     """A short explanation of the target with a picture of target power against test mass per
-    eigen-direction (no-op without structured targets in this rfshift)."""
+    eigen-direction (no-op without structured targets in this rfshift); ``teacher``/``nonlinear_var``
+    as chosen on the page, so the label model shown is the one computed."""
     if target_families() is None:
         return
     import altair as alt
@@ -468,8 +481,9 @@ def target_explainer(choice: SpectrumChoice) -> None:
     b = spec.b if hasattr(spec, "b") else np.ones_like(spec.lam)
     with st.expander("The target: where its power lies, and where the shift moves test mass", expanded=False):
         st.markdown(
-            "The target is y = βᵀx/√d + noise with β ~ N(0, B); b_k = E(v_kᵀβ)² is its power along the k-th "
-            "eigen-direction of Σ (isotropic: b ≡ 1). Training sees direction k with variance λ_k, the test "
+            f"The target is {target_formula(teacher, nonlinear_var)} with β ~ N(0, B); "
+            "b_k = E(v_kᵀβ)² is its power along the k-th eigen-direction of Σ (isotropic: b ≡ 1). "
+            "Training sees direction k with variance λ_k, the test "
             "law with λ*_k. **Test mass moved onto directions the target ignores (b ≈ 0) costs only "
             "variance; moved onto directions the target needs (large b) that training rarely saw (small λ), "
             "it costs bias too.** Each point below is one eigen-direction (atom) of Σ."

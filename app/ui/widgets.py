@@ -295,18 +295,65 @@ def gamma_slider(
     )
 
 
+def _activation_names(what: str) -> list[str]:
+    """Built-in activation names the engine accepts as ``what`` ("activation" or "teacher"), decided
+    by the engine's own criterion evaluated at variances 1e-3…1e3 (``rfshift.activations``); all
+    built-ins on an rfshift without those helpers."""
+    from rfshift import activations as acts
+
+    helper = getattr(acts, "_with_linear_part" if what == "activation" else "_zero_mean", None)
+    return list(helper()) if helper is not None else list(rf.available_activations())
+
+
+def _left_out(offered: list[str]) -> str:
+    return ", ".join(a for a in rf.available_activations() if a not in offered)
+
+
 def activation_select(key: str = "act", default: str = "relu", *, container: Any = None) -> str:
+    options = _activation_names("activation")
+    left = _left_out(options)
     return str(
         selectbox(
             "Activation",
             key,
-            list(rf.available_activations()),
+            options,
             default,
             shared_as="act",
             container=container,
-            help="Activations with μ1 = 0 (quadratic, abs) carry no linear signal; the theory rejects them.",
+            help="The activation σ of the random features."
+            + (
+                f" Not offered: {left} — their μ1 = E σ'(g) is 0 (no linear signal in the features), so "
+                "the proportional limit does not exist for them (THEORY.md §3)."
+                if left
+                else ""
+            ),
         )
     )
+
+
+NO_TEACHER = "none (linear target)"
+
+
+def teacher_select(key: str = "teacher", *, container: Any = None, help: str = "") -> str | None:
+    """A single-index teacher f* (labels y = f*(βᵀx/√d) + ε) among the built-in activations with zero
+    Gaussian mean; None for the linear target."""
+    options = _activation_names("teacher")
+    left = _left_out(options)
+    opt = selectbox(
+        "Teacher f* (labels y = f*(βᵀx/√d) + ε)",
+        key,
+        [NO_TEACHER, *options],
+        NO_TEACHER,
+        container=container,
+        help=help
+        + (
+            f" Only zero-mean teachers are offered (Gaussian mean μ0 = E f*(g) = 0 at every variance); "
+            f"not offered: {left}. A label mean is not part of the theory (docs/theory.md, targets)."
+            if left
+            else ""
+        ),
+    )
+    return None if opt == NO_TEACHER else str(opt)
 
 
 def noise_slider(key: str = "noise", default: float = 0.1, *, container: Any = None) -> float:
