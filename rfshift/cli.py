@@ -33,6 +33,10 @@ NOISE_VAR_DEFAULT = 0.1
 #: Activations with μ1 ≡ 0 (even σ): the features carry no linear signal and the proportional limit
 #: refuses them (docs/theory.md); ``finite`` still computes their finite-size error.
 _NO_LINEAR = ("abs", "quadratic")
+#: Zero-mean built-in activations, the teachers the theory accepts. Both tuples are spelled out (no
+#: constants evaluated at start-up); tests/test_cli_inputs.py checks them against
+#: ``rfshift.activations._with_linear_part`` / ``_zero_mean``, the criteria the app's pickers use.
+_TEACHERS = ("erf", "hardtanh", "linear", "tanh")
 
 
 def _usable_activations() -> str:
@@ -357,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--nonlinear-var-test", type=float, default=None, dest="nonlinear_var_test",
                    help="the same under the test law (default: --nonlinear-var)")
     c.add_argument("--teacher", default=None,
-                   help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean)")
+                   help="single-index teacher y = f*(βᵀx/√n0) + ε, a zero-mean activation: "
+                   + ", ".join(_TEACHERS))
     c.add_argument("--format", choices=["table", "csv", "json"], default="table",
                    help="output: an aligned table (default), CSV or JSON (non-finite values as null)")
     c.add_argument("--quantities", default="", metavar="LIST",
@@ -407,8 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--nonlinear-var-test", type=float, default=None, dest="nonlinear_var_test",
                    help="the same under the test law (default: --nonlinear-var)")
     f.add_argument("--teacher", default=None,
-                   help="single-index teacher y = f*(βᵀx/√n0) + ε, an activation name (zero-mean); "
-                   "β is sampled, two per W draw")
+                   help="single-index teacher y = f*(βᵀx/√n0) + ε, a zero-mean activation: "
+                   + ", ".join(_TEACHERS) + "; β is sampled, two per W draw")
     f.add_argument("--equivalent", choices=["gaussian", "generalized"], default="gaussian",
                    help="deterministic equivalent given W: the Gaussian covariate model (default) or the "
                    "generalized one that keeps the x-dependence of the quadratic forms (docs/theory.md "

@@ -272,3 +272,11 @@ def test_curve_csv_uses_plain_newlines(capsys):
     assert main(["curve", "--num", "3", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert "\r" not in out and len(out.strip().split("\n")) == 4
+
+
+def test_cli_activation_lists_match_the_criteria_the_app_uses():
+    from rfshift.activations import _with_linear_part, _zero_mean
+    from rfshift.cli import _TEACHERS
+
+    assert set(_NO_LINEAR) == set(available_activations()) - set(_with_linear_part())
+    assert tuple(_TEACHERS) == _zero_mean()
