@@ -221,11 +221,16 @@ def documented_refusal(spec: rf.Spectrum, act: str, exc: BaseException,
     """Whether ``exc`` is the engine's documented float64 refusal (docs/theory.md §17): a ValueError
     for a built-in nonlinear activation whose μ⊥²(s) is below the smallest normal float64 (or so close
     to it that the γ = 0 root lies below e^-700), that names mu_perp2 and points to ``precision=30``,
-    or (γ = 0 at a rank threshold min(1/φ, 1/ψ) = μ(λ > 0), k_x fixed by rounding) names the threshold;
+    or (γ = 0 at a rank threshold min(1/φ, 1/ψ) = μ(λ > 0), k_x fixed by rounding) names the threshold (or near-null eigenvalues acting as one, for any activation);
     for a single ``point``, also that it is one the refusal covers (γ = 0, and ψ > 0 where μ⊥² underflows)."""
-    if type(exc) is not ValueError or act not in _NONLINEAR:
+    if type(exc) is not ValueError:
         return False
     msg = str(exc)
+    if "not resolved in float64" in msg and "near-null eigenvalues" in msg:  # slope test, any activation
+        ridgeless = point is None or bool(point["gamma"][0] == 0)
+        return ridgeless and "gamma > 0" in msg and "precision=30" in msg
+    if act not in _NONLINEAR:
+        return False
     mup2 = rf.activation_constants(act, spec.s).mu_perp2
     ridgeless = point is None or bool(point["gamma"][0] == 0)
     if "below the float64 range" in msg:  # μ⊥²(s) itself underflows
