@@ -221,7 +221,8 @@ def documented_refusal(spec: rf.Spectrum, act: str, exc: BaseException,
     """Whether ``exc`` is the engine's documented float64 refusal (docs/theory.md §17): a ValueError
     for a built-in nonlinear activation whose μ⊥²(s) is below the smallest normal float64 (or so close
     to it that the γ = 0 root lies below e^-700), that names mu_perp2 and points to ``precision=30``,
-    or (γ = 0 at a rank threshold min(1/φ, 1/ψ) = μ(λ > 0), k_x fixed by rounding) names the threshold (or near-null eigenvalues acting as one, for any activation);
+    or (γ = 0 at a rank threshold min(1/φ, 1/ψ) = μ(λ > 0), k_x fixed by rounding) names the
+    threshold (or near-null eigenvalues acting as one, for any activation);
     for a single ``point``, also that it is one the refusal covers (γ = 0, and ψ > 0 where μ⊥² underflows)."""
     if type(exc) is not ValueError:
         return False
