@@ -520,24 +520,20 @@ def activation_constants(activation: str | Activation, v: float) -> ActivationCo
 _PROBE_VARIANCES = tuple(float(v) for v in np.geomspace(1e-3, 1e3, 7))
 
 
+def _builtins_where(test) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """Built-in names whose constants pass ``test(c, v)`` at every probe variance."""
+    return tuple(name for name in available_activations()
+                 if all(test(_REGISTRY[name].constants(v), v) for v in _PROBE_VARIANCES))
+
+
 @lru_cache(maxsize=1)
 def _with_linear_part() -> tuple[str, ...]:
     """Built-in activations with μ1(v) ≠ 0 at every probe variance v ∈ [1e-3, 1e3] — those the
     proportional limit accepts; the others (abs, quadratic: μ1 ≡ 0) carry no linear signal and the
     engine refuses them (its test: ``|μ1(s)| ≤ 1e-12·√(E σ²/s)``, THEORY.md §3). For pickers and help
     texts (app, CLI); the engine keeps its own check at the actual variance."""
-    out = []
-    for name in available_activations():
-        act = _REGISTRY[name]
-        ok = True
-        for v in _PROBE_VARIANCES:
-            c = act.constants(v)
-            if abs(c.mu1) <= 1e-12 * math.sqrt(max(c.second_moment, np.finfo(float).tiny) / v):
-                ok = False
-                break
-        if ok:
-            out.append(name)
-    return tuple(out)
+    return _builtins_where(
+        lambda c, v: abs(c.mu1) > 1e-12 * math.sqrt(max(c.second_moment, np.finfo(float).tiny) / v))
 
 
 @lru_cache(maxsize=1)
@@ -545,15 +541,5 @@ def _zero_mean() -> tuple[str, ...]:
     """Built-in activations with Gaussian mean μ0(v) = 0 (``|μ0| ≤ 1e-10·√(E σ²)``, the engine's test
     for a teacher, ``rfshift.engine._teacher_parts``) at every probe variance v ∈ [1e-3, 1e3]: the
     single-index teachers f* the theory accepts (the odd ones: erf, hardtanh, linear, tanh)."""
-    out = []
-    for name in available_activations():
-        act = _REGISTRY[name]
-        ok = True
-        for v in _PROBE_VARIANCES:
-            c = act.constants(v)
-            if abs(c.mu0) > 1e-10 * math.sqrt(max(c.second_moment, np.finfo(float).tiny)):
-                ok = False
-                break
-        if ok:
-            out.append(name)
-    return tuple(out)
+    return _builtins_where(
+        lambda c, v: abs(c.mu0) <= 1e-10 * math.sqrt(max(c.second_moment, np.finfo(float).tiny)))
