@@ -124,14 +124,20 @@ def rf_ridge_error(X: np.ndarray, tests: dict[str, np.ndarray], act, n1: int, ga
     return out
 
 
+def patch_pools(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The experiment's three raw pools of ``args.pool`` patches (``args.patch`` × ``args.patch``):
+    training and ID test from china.jpg, OOD test from flower.jpg (drawn in that order from ``rng``)."""
+    imgs = load_images()
+    china = patches(imgs["china"], args.patch, 2 * args.pool, rng)
+    return {"train": china[: args.pool], "id": china[args.pool:],
+            "ood": patches(imgs["flower"], args.patch, args.pool, rng)}
+
+
 def run(args: argparse.Namespace) -> list[dict[str, object]]:
     rng = np.random.default_rng(args.seed)
-    imgs = load_images()
-    p, n0 = args.patch, args.patch**2
+    n0 = args.patch**2
     m, n1 = round(n0 / args.phi), round(n0 / args.psi)
-    china = patches(imgs["china"], p, 2 * args.pool, rng)
-    pools_raw = {"train": china[: args.pool], "id": china[args.pool:],
-                 "ood": patches(imgs["flower"], p, args.pool, rng)}
+    pools_raw = patch_pools(args, rng)
     rows = []
     for mode in MODES:
         pools = scale_inputs(pools_raw, mode, rng)

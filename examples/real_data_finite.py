@@ -34,19 +34,16 @@ import numpy as np
 import rfshift as rf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_data import ACTIVATIONS, OUT, load_images, patches, rf_ridge_error, scale_inputs
+from real_data import ACTIVATIONS, OUT, patch_pools, rf_ridge_error, scale_inputs
 
 MODES = ("raw", "normalised", "gaussian")
 
 
 def run(args: argparse.Namespace) -> list[dict]:
     rng = np.random.default_rng(args.seed)
-    imgs = load_images()
-    p, n0 = args.patch, args.patch**2
+    n0 = args.patch**2
     m, n1 = round(n0 / args.phi), round(n0 / args.psi)
-    china = patches(imgs["china"], p, 2 * args.pool, rng)
-    pools_raw = {"train": china[: args.pool], "id": china[args.pool:],
-                 "ood": patches(imgs["flower"], p, args.pool, rng)}
+    pools_raw = patch_pools(args, rng)
     rows = []
     for mode in MODES:
         pools = scale_inputs(pools_raw, mode, rng)
